@@ -1,0 +1,1 @@
+"""Surfaces and the draw operations that change them."""

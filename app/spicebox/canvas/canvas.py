@@ -1,0 +1,222 @@
+"""The canvas executes display-channel messages on surfaces and reports what changed.
+
+It is pure computation: no IO, no timing. The session feeds it messages and passes the
+damage it returns to a presenter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..codecs.bitmap import decode_bitmap
+from ..codecs.lz4 import decode_lz4
+from ..codecs.pixels import Pixels
+from ..spice import messages as m
+from ..spice.constants import BrushType, ImageType, Ropd, SurfaceFlags
+from ..spice.errors import ProtocolError, Unsupported
+from ..spice.wire import Message
+from .surface import Box, Surface
+
+log = logging.getLogger(__name__)
+
+MAX_SURFACE_SIDE = 16384  # larger than any real monitor; bounds what a server can allocate
+
+
+class Canvas:
+    def __init__(self) -> None:
+        self.surfaces: dict[int, Surface] = {}
+        self.primary: Surface | None = None
+        self.monitors: tuple[m.Head, ...] = ()
+        self.marked = False  # the server's MARK: the primary surface is worth showing
+        self.image_types: Counter[int] = Counter()  # diagnostics: what the server really sends
+
+    def apply(self, msg: Message) -> Box | None:
+        """Execute one message; return the damaged box on the primary surface, if any."""
+        handler = _HANDLERS.get(type(msg))
+        if handler is None:
+            return None
+        return handler(self, msg)
+
+    # --- surfaces ---------------------------------------------------------------------
+
+    def _surface_create(self, msg: m.SurfaceCreate) -> Box | None:
+        if not (0 < msg.width <= MAX_SURFACE_SIDE and 0 < msg.height <= MAX_SURFACE_SIDE):
+            raise ProtocolError(f"surface {msg.surface_id} of {msg.width}x{msg.height} "
+                                f"is out of range")
+        surface = Surface(msg.surface_id, msg.width, msg.height, msg.format,
+                          bool(msg.flags & SurfaceFlags.PRIMARY))
+        self.surfaces[msg.surface_id] = surface
+        if surface.primary:
+            self.primary = surface
+            self.marked = False
+            return surface.bounds
+        return None
+
+    def _surface_destroy(self, msg: m.SurfaceDestroy) -> Box | None:
+        surface = self.surfaces.pop(msg.surface_id, None)
+        if surface is not None and surface is self.primary:
+            self.primary = None
+        return None
+
+    def _mode(self, msg: m.DisplayMode) -> Box | None:
+        # Servers from before off-screen surfaces announce the screen with MODE instead.
+        return self._surface_create(m.SurfaceCreate(0, msg.x_res, msg.y_res, 32,
+                                                    SurfaceFlags.PRIMARY))
+
+    def _mark(self, msg: m.DisplayMark) -> Box | None:
+        self.marked = True
+        return self.primary.bounds if self.primary else None
+
+    def _reset(self, msg: m.DisplayReset) -> Box | None:
+        self.marked = False
+        return None
+
+    def _monitors_config(self, msg: m.MonitorsConfig) -> Box | None:
+        self.monitors = msg.heads
+        return self.primary.bounds if self.primary else None
+
+    # --- draw operations --------------------------------------------------------------
+
+    def _target(self, base: m.DisplayBase) -> tuple[Surface, list[Box]]:
+        """The surface and the clipped boxes a draw may touch."""
+        surface = self.surfaces.get(base.surface_id)
+        if surface is None:
+            raise ProtocolError(f"draw on unknown surface {base.surface_id}")
+        b = base.box
+        box = Box(b.left, b.top, b.right, b.bottom).intersect(surface.bounds)
+        if base.clip.rects:
+            boxes = [box.intersect(Box(r.left, r.top, r.right, r.bottom))
+                     for r in base.clip.rects]
+        else:
+            boxes = [box]
+        return surface, [c for c in boxes if not c.empty]
+
+    def _damage(self, surface: Surface, boxes: Sequence[Box]) -> Box | None:
+        if surface is not self.primary or not boxes:
+            return None
+        total = boxes[0]
+        for b in boxes[1:]:
+            total = total.union(b)
+        return total
+
+    def _copy(self, msg: m.DrawCopy) -> Box | None:
+        surface, boxes = self._target(msg.base)
+        if not boxes:
+            return None
+        if msg.mask.bitmap is not None:
+            raise Unsupported("masked COPY is not rendered yet")
+        if msg.src_bitmap is None:
+            raise ProtocolError("COPY without a source image")
+        src = self._image(msg.src_bitmap)
+        a, dest = msg.src_area, msg.base.box
+        if not (0 <= a.left < a.right <= src.shape[1] and 0 <= a.top < a.bottom <= src.shape[0]):
+            raise ProtocolError(f"COPY source area {a} outside its {src.shape[1]}x"
+                                f"{src.shape[0]} image")
+        area = src[a.top:a.bottom, a.left:a.right]
+        if (a.width, a.height) != (dest.width, dest.height):
+            area = _scale_nearest(area, dest.width, dest.height)
+        for b in boxes:
+            rows = slice(b.top - dest.top, b.bottom - dest.top)
+            cols = slice(b.left - dest.left, b.right - dest.left)
+            _rop(surface.pixels[b.top:b.bottom, b.left:b.right], area[rows, cols],
+                 msg.rop_descriptor)
+        return self._damage(surface, boxes)
+
+    def _fill(self, msg: m.DrawFill) -> Box | None:
+        surface, boxes = self._target(msg.base)
+        if not boxes:
+            return None
+        if msg.mask.bitmap is not None:
+            raise Unsupported("masked FILL is not rendered yet")
+        if msg.brush.type != BrushType.SOLID:
+            raise Unsupported("pattern brushes are not rendered yet")
+        color = np.uint32(msg.brush.color)
+        for b in boxes:
+            _rop(surface.pixels[b.top:b.bottom, b.left:b.right], color, msg.rop_descriptor,
+                 brush=True)
+        return self._damage(surface, boxes)
+
+    def _copy_bits(self, msg: m.CopyBits) -> Box | None:
+        surface, boxes = self._target(msg.base)
+        dest = msg.base.box
+        dx, dy = msg.src_pos.x - dest.left, msg.src_pos.y - dest.top
+        for b in boxes:
+            src = Box(b.left + dx, b.top + dy, b.right + dx, b.bottom + dy)
+            if src.intersect(surface.bounds) != src:
+                raise ProtocolError("COPY_BITS source outside the surface")
+            # numpy copies through a temporary when source and target overlap (scrolling).
+            surface.pixels[b.top:b.bottom, b.left:b.right] = \
+                surface.pixels[src.top:src.bottom, src.left:src.right]
+        return self._damage(surface, boxes)
+
+    def _image(self, image: m.Image) -> Pixels:
+        d, p = image.descriptor, image.payload
+        self.image_types[d.type] += 1
+        if d.type == ImageType.BITMAP and isinstance(p, m.BitmapData):
+            return decode_bitmap(p, _no_palette_cache)
+        if d.type == ImageType.LZ4 and isinstance(p, m.BinaryData):
+            return decode_lz4(p.data, d.width, d.height)
+        if d.type == ImageType.SURFACE and isinstance(p, m.SurfaceImage):
+            source = self.surfaces.get(p.surface_id)
+            if source is None:
+                raise ProtocolError(f"image refers to unknown surface {p.surface_id}")
+            return source.pixels
+        raise Unsupported(f"image type {d.type} is not rendered yet")
+
+
+def _no_palette_cache(palette_id: int) -> Sequence[int]:
+    # The palette cache is only used when the client announces one; this client does not.
+    raise ProtocolError(f"bitmap refers to cached palette {palette_id}, but no cache exists")
+
+
+def _scale_nearest(src: Pixels, width: int, height: int) -> Pixels:
+    rows = np.arange(height) * src.shape[0] // height
+    cols = np.arange(width) * src.shape[1] // width
+    scaled: Pixels = src[rows[:, None], cols]
+    return scaled
+
+
+def _rop(dst: Pixels, src: Pixels | np.uint32, ropd: int, brush: bool = False) -> None:
+    """Combine src into dst per a ROP descriptor (spice.proto ``ropd``)."""
+    if ropd == Ropd.OP_PUT:
+        dst[...] = src
+        return
+    if ropd & Ropd.OP_BLACKNESS:
+        result: Pixels | np.uint32 = np.uint32(0)
+    elif ropd & Ropd.OP_WHITENESS:
+        result = np.uint32(0xFFFFFFFF)
+    elif ropd & Ropd.OP_INVERS:
+        result = ~dst
+    else:
+        if ropd & (Ropd.INVERS_BRUSH if brush else Ropd.INVERS_SRC):
+            src = ~src
+        d = ~dst if ropd & Ropd.INVERS_DEST else dst
+        if ropd & Ropd.OP_OR:
+            result = d | src
+        elif ropd & Ropd.OP_AND:
+            result = d & src
+        elif ropd & Ropd.OP_XOR:
+            result = d ^ src
+        else:  # OP_PUT with inversion flags
+            result = src
+    if ropd & Ropd.INVERS_RES:
+        result = ~result
+    dst[...] = result
+
+
+_HANDLERS: dict[type, Callable[[Canvas, Any], Box | None]] = {
+    m.SurfaceCreate: Canvas._surface_create,
+    m.SurfaceDestroy: Canvas._surface_destroy,
+    m.DisplayMode: Canvas._mode,
+    m.DisplayMark: Canvas._mark,
+    m.DisplayReset: Canvas._reset,
+    m.MonitorsConfig: Canvas._monitors_config,
+    m.DrawCopy: Canvas._copy,
+    m.DrawFill: Canvas._fill,
+    m.CopyBits: Canvas._copy_bits,
+}

@@ -1,0 +1,110 @@
+"""The ``spicebox`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config.target import ConfigError, Target, parse_target
+from .display.choose import BACKENDS, open_presenter, resolve_backend
+from .display.sdl import DisplayUnavailable
+from .net.tls import TlsVerificationFailed
+from .net.transport import CannotConnect
+from .session import Session
+from .spice.errors import AuthenticationFailed, ProtocolError
+
+EXIT_OK, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_TLS, EXIT_PROTOCOL = 0, 2, 3, 4, 5, 6
+
+# Most specific first: AuthenticationFailed is a ProtocolError too.
+_EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (ConfigError, EXIT_USAGE),
+    (DisplayUnavailable, EXIT_USAGE),
+    (CannotConnect, EXIT_CONNECT),
+    (AuthenticationFailed, EXIT_AUTH),
+    (TlsVerificationFailed, EXIT_TLS),
+    (ProtocolError, EXIT_PROTOCOL),
+)
+
+log = logging.getLogger("spicebox")
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spicebox", description="SPICE thin client")
+    commands = parser.add_subparsers(dest="command", required=True)
+    connect = commands.add_parser(
+        "connect", help="connect to a SPICE server and show its screen",
+        description="TARGET is spice://HOST[:PORT][?tls-port=N], spice+tls://HOST:PORT, "
+                    "or a .vv file. The password comes from --password-file, then "
+                    "$SPICEBOX_PASSWORD, then the target itself.")
+    connect.add_argument("target", metavar="TARGET")
+    connect.add_argument("--password-file", type=Path, metavar="F")
+    connect.add_argument("--ca-file", metavar="F", help="CA certificate (PEM) for TLS")
+    connect.add_argument("--host-subject", metavar="S",
+                         help="expected server certificate subject, e.g. 'O=Org,CN=host'")
+    connect.add_argument("--backend", choices=BACKENDS, default="auto")
+    connect.add_argument("--screenshot", type=Path, metavar="PNG",
+                         help="save the primary monitor as PNG")
+    connect.add_argument("--screenshot-after", type=_seconds, default=2.0, metavar="SECONDS")
+    connect.add_argument("--exit-after", type=_seconds, metavar="SECONDS",
+                         help="disconnect cleanly and exit 0 after this long")
+    connect.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+def _password(args: argparse.Namespace, target: Target) -> str:
+    if args.password_file is not None:
+        try:
+            return str(args.password_file.read_text(encoding="utf-8").rstrip("\r\n"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read the password file {args.password_file}: "
+                              f"{exc.strerror}") from None
+    return os.environ.get("SPICEBOX_PASSWORD") or target.password or ""
+
+
+def _connect(args: argparse.Namespace) -> int:
+    target = parse_target(args.target)
+    password = _password(args, target)
+    if target.delete_file is not None:
+        # virt-viewer semantics: brokers hand out one-time files holding a password.
+        target.delete_file.unlink(missing_ok=True)
+    if args.ca_file and not Path(args.ca_file).is_file():
+        raise ConfigError(f"CA file {args.ca_file} does not exist")
+    backend = resolve_backend(args.backend)
+    presenter = open_presenter(backend, target.title or f"spicebox - {target.describe()}")
+    log.debug("presenting with %s", presenter.name)
+    session = Session(target, password, presenter, ca_file=args.ca_file,
+                      host_subject=args.host_subject)
+    asyncio.run(session.run(args.screenshot, args.screenshot_after, args.exit_after))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="spicebox: %(message)s", stream=sys.stderr)
+    try:
+        return _connect(args)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as exc:
+        for kind, code in _EXIT_CODES:
+            if isinstance(exc, kind):
+                log.error("error: %s", exc, exc_info=args.verbose)
+                return code
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

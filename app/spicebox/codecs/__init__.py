@@ -1,0 +1,1 @@
+"""Image decoders: each turns one SPICE image payload into a (height, width) uint32 XRGB array."""

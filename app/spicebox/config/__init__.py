@@ -1,0 +1,1 @@
+"""Connection targets and settings, validated once at the edge."""

@@ -1,0 +1,1 @@
+"""Presenters: put the primary surface on a screen (or nowhere, for tests)."""

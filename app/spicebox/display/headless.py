@@ -1,0 +1,21 @@
+"""A presenter with no screen: the session's screenshots are the only output."""
+
+from __future__ import annotations
+
+from ..canvas.surface import Box, Surface
+
+
+class HeadlessPresenter:
+    name = "headless"
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def present(self, surface: Surface, damage: Box) -> None:
+        self.frames += 1
+
+    def quit_requested(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass

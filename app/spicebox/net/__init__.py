@@ -1,0 +1,1 @@
+"""asyncio transports around the sans-IO channels."""

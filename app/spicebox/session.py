@@ -1,0 +1,207 @@
+"""A SPICE session: opens the main channel, then the channels it lists, and routes events.
+
+Protocol work happens in the sans-IO channels, pixel work in the canvas; this module only
+decides what connects when, and when frames reach the presenter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from .canvas.canvas import Canvas
+from .canvas.surface import Box
+from .codecs.pixels import Pixels
+from .config.target import Target
+from .display.base import Presenter
+from .display.screenshot import save_png
+from .net.tls import make_context
+from .net.transport import ChannelConnection, Endpoint, open_stream
+from .spice.channel import Channel
+from .spice.constants import ChannelType, NotifySeverity
+from .spice.display import DisplayChannel
+from .spice.errors import Unsupported
+from .spice.events import (
+    ChannelEvent,
+    ChannelLinked,
+    ChannelsAvailable,
+    ServerDisconnecting,
+    ServerNotice,
+    SessionStarted,
+)
+from .spice.main import MainChannel
+from .spice.policy import DecodingPolicy
+from .spice.wire import Message
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 1 / 60
+
+
+class Session:
+    def __init__(self, target: Target, password: str, presenter: Presenter,
+                 policy: DecodingPolicy | None = None, ca_file: str | None = None,
+                 host_subject: str | None = None) -> None:
+        self.target = target
+        self.policy = policy or DecodingPolicy()
+        self.presenter = presenter
+        self._password = password
+        tls = None
+        subject = host_subject or target.host_subject
+        if target.uses_tls:
+            tls = make_context(target.ca_pem, ca_file, subject)
+        port = target.tls_port if target.uses_tls else target.port
+        assert port is not None
+        self.endpoint = Endpoint(target.host, port, tls, subject)
+        self.canvas = Canvas()  # display channel 0, the primary monitor
+        self._canvases: dict[int, Canvas] = {0: self.canvas}
+        self._connections: list[ChannelConnection] = []
+        self._tasks: asyncio.TaskGroup | None = None
+        self._damage: Box | None = None
+        self._damaged = asyncio.Event()
+        self._first_frame = asyncio.Event()
+        self._skipped: set[str] = set()
+        self.session_id: int | None = None
+        self.frames_presented = 0
+
+    async def run(self, screenshot: Path | None = None, screenshot_after: float = 0.0,
+                  exit_after: float | None = None) -> None:
+        """Serve the session until the server ends it, the user quits, or ``exit_after``."""
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                self._tasks = tasks
+                serving = tasks.create_task(self._serve_main())
+                tasks.create_task(self._present_loop())
+                if screenshot is not None:
+                    tasks.create_task(self._screenshot(screenshot, screenshot_after))
+                if exit_after is not None:
+                    done, _ = await asyncio.wait({serving}, timeout=exit_after)
+                    if not done:
+                        log.info("disconnecting after %.1f s as asked", exit_after)
+                        await self.close()
+                await serving
+                raise _Finished
+        except* _Finished:
+            pass
+        except* Exception as group:
+            raise _first(group) from None
+        finally:
+            self.presenter.close()
+
+    async def close(self) -> None:
+        for conn in self._connections:
+            await conn.close()
+
+    # --- channels -----------------------------------------------------------------
+
+    async def _serve_main(self) -> None:
+        main = MainChannel(self._password)
+        await self._serve(main)
+
+    async def _serve(self, channel: Channel) -> None:
+        reader, writer = await open_stream(self.endpoint)
+        conn = ChannelConnection(channel, reader, writer, self._on_event)
+        self._connections.append(conn)
+        with contextlib.suppress(asyncio.CancelledError):
+            await conn.run()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        assert self._tasks is not None
+        self._tasks.create_task(coro)
+
+    def _on_event(self, channel: Channel, event: ChannelEvent) -> None:
+        if isinstance(event, Message):
+            self._on_display_message(channel, event)
+        elif isinstance(event, ChannelLinked):
+            log.debug("%s linked (server caps %s/%s)", channel.name,
+                      sorted(event.common_caps), sorted(event.channel_caps))
+        elif isinstance(event, SessionStarted):
+            self.session_id = event.session_id
+            log.info("connected to %s, session %08x", self.endpoint, event.session_id)
+        elif isinstance(event, ChannelsAvailable):
+            self._open_channels(event)
+        elif isinstance(event, ServerNotice):
+            level = logging.WARNING if event.severity >= NotifySeverity.WARN else logging.INFO
+            log.log(level, "server: %s", event.text)
+        elif isinstance(event, ServerDisconnecting):
+            log.info("server is disconnecting %s (reason %d)", channel.name, event.reason)
+
+    def _open_channels(self, event: ChannelsAvailable) -> None:
+        assert self.session_id is not None
+        for ch in event.channels:
+            if ch.type == ChannelType.DISPLAY:
+                self._canvases.setdefault(ch.id, Canvas())
+                display = DisplayChannel(ch.id, self.session_id, self._password, self.policy)
+                log.debug("opening %s with %s", display.name, self.policy.describe())
+                self._spawn(self._serve(display))
+            else:
+                log.debug("channel %s:%d is not handled yet", ChannelType(ch.type).name, ch.id)
+
+    def _on_display_message(self, channel: Channel, msg: Message) -> None:
+        canvas = self._canvases[channel.channel_id]
+        try:
+            damage = canvas.apply(msg)
+        except Unsupported as exc:
+            if str(exc) not in self._skipped:
+                self._skipped.add(str(exc))
+                log.warning("%s: %s; skipping such drawings", channel.name, exc)
+            return
+        if damage is not None and canvas is self.canvas:
+            self._damage = damage if self._damage is None else self._damage.union(damage)
+            self._damaged.set()
+
+    # --- frames ---------------------------------------------------------------------
+
+    async def _present_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._damaged.wait()
+            self._damaged.clear()
+            primary, damage = self.canvas.primary, self._damage
+            self._damage = None
+            if primary is not None and damage is not None:
+                started = loop.time()
+                self.presenter.present(primary, damage)
+                self.frames_presented += 1
+                self._first_frame.set()
+                if self.presenter.quit_requested():
+                    log.info("window closed")
+                    await self.close()
+                    return
+                # At most one present per refresh: damage arriving meanwhile is merged.
+                await asyncio.sleep(max(0.0, REFRESH_SECONDS - (loop.time() - started)))
+
+    def primary_monitor(self) -> Pixels | None:
+        """Monitor 0 as the client holds it: its head on the primary surface, or the whole
+        primary surface when the server sent no monitor layout."""
+        primary = self.canvas.primary
+        if primary is None:
+            return None
+        for head in self.canvas.monitors:
+            if head.id == 0 and head.surface_id == primary.id and head.width and head.height:
+                return primary.pixels[head.y:head.y + head.height, head.x:head.x + head.width]
+        return primary.pixels
+
+    async def _screenshot(self, path: Path, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self._first_frame.wait()
+        pixels = self.primary_monitor()
+        assert pixels is not None
+        save_png(pixels, path)
+        log.info("screenshot of %dx%d saved to %s", pixels.shape[1], pixels.shape[0], path)
+
+
+class _Finished(Exception):
+    """Ends the task group once the main channel is done."""
+
+
+def _first(group: BaseExceptionGroup[Exception]) -> Exception:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    assert isinstance(exc, Exception)
+    return exc

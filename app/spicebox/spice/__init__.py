@@ -1,0 +1,1 @@
+"""Sans-IO SPICE: wire codecs, link handshake and per-channel state machines."""

@@ -1,0 +1,137 @@
+"""The sans-IO base of every channel: link, framing, and the messages all channels share.
+
+A channel is fed the bytes read from its socket (``receive_data``) and returns events;
+whatever it wants to send accumulates until the transport collects ``data_to_send()``.
+Subclasses handle their own message numbers in ``handle``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import ClassVar
+
+from . import messages as m
+from .constants import ChannelType, CommonCap, LinkError
+from .errors import ProtocolError, Unsupported
+from .events import ChannelEvent, ChannelLinked, ServerDisconnecting, ServerNotice
+from .framing import Framer
+from .link import LinkHandshake
+from .wire import SERVER, Message, decode, encode, lookup
+
+log = logging.getLogger(__name__)
+
+COMMON_CAPS = (CommonCap.PROTOCOL_AUTH_SELECTION, CommonCap.AUTH_SPICE, CommonCap.MINI_HEADER)
+
+
+class Channel:
+    channel_type: ClassVar[ChannelType]
+
+    def __init__(self, channel_id: int, connection_id: int, password: str,
+                 channel_caps: Iterable[int] = ()) -> None:
+        self.channel_id = channel_id
+        self._link = LinkHandshake(self.channel_type, channel_id, connection_id, password,
+                                   COMMON_CAPS, channel_caps)
+        self._framer: Framer | None = None
+        self._out = bytearray()
+        self.common_caps: frozenset[int] = frozenset()
+        self.channel_caps: frozenset[int] = frozenset()
+        self._ack_window = 0
+        self._unacked = 0
+        self._skipped: set[int] = set()
+        self.closed = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.channel_type.name.lower()}:{self.channel_id}"
+
+    @property
+    def linked(self) -> bool:
+        return self._framer is not None
+
+    def initiate(self) -> bytes:
+        """The first bytes to send once the socket is open."""
+        return self._link.start()
+
+    def data_to_send(self) -> bytes:
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def send(self, msg: Message) -> None:
+        if self._framer is None:
+            raise RuntimeError(f"{self.name}: cannot send {type(msg).__name__} before the link")
+        self._out += self._framer.frame(msg.spec.number, encode(msg))
+
+    def disconnect(self) -> None:
+        """Say goodbye the way spice-gtk does, so the server logs a clean close."""
+        if self._framer is not None and not self.closed:
+            self.send(m.ClientDisconnecting(time.time_ns() // 1000, LinkError.OK))
+        self.closed = True
+
+    def receive_data(self, data: bytes) -> list[ChannelEvent]:
+        events: list[ChannelEvent] = []
+        if self._framer is None:
+            self._out += self._link.receive_data(data)
+            result = self._link.result
+            if result is None:
+                return events
+            self._framer = Framer(result.mini_header)
+            self.common_caps, self.channel_caps = result.common_caps, result.channel_caps
+            events.append(ChannelLinked(self.channel_type, self.channel_id,
+                                        result.common_caps, result.channel_caps))
+            events.extend(self.on_linked())
+            data = self._link.leftover
+        for msg_type, body in self._framer.feed(data):
+            if self._ack_window:
+                self._unacked += 1
+                if self._unacked >= self._ack_window:
+                    self._unacked = 0
+                    self.send(m.Ack())
+            events.extend(self._dispatch(msg_type, body))
+        return events
+
+    def _dispatch(self, msg_type: int, body: memoryview) -> list[ChannelEvent]:
+        spec = lookup(SERVER, self.channel_type, msg_type)
+        if spec is None:
+            self._skip(msg_type, "unknown message")
+            return []
+        try:
+            msg: Message = decode(spec.cls, body)
+        except Unsupported as exc:
+            self._skip(msg_type, str(exc))
+            return []
+        except ProtocolError as exc:
+            raise ProtocolError(f"{self.name}: malformed {spec.cls.__name__}: {exc}") from None
+        return self.handle(msg)
+
+    def _skip(self, msg_type: int, why: str) -> None:
+        # Once per type: a server streaming something we skip must not flood the log.
+        if msg_type not in self._skipped:
+            self._skipped.add(msg_type)
+            log.info("%s: skipping message type %d (%s)", self.name, msg_type, why)
+
+    def on_linked(self) -> list[ChannelEvent]:
+        """Hook for the first messages a channel sends after its link."""
+        return []
+
+    def handle(self, msg: Message) -> list[ChannelEvent]:
+        """Messages every channel understands; subclasses extend this."""
+        if isinstance(msg, m.SetAck):
+            self._ack_window, self._unacked = msg.window, 0
+            self.send(m.AckSync(msg.generation))
+        elif isinstance(msg, m.Ping):
+            self.send(m.Pong(msg.id, msg.timestamp))
+        elif isinstance(msg, m.Notify):
+            text = bytes(msg.text).rstrip(b"\0").decode(errors="replace")
+            return [ServerNotice(msg.severity, text)]
+        elif isinstance(msg, m.Disconnecting):
+            return [ServerDisconnecting(msg.reason)]
+        elif isinstance(msg, m.WaitForChannels | m.Migrate):
+            # Waits order cache use across channels, and migration needs a second server;
+            # with neither caches nor migration enabled there is nothing to do.
+            pass
+        else:
+            return [msg]
+        return []

@@ -1,0 +1,32 @@
+"""Display channel: asks for the policy's encodings, then hands draw messages to the canvas."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from . import messages as m
+from .channel import Channel
+from .constants import ChannelType, DisplayCap
+from .events import ChannelEvent
+from .policy import DecodingPolicy
+
+# Cache and dictionary ids only need to be shared between display channels of one client.
+PIXMAP_CACHE_ID = 1
+GLZ_DICTIONARY_ID = 1
+
+
+class DisplayChannel(Channel):
+    channel_type: ClassVar[ChannelType] = ChannelType.DISPLAY
+
+    def __init__(self, channel_id: int, session_id: int, password: str,
+                 policy: DecodingPolicy) -> None:
+        super().__init__(channel_id, session_id, password, policy.display_caps())
+        self.policy = policy
+
+    def on_linked(self) -> list[ChannelEvent]:
+        self.send(m.DisplayInit(PIXMAP_CACHE_ID, self.policy.pixmap_cache_pixels,
+                                GLZ_DICTIONARY_ID, self.policy.glz_window_pixels))
+        # Sending a message the server never announced would be noise at best.
+        if DisplayCap.PREF_COMPRESSION in self.channel_caps:
+            self.send(m.PreferredCompression(self.policy.image_compression))
+        return []

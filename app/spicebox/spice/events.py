@@ -1,0 +1,49 @@
+"""Events the sans-IO channels hand to the session, besides decoded server messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .messages import ChannelId
+from .wire import Message
+
+
+@dataclass(frozen=True)
+class Event:
+    pass
+
+
+@dataclass(frozen=True)
+class ChannelLinked(Event):
+    channel_type: int
+    channel_id: int
+    common_caps: frozenset[int]
+    channel_caps: frozenset[int]
+
+
+@dataclass(frozen=True)
+class ServerNotice(Event):
+    """A NOTIFY message: shown in logs, and to the user when it is an error."""
+
+    severity: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ServerDisconnecting(Event):
+    reason: int
+
+
+@dataclass(frozen=True)
+class SessionStarted(Event):
+    session_id: int
+    display_channels_hint: int
+    agent_connected: bool
+
+
+@dataclass(frozen=True)
+class ChannelsAvailable(Event):
+    channels: tuple[ChannelId, ...]
+
+
+ChannelEvent = Event | Message

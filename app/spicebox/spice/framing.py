@@ -1,0 +1,78 @@
+"""Message framing after the link: mini headers (u16 type, u32 size) or full headers
+(u64 serial, u16 type, u32 size, u32 sub-message list offset)."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+from .errors import ProtocolError
+
+MINI_HEADER = struct.Struct("<HI")
+FULL_HEADER = struct.Struct("<QHII")
+_SUB_LIST_SIZE = struct.Struct("<H")
+_SUB_OFFSET = struct.Struct("<I")
+
+# A primary surface of 8192x8192 XRGB pixels sent uncompressed is 256 MiB; nothing larger is
+# legitimate, and refusing it keeps a hostile server from making us allocate without bound.
+MAX_MESSAGE_SIZE = 256 * 1024 * 1024
+
+
+class Framer:
+    """Splits the byte stream into (type, body) pairs and frames outgoing messages."""
+
+    def __init__(self, mini_header: bool) -> None:
+        self.mini_header = mini_header
+        self._header = MINI_HEADER if mini_header else FULL_HEADER
+        self._buf = bytearray()
+        self._serial = 0
+
+    def feed(self, data: bytes | bytearray | memoryview) -> Iterator[tuple[int, memoryview]]:
+        """Add received bytes and yield every complete message they finish."""
+        self._buf += data
+        header = self._header
+        pos = 0
+        buf = self._buf
+        try:
+            while len(buf) - pos >= header.size:
+                if self.mini_header:
+                    msg_type, size = header.unpack_from(buf, pos)
+                    sub_list = 0
+                else:
+                    _serial, msg_type, size, sub_list = header.unpack_from(buf, pos)
+                if size > MAX_MESSAGE_SIZE:
+                    raise ProtocolError(f"message of type {msg_type} claims {size} bytes, "
+                                        f"more than the {MAX_MESSAGE_SIZE}-byte limit")
+                end = pos + header.size + size
+                if len(buf) < end:
+                    break
+                # Copy out the body: the buffer is compacted below, and decoded messages keep
+                # memoryviews into their body for zero-copy pixel data.
+                body = memoryview(bytes(memoryview(buf)[pos + header.size:end]))
+                pos = end
+                if sub_list:
+                    yield from _sub_messages(body, sub_list)
+                yield msg_type, body
+        finally:
+            del buf[:pos]
+
+    def frame(self, msg_type: int, body: bytes) -> bytes:
+        if self.mini_header:
+            return MINI_HEADER.pack(msg_type, len(body)) + body
+        self._serial += 1
+        return FULL_HEADER.pack(self._serial, msg_type, len(body), 0) + body
+
+
+def _sub_messages(body: memoryview, offset: int) -> Iterator[tuple[int, memoryview]]:
+    """Sub-messages ride in front of their carrier with full headers (old servers only)."""
+    try:
+        (count,) = _SUB_LIST_SIZE.unpack_from(body, offset)
+        for i in range(count):
+            (sub,) = _SUB_OFFSET.unpack_from(body, offset + 2 + 4 * i)
+            msg_type, size = MINI_HEADER.unpack_from(body, sub)
+            start = sub + MINI_HEADER.size
+            if start + size > len(body):
+                raise ProtocolError("sub-message runs past the end of its message")
+            yield msg_type, body[start:start + size]
+    except struct.error as exc:
+        raise ProtocolError(f"malformed sub-message list: {exc}") from None

@@ -1,0 +1,30 @@
+"""Main channel: session setup (INIT, ATTACH_CHANNELS, channel list) and session-wide news."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from . import messages as m
+from .channel import Channel
+from .constants import ChannelType
+from .events import ChannelEvent, ChannelsAvailable, SessionStarted
+from .wire import Message
+
+
+class MainChannel(Channel):
+    channel_type: ClassVar[ChannelType] = ChannelType.MAIN
+
+    def __init__(self, password: str) -> None:
+        # The main channel opens the session, so it has no connection id yet.
+        super().__init__(0, 0, password)
+        self.session_id: int | None = None
+
+    def handle(self, msg: Message) -> list[ChannelEvent]:
+        if isinstance(msg, m.MainInit):
+            self.session_id = msg.session_id
+            self.send(m.AttachChannels())
+            return [SessionStarted(msg.session_id, msg.display_channels_hint,
+                                   bool(msg.agent_connected))]
+        if isinstance(msg, m.ChannelsList):
+            return [ChannelsAvailable(msg.channels)]
+        return super().handle(msg)

@@ -1,0 +1,508 @@
+"""The message table: every SPICE message this client speaks, declared once.
+
+Field order, widths and numbering follow spice-common's ``spice.proto``. Decoders and
+encoders for all of them are derived by ``wire.py``; nothing here is parsed by hand
+except the few ``switch`` types (Clip, Brush, Image), whose shape depends on a tag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from .constants import BitmapFlags, BrushType, ChannelType, ClipType, ImageType
+from .errors import ProtocolError, Unsupported
+from .wire import (
+    CLIENT,
+    I32,
+    SERVER,
+    U8,
+    U16,
+    U32,
+    U64,
+    Array,
+    Blob,
+    Custom,
+    Message,
+    Prim,
+    Ptr,
+    Reader,
+    Rest,
+    Writer,
+    codec_of,
+    message,
+)
+
+BASE = 0
+MAIN = ChannelType.MAIN
+DISPLAY = ChannelType.DISPLAY
+
+Bytes = Annotated[memoryview, Rest()]
+
+# --- shared structures --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    x: I32
+    y: I32
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    top: I32
+    left: I32
+    bottom: I32
+    right: I32
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelId:
+    type: U8
+    id: U8
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelWait:
+    channel_type: U8
+    channel_id: U8
+    message_serial: U64
+
+
+@dataclass(frozen=True, slots=True)
+class Clip(Custom):
+    """``rects`` is empty for clip type NONE (draw the whole bounding box)."""
+
+    type: int
+    rects: tuple[Rect, ...] = ()
+
+    @classmethod
+    def read(cls, r: Reader) -> Clip:
+        kind = r.take(1)[0]
+        if kind == ClipType.NONE:
+            return cls(kind)
+        if kind == ClipType.RECTS:
+            return cls(kind, _RECTS.read(r))
+        raise ProtocolError(f"unknown clip type {kind}")
+
+    @classmethod
+    def write(cls, w: Writer, value: Clip) -> None:
+        w.buf.append(value.type)
+        if value.type == ClipType.RECTS:
+            _RECTS.write(w, value.rects)
+
+
+_RECTS: Array[Rect] = Array(Rect, Prim("I"))
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayBase:
+    surface_id: U32
+    box: Rect
+    clip: Clip
+
+
+@dataclass(frozen=True, slots=True)
+class Palette:
+    unique: U64
+    entries: Annotated[tuple[int, ...], Array(U32, Prim("H"))]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageDescriptor:
+    id: U64
+    type: U8
+    flags: U8
+    width: U32
+    height: U32
+
+
+@dataclass(frozen=True, slots=True)
+class BitmapData:
+    """``palette`` is set when the bitmap carries one, ``palette_id`` when it names a cached
+    one (BitmapFlags.PAL_FROM_CACHE); ``data`` holds ``height * stride`` bytes."""
+
+    format: int
+    flags: int
+    width: int
+    height: int
+    stride: int
+    palette: Palette | None
+    palette_id: int
+    data: memoryview
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryData:
+    data: Annotated[memoryview, Blob(Prim("I"))]
+
+
+@dataclass(frozen=True, slots=True)
+class SurfaceImage:
+    surface_id: U32
+
+
+@dataclass(frozen=True, slots=True)
+class Image(Custom):
+    """A source image. ``payload`` is None for FROM_CACHE images, and BinaryData for the
+    compressed types whose decoders live in ``spicebox.codecs``."""
+
+    descriptor: ImageDescriptor
+    payload: BitmapData | BinaryData | SurfaceImage | None
+
+    @classmethod
+    def read(cls, r: Reader) -> Image:
+        d: ImageDescriptor = codec_of(ImageDescriptor).read(r)
+        t = d.type
+        payload: BitmapData | BinaryData | SurfaceImage | None
+        if t == ImageType.BITMAP:
+            payload = _read_bitmap(r)
+        elif t in _BINARY_IMAGES:
+            payload = codec_of(BinaryData).read(r)
+        elif t == ImageType.SURFACE:
+            payload = codec_of(SurfaceImage).read(r)
+        elif t in (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS):
+            payload = None
+        else:
+            raise Unsupported(f"image type {t} is not decoded yet")
+        return cls(d, payload)
+
+    @classmethod
+    def write(cls, w: Writer, value: Image) -> None:
+        codec_of(ImageDescriptor).write(w, value.descriptor)
+        p = value.payload
+        if isinstance(p, BitmapData):
+            _write_bitmap(w, p)
+        elif p is not None:
+            codec_of(type(p)).write(w, p)
+
+
+_BINARY_IMAGES = frozenset({ImageType.QUIC, ImageType.LZ_RGB, ImageType.GLZ_RGB,
+                            ImageType.JPEG, ImageType.LZ4})
+_BITMAP_HEAD = Prim("BBIII")  # format, flags, width (x), height (y), stride
+_PALETTE_PTR: Ptr[Palette] = Ptr(Palette)
+_U64 = Prim("Q")
+
+
+def _read_bitmap(r: Reader) -> BitmapData:
+    fmt, flags, width, height, stride = r.unpack(_BITMAP_HEAD.struct)
+    palette: Palette | None = None
+    palette_id = 0
+    if flags & BitmapFlags.PAL_FROM_CACHE:
+        palette_id = _U64.read(r)
+    else:
+        palette = _PALETTE_PTR.read(r)
+    return BitmapData(fmt, flags, width, height, stride, palette, palette_id,
+                      r.take(height * stride))
+
+
+def _write_bitmap(w: Writer, b: BitmapData) -> None:
+    w.pack(_BITMAP_HEAD.struct, b.format, b.flags, b.width, b.height, b.stride)
+    if b.flags & BitmapFlags.PAL_FROM_CACHE:
+        _U64.write(w, b.palette_id)
+    else:
+        _PALETTE_PTR.write(w, b.palette)
+    w.buf += b.data
+
+
+@dataclass(frozen=True, slots=True)
+class QMask:
+    flags: U8
+    pos: Point
+    bitmap: Annotated[Image | None, Ptr(Image)]
+
+
+NO_MASK = QMask(0, Point(0, 0), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    image: Annotated[Image | None, Ptr(Image)]
+    pos: Point
+
+
+@dataclass(frozen=True, slots=True)
+class Brush(Custom):
+    type: int
+    color: int = 0
+    pattern: Pattern | None = None
+
+    @classmethod
+    def read(cls, r: Reader) -> Brush:
+        kind = r.take(1)[0]
+        if kind == BrushType.SOLID:
+            return cls(kind, color=_U32.read(r))
+        if kind == BrushType.PATTERN:
+            return cls(kind, pattern=codec_of(Pattern).read(r))
+        if kind == BrushType.NONE:
+            return cls(kind)
+        raise ProtocolError(f"unknown brush type {kind}")
+
+    @classmethod
+    def write(cls, w: Writer, value: Brush) -> None:
+        w.buf.append(value.type)
+        if value.type == BrushType.SOLID:
+            _U32.write(w, value.color)
+        elif value.type == BrushType.PATTERN:
+            codec_of(Pattern).write(w, value.pattern)
+
+
+_U32 = Prim("I")
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    id: U32
+    surface_id: U32
+    width: U32
+    height: U32
+    x: U32
+    y: U32
+    flags: U32
+
+
+# --- every channel (spice.proto BaseChannel) -----------------------------------------------
+
+
+@message(BASE, SERVER, 1)
+@dataclass(frozen=True, slots=True)
+class Migrate(Message):
+    flags: U32
+
+
+@message(BASE, SERVER, 3)
+@dataclass(frozen=True, slots=True)
+class SetAck(Message):
+    generation: U32
+    window: U32
+
+
+@message(BASE, SERVER, 4)
+@dataclass(frozen=True, slots=True)
+class Ping(Message):
+    id: U32
+    timestamp: U64
+    data: Bytes
+
+
+@message(BASE, SERVER, 5)
+@dataclass(frozen=True, slots=True)
+class WaitForChannels(Message):
+    waits: Annotated[tuple[ChannelWait, ...], Array(ChannelWait, Prim("B"))]
+
+
+@message(BASE, SERVER, 6)
+@dataclass(frozen=True, slots=True)
+class Disconnecting(Message):
+    time_stamp: U64
+    reason: U32
+
+
+@message(BASE, SERVER, 7)
+@dataclass(frozen=True, slots=True)
+class Notify(Message):
+    time_stamp: U64
+    severity: U32
+    visibility: U32
+    what: U32
+    text: Annotated[memoryview, Blob(Prim("I"))]
+
+
+@message(BASE, CLIENT, 1)
+@dataclass(frozen=True, slots=True)
+class AckSync(Message):
+    generation: U32
+
+
+@message(BASE, CLIENT, 2)
+@dataclass(frozen=True, slots=True)
+class Ack(Message):
+    pass
+
+
+@message(BASE, CLIENT, 3)
+@dataclass(frozen=True, slots=True)
+class Pong(Message):
+    id: U32
+    timestamp: U64
+
+
+@message(BASE, CLIENT, 6)
+@dataclass(frozen=True, slots=True)
+class ClientDisconnecting(Message):
+    time_stamp: U64
+    reason: U32
+
+
+# --- main channel ---------------------------------------------------------------------------
+
+
+@message(MAIN, SERVER, 103)
+@dataclass(frozen=True, slots=True)
+class MainInit(Message):
+    session_id: U32
+    display_channels_hint: U32
+    supported_mouse_modes: U32
+    current_mouse_mode: U32
+    agent_connected: U32
+    agent_tokens: U32
+    multi_media_time: U32
+    ram_hint: U32
+
+
+@message(MAIN, SERVER, 104)
+@dataclass(frozen=True, slots=True)
+class ChannelsList(Message):
+    channels: Annotated[tuple[ChannelId, ...], Array(ChannelId, Prim("I"))]
+
+
+@message(MAIN, SERVER, 105)
+@dataclass(frozen=True, slots=True)
+class MouseModeMsg(Message):
+    supported_modes: U16
+    current_mode: U16
+
+
+@message(MAIN, SERVER, 106)
+@dataclass(frozen=True, slots=True)
+class MultiMediaTime(Message):
+    time: U32
+
+
+@message(MAIN, SERVER, 107)
+@dataclass(frozen=True, slots=True)
+class AgentConnected(Message):
+    pass
+
+
+@message(MAIN, SERVER, 108)
+@dataclass(frozen=True, slots=True)
+class AgentDisconnected(Message):
+    error_code: U32
+
+
+@message(MAIN, SERVER, 113)
+@dataclass(frozen=True, slots=True)
+class MainName(Message):
+    name: Annotated[memoryview, Blob(Prim("I"))]
+
+
+@message(MAIN, SERVER, 114)
+@dataclass(frozen=True, slots=True)
+class MainUuid(Message):
+    uuid: Annotated[memoryview, Rest()]
+
+
+@message(MAIN, SERVER, 115)
+@dataclass(frozen=True, slots=True)
+class AgentConnectedTokens(Message):
+    num_tokens: U32
+
+
+@message(MAIN, CLIENT, 104)
+@dataclass(frozen=True, slots=True)
+class AttachChannels(Message):
+    pass
+
+
+@message(MAIN, CLIENT, 105)
+@dataclass(frozen=True, slots=True)
+class MouseModeRequest(Message):
+    mode: U16
+
+
+# --- display channel ------------------------------------------------------------------------
+
+
+@message(DISPLAY, SERVER, 101)
+@dataclass(frozen=True, slots=True)
+class DisplayMode(Message):
+    x_res: U32
+    y_res: U32
+    bits: U32
+
+
+@message(DISPLAY, SERVER, 102)
+@dataclass(frozen=True, slots=True)
+class DisplayMark(Message):
+    pass
+
+
+@message(DISPLAY, SERVER, 103)
+@dataclass(frozen=True, slots=True)
+class DisplayReset(Message):
+    pass
+
+
+@message(DISPLAY, SERVER, 104)
+@dataclass(frozen=True, slots=True)
+class CopyBits(Message):
+    base: DisplayBase
+    src_pos: Point
+
+
+@message(DISPLAY, SERVER, 302)
+@dataclass(frozen=True, slots=True)
+class DrawFill(Message):
+    base: DisplayBase
+    brush: Brush
+    rop_descriptor: U16
+    mask: QMask
+
+
+@message(DISPLAY, SERVER, 304)
+@dataclass(frozen=True, slots=True)
+class DrawCopy(Message):
+    base: DisplayBase
+    src_bitmap: Annotated[Image | None, Ptr(Image)]
+    src_area: Rect
+    rop_descriptor: U16
+    scale_mode: U8
+    mask: QMask
+
+
+@message(DISPLAY, SERVER, 314)
+@dataclass(frozen=True, slots=True)
+class SurfaceCreate(Message):
+    surface_id: U32
+    width: U32
+    height: U32
+    format: U32
+    flags: U32
+
+
+@message(DISPLAY, SERVER, 315)
+@dataclass(frozen=True, slots=True)
+class SurfaceDestroy(Message):
+    surface_id: U32
+
+
+@message(DISPLAY, SERVER, 317)
+@dataclass(frozen=True, slots=True)
+class MonitorsConfig(Message):
+    count: U16
+    max_allowed: U16
+    heads: Annotated[tuple[Head, ...], Array(Head, "count")]
+
+
+@message(DISPLAY, CLIENT, 101)
+@dataclass(frozen=True, slots=True)
+class DisplayInit(Message):
+    pixmap_cache_id: U8
+    pixmap_cache_size: Annotated[int, Prim("q")]
+    glz_dictionary_id: U8
+    glz_dictionary_window_size: I32
+
+
+@message(DISPLAY, CLIENT, 103)
+@dataclass(frozen=True, slots=True)
+class PreferredCompression(Message):
+    image_compression: U8

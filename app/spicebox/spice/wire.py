@@ -1,0 +1,351 @@
+"""Binary codecs for SPICE structures, derived from annotated dataclasses.
+
+A structure is declared once, as a frozen dataclass whose fields name their wire type in
+``Annotated`` metadata (see ``messages.py``). ``codec_of`` compiles a reader and a writer
+from that declaration, so decoding and encoding can never drift apart. Pointers are u32
+offsets from the start of the message body, as in spice.proto's protocol-2 encoding;
+a writer lays pointed-to data after the fixed part, the way spice-server's marshaller does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from .errors import ProtocolError
+
+T = TypeVar("T")
+Buffer = bytes | bytearray | memoryview
+
+
+class Reader:
+    """A cursor over one message body; every read is bounds-checked."""
+
+    __slots__ = ("buf", "end", "pos")
+
+    def __init__(self, buf: Buffer, pos: int = 0) -> None:
+        self.buf = memoryview(buf)
+        self.pos = pos
+        self.end = len(self.buf)
+
+    def take(self, n: int) -> memoryview:
+        start = self.pos
+        if n < 0 or start + n > self.end:
+            raise ProtocolError(f"message truncated: need {n} bytes at offset {start}, "
+                                f"have {self.end - start}")
+        self.pos = start + n
+        return self.buf[start:start + n]
+
+    def unpack(self, s: struct.Struct) -> tuple[Any, ...]:
+        start = self.pos
+        if start + s.size > self.end:
+            raise ProtocolError(f"message truncated: need {s.size} bytes at offset {start}, "
+                                f"have {self.end - start}")
+        self.pos = start + s.size
+        return s.unpack_from(self.buf, start)
+
+    def at(self, offset: int) -> Reader:
+        """A reader for a pointer target inside the same body."""
+        if not 0 < offset < self.end:
+            raise ProtocolError(f"pointer {offset} outside the {self.end}-byte message")
+        return Reader(self.buf, offset)
+
+
+class Writer:
+    """Builds one message body; pointer targets are appended after the fixed part."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self._pending: list[tuple[int, Codec[Any], Any]] = []
+
+    def pack(self, s: struct.Struct, *values: Any) -> None:
+        self.buf += s.pack(*values)
+
+    def pointer(self, codec: Codec[Any], value: Any) -> None:
+        self._pending.append((len(self.buf), codec, value))
+        self.buf += b"\0\0\0\0"
+
+    def finish(self) -> bytes:
+        # Pointer targets may contain pointers themselves: drain until none are left.
+        while self._pending:
+            slot, codec, value = self._pending.pop(0)
+            _U32.pack_into(self.buf, slot, len(self.buf))
+            codec.write(self, value)
+        return bytes(self.buf)
+
+
+class Codec(Generic[T]):
+    """Reads and writes one wire type."""
+
+    def read(self, r: Reader) -> T:
+        raise NotImplementedError
+
+    def write(self, w: Writer, value: T) -> None:
+        raise NotImplementedError
+
+
+class Prim(Codec[int]):
+    """A little-endian integer."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.struct = struct.Struct("<" + fmt)
+
+    def read(self, r: Reader) -> int:
+        value: int = r.unpack(self.struct)[0]
+        return value
+
+    def write(self, w: Writer, value: int) -> None:
+        w.pack(self.struct, value)
+
+
+_U32 = struct.Struct("<I")
+
+U8 = typing.Annotated[int, Prim("B")]
+U16 = typing.Annotated[int, Prim("H")]
+U32 = typing.Annotated[int, Prim("I")]
+U64 = typing.Annotated[int, Prim("Q")]
+I16 = typing.Annotated[int, Prim("h")]
+I32 = typing.Annotated[int, Prim("i")]
+I64 = typing.Annotated[int, Prim("q")]
+
+
+class Rest(Codec[memoryview]):
+    """Every byte left in the message (spice.proto's ``@end`` / ``@as_ptr`` data)."""
+
+    def read(self, r: Reader) -> memoryview:
+        return r.take(r.end - r.pos)
+
+    def write(self, w: Writer, value: Buffer) -> None:
+        w.buf += value
+
+
+class Blob(Codec[memoryview]):
+    """Bytes preceded by their length."""
+
+    def __init__(self, length: Prim) -> None:
+        self.length = length
+
+    def read(self, r: Reader) -> memoryview:
+        return r.take(self.length.read(r))
+
+    def write(self, w: Writer, value: Buffer) -> None:
+        self.length.write(w, len(value))
+        w.buf += value
+
+
+class Array(Codec[tuple[T, ...]]):
+    """Elements preceded by their count, or counted by an earlier field of the struct."""
+
+    def __init__(self, element: Any, count: Prim | str) -> None:
+        self.element_type = element
+        self.count = count
+
+    @property
+    def element(self) -> Codec[T]:
+        return codec_of(self.element_type)
+
+    def read(self, r: Reader) -> tuple[T, ...]:
+        assert isinstance(self.count, Prim)
+        return self.read_n(r, self.count.read(r))
+
+    def read_n(self, r: Reader, n: int) -> tuple[T, ...]:
+        if n > r.end - r.pos:  # every element is at least one byte: refuse absurd counts early
+            raise ProtocolError(f"array of {n} elements cannot fit in {r.end - r.pos} bytes")
+        element = self.element
+        return tuple(element.read(r) for _ in range(n))
+
+    def write(self, w: Writer, value: tuple[T, ...]) -> None:
+        if isinstance(self.count, Prim):
+            self.count.write(w, len(value))
+        element = self.element
+        for item in value:
+            element.write(w, item)
+
+
+class Ptr(Codec[T | None]):
+    """A u32 offset to a structure elsewhere in the body; 0 means absent."""
+
+    def __init__(self, target: Any) -> None:
+        self.target_type = target
+
+    def read(self, r: Reader) -> T | None:
+        offset: int = r.unpack(_U32)[0]
+        if offset == 0:
+            return None
+        target: Codec[T] = codec_of(self.target_type)
+        return target.read(r.at(offset))
+
+    def write(self, w: Writer, value: T | None) -> None:
+        if value is None:
+            w.pack(_U32, 0)
+        else:
+            w.pointer(codec_of(self.target_type), value)
+
+
+class StructCodec(Codec[T]):
+    """Codec compiled from a dataclass; runs of integer fields share one struct.unpack."""
+
+    def __init__(self, cls: type[T]) -> None:
+        self.cls = cls
+        hints = typing.get_type_hints(cls, include_extras=True)
+        steps: list[tuple[str, Any]] = []
+        run: list[Prim] = []
+        self.field_names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        for name in self.field_names:
+            codec = _field_codec(cls, name, hints[name])
+            if isinstance(codec, Prim):
+                run.append(codec)
+                continue
+            if run:
+                steps.append(("prims", (struct.Struct("<" + "".join(p.fmt for p in run)),
+                                        len(run))))
+                run = []
+            if isinstance(codec, Array) and isinstance(codec.count, str):
+                steps.append(("counted", (codec, self.field_names.index(codec.count))))
+            else:
+                steps.append(("codec", codec))
+        if run:
+            steps.append(("prims", (struct.Struct("<" + "".join(p.fmt for p in run)), len(run))))
+        self.steps = steps
+
+    def read(self, r: Reader) -> T:
+        values: list[Any] = []
+        for kind, arg in self.steps:
+            if kind == "prims":
+                values.extend(r.unpack(arg[0]))
+            elif kind == "counted":
+                values.append(arg[0].read_n(r, values[arg[1]]))
+            else:
+                values.append(arg.read(r))
+        return self.cls(*values)
+
+    def write(self, w: Writer, value: T) -> None:
+        values = [getattr(value, name) for name in self.field_names]
+        i = 0
+        for kind, arg in self.steps:
+            if kind == "prims":
+                s, n = arg
+                w.pack(s, *values[i:i + n])
+                i += n
+            else:
+                arg.write(w, values[i])
+                i += 1
+
+
+def _field_codec(cls: type, name: str, hint: Any) -> Codec[Any]:
+    for meta in getattr(hint, "__metadata__", ()):
+        if isinstance(meta, Codec):
+            return meta
+    if dataclasses.is_dataclass(hint):
+        return codec_of(hint)
+    raise TypeError(f"{cls.__name__}.{name}: no wire type in its annotation")
+
+
+_codecs: dict[Any, Codec[Any]] = {}
+
+
+def codec_of(cls: Any) -> Codec[Any]:
+    """The codec for a wire dataclass, a ``Custom`` subclass or an ``Annotated`` type."""
+    codec = _codecs.get(cls)
+    if codec is None:
+        for meta in getattr(cls, "__metadata__", ()):
+            if isinstance(meta, Codec):
+                return meta
+        if isinstance(cls, type) and issubclass(cls, Custom):
+            codec = _CustomCodec(cls)
+        elif dataclasses.is_dataclass(cls):
+            codec = StructCodec(cls)  # type: ignore[arg-type]
+        else:
+            raise TypeError(f"{cls!r} is not a wire type")
+        _codecs[cls] = codec
+    return codec
+
+
+class Custom:
+    """Base for wire types whose layout depends on their own content (spice.proto ``switch``).
+
+    Subclasses implement ``read`` and ``write``; the table stays declarative everywhere else.
+    """
+
+    @classmethod
+    def read(cls, r: Reader) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def write(cls, w: Writer, value: Any) -> None:
+        raise NotImplementedError
+
+
+class _CustomCodec(Codec[Any]):
+    def __init__(self, cls: type[Custom]) -> None:
+        self.read = cls.read  # type: ignore[method-assign]
+        self.write = cls.write  # type: ignore[method-assign]
+
+
+def decode(cls: type[T], body: Buffer) -> T:
+    """Decode a whole message body as ``cls``. Trailing bytes are allowed: newer servers
+    append fields, and spice-gtk accepts them too."""
+    codec: Codec[T] = codec_of(cls)
+    return codec.read(Reader(body))
+
+
+def encode(value: object) -> bytes:
+    w = Writer()
+    codec_of(type(value)).write(w, value)
+    return w.finish()
+
+
+# ---------------------------------------------------------------------------------------
+# The registry: which dataclass is which message number, per channel and direction.
+
+SERVER = "server"
+CLIENT = "client"
+BASE_CHANNEL = 0  # messages below 100 are shared by every channel
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageSpec:
+    channel: int
+    direction: str
+    number: int
+    cls: type
+
+
+_by_number: dict[tuple[str, int, int], MessageSpec] = {}
+_by_class: dict[type, MessageSpec] = {}
+
+
+class Message:
+    """Marker base for registered messages (gives mypy one type for 'any message')."""
+
+    spec: ClassVar[MessageSpec]
+
+
+M = TypeVar("M", bound=Message)
+
+
+def message(channel: int, direction: str, number: int) -> Callable[[type[M]], type[M]]:
+    def register(cls: type[M]) -> type[M]:
+        spec = MessageSpec(channel, direction, number, cls)
+        key = (direction, channel, number)
+        if key in _by_number:
+            raise TypeError(f"{cls.__name__} reuses message number {key}")
+        _by_number[key] = spec
+        _by_class[cls] = spec
+        cls.spec = spec
+        return cls
+    return register
+
+
+def lookup(direction: str, channel: int, number: int) -> MessageSpec | None:
+    if number < 100:
+        return _by_number.get((direction, BASE_CHANNEL, number))
+    return _by_number.get((direction, channel, number))
+
+
+def all_messages() -> Sequence[MessageSpec]:
+    return list(_by_number.values())

@@ -1,0 +1,100 @@
+"""The real client, run in-process on its own event-loop thread, so tests can look at exactly
+what it holds at a chosen moment and compare it with QEMU's screendump."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import Future
+from types import TracebackType
+
+import numpy as np
+
+from spicebox.config.target import Target
+from spicebox.display.headless import HeadlessPresenter
+from spicebox.session import Session
+from spicebox.spice.policy import DecodingPolicy
+
+from .qemu import RGB, QemuServer
+
+
+class ClientThread:
+    def __init__(self, target: Target, password: str = "",
+                 policy: DecodingPolicy | None = None, ca_file: str | None = None,
+                 host_subject: str | None = None) -> None:
+        self.session = Session(target, password, HeadlessPresenter(), policy, ca_file,
+                               host_subject)
+        self._loop = asyncio.new_event_loop()
+        self._done: Future[None] = Future()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.session.run())
+            self._done.set_result(None)
+        except BaseException as exc:  # handed to the test thread
+            self._done.set_exception(exc)
+
+    def __enter__(self) -> ClientThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if not self._done.done():
+            asyncio.run_coroutine_threadsafe(self.session.close(), self._loop).result(10)
+        self._thread.join(10)
+
+    def error(self) -> BaseException | None:
+        return self._done.exception() if self._done.done() else None
+
+    def wait_done(self, timeout: float) -> BaseException | None:
+        self._thread.join(timeout)
+        return self.error()
+
+    def snapshot(self) -> RGB | None:
+        """Monitor 0 as RGB, copied inside the client's loop so no draw is half-applied."""
+        async def copy() -> RGB | None:
+            pixels = self.session.primary_monitor()
+            if pixels is None:
+                return None
+            rgb = np.empty((*pixels.shape, 3), np.uint8)
+            rgb[..., 0], rgb[..., 1], rgb[..., 2] = pixels >> 16, pixels >> 8, pixels
+            return rgb
+        if self._done.done():
+            self._done.result()  # re-raise what ended the session
+        return asyncio.run_coroutine_threadsafe(copy(), self._loop).result(10)
+
+
+def assert_shows_guest_screen(client: ClientThread, qemu: QemuServer,
+                              timeout: float = 60.0) -> RGB:
+    """Pixel-exact: the client's monitor equals QEMU's screendump.
+
+    The guest may change under us (SeaBIOS blinks its text cursor every ~270 ms), so the
+    check brackets the client's snapshot between two screendumps 150 ms apart and only
+    judges when both agree, i.e. when the guest held still around the snapshot.
+    """
+    deadline = time.monotonic() + timeout
+    last = "the client never received a primary surface"
+    while time.monotonic() < deadline:
+        before = qemu.screendump()
+        time.sleep(0.1)
+        ours = client.snapshot()
+        time.sleep(0.05)
+        after = qemu.screendump()
+        if ours is None or not np.array_equal(before, after):
+            time.sleep(0.1)
+            continue
+        if ours.shape != before.shape:
+            last = f"client shows {ours.shape[1]}x{ours.shape[0]}, guest {before.shape[1]}x" \
+                   f"{before.shape[0]}"
+        else:
+            diff = np.argwhere((ours != before).any(axis=2))
+            if not len(diff):
+                return ours
+            (y0, x0), (y1, x1) = diff.min(axis=0), diff.max(axis=0)
+            last = f"{len(diff)} pixels differ, within x {x0}..{x1}, y {y0}..{y1}"
+        time.sleep(0.2)
+    raise AssertionError(f"client screen != QEMU screendump: {last}")
