@@ -34,6 +34,7 @@ from .spice.events import (
     SessionStarted,
 )
 from .spice.main import MainChannel
+from .spice.messages import ChannelId
 from .spice.policy import DecodingPolicy
 from .spice.wire import Message
 
@@ -66,6 +67,7 @@ class Session:
         self._first_frame = asyncio.Event()
         self._skipped: set[str] = set()
         self.session_id: int | None = None
+        self.channels: tuple[ChannelId, ...] = ()  # what the server offers
         self.frames_presented = 0
 
     async def run(self, screenshot: Path | None = None, screenshot_after: float = 0.0,
@@ -132,6 +134,7 @@ class Session:
 
     def _open_channels(self, event: ChannelsAvailable) -> None:
         assert self.session_id is not None
+        self.channels = event.channels
         for ch in event.channels:
             if ch.type == ChannelType.DISPLAY:
                 self._canvases.setdefault(ch.id, Canvas())

@@ -232,7 +232,8 @@ class StructCodec(Codec[T]):
                 w.pack(s, *values[i:i + n])
                 i += n
             else:
-                arg.write(w, values[i])
+                codec = arg[0] if kind == "counted" else arg
+                codec.write(w, values[i])
                 i += 1
 
 

@@ -1,0 +1,32 @@
+# The two commands: `make demo` and `make test`. Both install what they need first.
+VENV := .venv
+PY := $(VENV)/bin/python
+export SPICEBOX_CACHE ?= $(HOME)/.cache/spicebox
+
+.PHONY: setup demo test lint unit integration bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml tools/setup.sh
+	tools/setup.sh
+
+demo: setup
+	$(PY) -m tests.rig.demo
+
+test: lint unit integration
+
+lint: setup
+	$(VENV)/bin/ruff check app tests bench
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(PY) -m pytest -q tests/unit
+
+integration: setup
+	$(PY) -m pytest -q tests/integration
+
+bench: setup
+	$(PY) -m bench.decode
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

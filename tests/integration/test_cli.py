@@ -1,0 +1,86 @@
+"""`spicebox connect` as a user runs it: exit codes, one-line errors, screenshots."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.rig.qemu import QemuServer, free_port
+
+STD = ["-vga", "std"]
+
+
+def spicebox(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "spicebox", "connect", *args,
+                           "--backend", "headless"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})}, check=False)
+
+
+def test_screenshot_and_clean_exit(tmp_path: Path) -> None:
+    png = tmp_path / "shot.png"
+    with QemuServer(STD) as qemu:
+        done = spicebox(qemu.uri(), "--screenshot", str(png), "--screenshot-after", "2",
+                        "--exit-after", "3")
+        dump = qemu.screendump()
+    assert done.returncode == 0, done.stderr
+    assert f"saved to {png}" in done.stderr
+    import pygame  # noqa: PLC0415 - only this test reads PNGs back
+
+    image = pygame.surfarray.array3d(pygame.image.load(str(png))).transpose(1, 0, 2)
+    assert image.shape == dump.shape
+    # SeaBIOS blinks its cursor, so allow exactly the cursor cell to differ here; the
+    # pixel-exact checks live in test_display.py.
+    differing = np.argwhere((image != dump).any(axis=2))
+    assert len(differing) <= 8 * 16, differing
+
+
+def test_vv_file_with_password_from_environment(tmp_path: Path) -> None:
+    vv = tmp_path / "desk.vv"
+    with QemuServer(STD, spice="password-secret=pw",
+                    extra_objects=["secret,id=pw,data=hunter2"]) as qemu:
+        vv.write_text(f"[virt-viewer]\ntype=spice\nhost=127.0.0.1\nport={qemu.port}\n"
+                      f"delete-this-file=1\n")
+        done = spicebox(str(vv), "--exit-after", "2", env={"SPICEBOX_PASSWORD": "hunter2"})
+    assert done.returncode == 0, done.stderr
+    assert not vv.exists(), "a .vv that asks to be deleted must be deleted once read"
+
+
+def test_wrong_password_file_exit_4(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("not-the-password\n")
+    with QemuServer(STD, spice="password-secret=pw",
+                    extra_objects=["secret,id=pw,data=hunter2"]) as qemu:
+        done = spicebox(qemu.uri(), "--password-file", str(secret), "--exit-after", "5")
+    assert done.returncode == 4
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert "password" in done.stderr and "not-the-password" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("args", "code", "words"), [
+    (["spice://127.0.0.1:{closed}"], 3, "cannot connect"),
+    (["spice://127.0.0.1"], 2, "no port"),
+    (["/nonexistent.vv"], 2, "cannot read"),
+    (["spice+tls://127.0.0.1:{tls}"], 5, "not trusted"),
+])
+def test_failures_exit_with_one_clear_line(args: list[str], code: int, words: str,
+                                           tmp_path: Path) -> None:
+    from tests.rig.certs import make_x509_dir  # noqa: PLC0415
+
+    make_x509_dir(tmp_path)
+    with QemuServer(STD, tls_dir=tmp_path) as qemu:
+        argv = [a.format(closed=free_port(), tls=qemu.tls_port) for a in args]
+        done = spicebox(*argv, "--exit-after", "5")
+    assert done.returncode == code, done.stderr
+    assert words in done.stderr
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+
+
+def test_verbose_shows_traceback() -> None:
+    done = spicebox(f"spice://127.0.0.1:{free_port()}", "-v")
+    assert done.returncode == 3 and "Traceback" in done.stderr

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spicebox.canvas.canvas import Canvas
+from spicebox.canvas.surface import Box
+from spicebox.spice import messages as m
+from spicebox.spice.constants import (
+    BitmapFlags,
+    BitmapFormat,
+    BrushType,
+    ClipType,
+    ImageType,
+    Ropd,
+    SurfaceFlags,
+)
+from spicebox.spice.errors import ProtocolError, Unsupported
+
+W, H = 16, 8
+
+
+def canvas() -> Canvas:
+    c = Canvas()
+    assert c.apply(m.SurfaceCreate(0, W, H, 32, SurfaceFlags.PRIMARY)) == Box(0, 0, W, H)
+    return c
+
+
+def rect(left: int, top: int, right: int, bottom: int) -> m.Rect:
+    return m.Rect(top, left, bottom, right)
+
+
+def bitmap(pixels: np.ndarray) -> m.Image:
+    h, w = pixels.shape
+    data = memoryview(pixels.astype("<u4").tobytes())
+    return m.Image(m.ImageDescriptor(1, ImageType.BITMAP, 0, w, h),
+                   m.BitmapData(BitmapFormat.BIT32, BitmapFlags.TOP_DOWN, w, h, w * 4, None, 0,
+                                data))
+
+
+def base(box: m.Rect, *clips: m.Rect) -> m.DisplayBase:
+    return m.DisplayBase(0, box, m.Clip(ClipType.RECTS if clips else ClipType.NONE, clips))
+
+
+def test_copy_with_clip_rects_touches_only_the_clip() -> None:
+    c = canvas()
+    src = np.arange(4 * 4, dtype=np.uint32).reshape(4, 4) + 1
+    damage = c.apply(m.DrawCopy(base(rect(2, 1, 6, 5), rect(2, 1, 4, 3), rect(5, 4, 6, 5)),
+                                bitmap(src), rect(0, 0, 4, 4), Ropd.OP_PUT, 0, m.NO_MASK))
+    assert damage == Box(2, 1, 6, 5)
+    assert c.primary is not None
+    expect = np.zeros((H, W), np.uint32)
+    expect[1:3, 2:4] = src[0:2, 0:2]
+    expect[4, 5] = src[3, 3]
+    np.testing.assert_array_equal(c.primary.pixels, expect)
+
+
+def test_copy_scales_when_areas_differ() -> None:
+    c = canvas()
+    src = np.array([[1, 2], [3, 4]], np.uint32)
+    c.apply(m.DrawCopy(base(rect(0, 0, 4, 4)), bitmap(src), rect(0, 0, 2, 2), Ropd.OP_PUT, 0,
+                       m.NO_MASK))
+    assert c.primary is not None
+    np.testing.assert_array_equal(c.primary.pixels[:4, :4], np.kron(src, np.ones((2, 2), int)))
+
+
+@pytest.mark.parametrize(("ropd", "expect"), [
+    (Ropd.OP_PUT, 0x0F0),
+    (Ropd.OP_XOR, 0x0F0 ^ 0x00F),
+    (Ropd.OP_OR | Ropd.INVERS_BRUSH, 0x00F | ~np.uint32(0x0F0)),
+    (Ropd.OP_WHITENESS, 0xFFFFFFFF),
+    (Ropd.OP_INVERS, ~np.uint32(0x00F)),
+    (Ropd.OP_AND | Ropd.INVERS_RES, ~np.uint32(0x00F & 0x0F0)),
+])
+def test_fill_rops(ropd: int, expect: int) -> None:
+    c = canvas()
+    assert c.primary is not None
+    c.primary.pixels[:] = 0x00F
+    c.apply(m.DrawFill(base(rect(0, 0, W, H)), m.Brush(BrushType.SOLID, 0x0F0), ropd,
+                       m.NO_MASK))
+    assert int(c.primary.pixels[3, 3]) == int(np.uint32(expect))
+
+
+def test_copy_bits_scrolls_overlapping_regions() -> None:
+    c = canvas()
+    assert c.primary is not None
+    c.primary.pixels[:] = np.arange(H, dtype=np.uint32)[:, None]
+    # Scroll up by two rows, the way a console scrolls.
+    c.apply(m.CopyBits(base(rect(0, 0, W, H - 2)), m.Point(0, 2)))
+    np.testing.assert_array_equal(c.primary.pixels[:, 0], [2, 3, 4, 5, 6, 7, 6, 7])
+
+
+def test_copy_from_another_surface() -> None:
+    c = canvas()
+    c.apply(m.SurfaceCreate(1, 2, 2, 32, 0))
+    c.surfaces[1].pixels[:] = 9
+    image = m.Image(m.ImageDescriptor(0, ImageType.SURFACE, 0, 2, 2), m.SurfaceImage(1))
+    c.apply(m.DrawCopy(base(rect(0, 0, 2, 2)), image, rect(0, 0, 2, 2), Ropd.OP_PUT, 0,
+                       m.NO_MASK))
+    assert c.primary is not None and int(c.primary.pixels[1, 1]) == 9
+
+
+def test_off_screen_draws_do_not_damage_the_screen() -> None:
+    c = canvas()
+    c.apply(m.SurfaceCreate(1, 4, 4, 32, 0))
+    fill = m.DrawFill(m.DisplayBase(1, rect(0, 0, 4, 4), m.Clip(ClipType.NONE)),
+                      m.Brush(BrushType.SOLID, 1), Ropd.OP_PUT, m.NO_MASK)
+    assert c.apply(fill) is None
+
+
+@pytest.mark.parametrize("msg", [
+    m.DrawFill(m.DisplayBase(5, rect(0, 0, 1, 1), m.Clip(ClipType.NONE)),
+               m.Brush(BrushType.SOLID, 1), Ropd.OP_PUT, m.NO_MASK),
+    m.DrawCopy(base(rect(0, 0, 4, 4)), bitmap(np.zeros((2, 2), np.uint32)), rect(0, 0, 3, 3),
+               Ropd.OP_PUT, 0, m.NO_MASK),
+    m.CopyBits(base(rect(0, 0, 4, 4)), m.Point(W - 1, 0)),
+    m.SurfaceCreate(2, 0, 10, 32, 0),
+])
+def test_inconsistent_draws_are_protocol_errors(msg: m.Message) -> None:
+    c = canvas()
+    with pytest.raises(ProtocolError):
+        c.apply(msg)
+
+
+def test_pattern_brush_is_reported_unsupported() -> None:
+    c = canvas()
+    pattern = m.Brush(BrushType.PATTERN, pattern=m.Pattern(None, m.Point(0, 0)))
+    with pytest.raises(Unsupported):
+        c.apply(m.DrawFill(base(rect(0, 0, 2, 2)), pattern, Ropd.OP_PUT, m.NO_MASK))

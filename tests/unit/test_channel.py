@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import pytest
+
+from spicebox.spice import messages as m
+from spicebox.spice.constants import DisplayCap, ImageCompression
+from spicebox.spice.errors import ProtocolError
+from spicebox.spice.events import ChannelLinked, ChannelsAvailable, ServerNotice, SessionStarted
+from spicebox.spice.framing import Framer
+from spicebox.spice.main import MainChannel
+from spicebox.spice.display import DisplayChannel
+from spicebox.spice.policy import DecodingPolicy
+
+from .server_bytes import frame, link_reply, link_result, raw_frame
+
+
+def linked_main() -> tuple[MainChannel, list[object]]:
+    main = MainChannel("pw")
+    main.initiate()
+    main.receive_data(link_reply())
+    events: list[object] = list(main.receive_data(link_result()))
+    main.data_to_send()
+    return main, events
+
+
+def sent(channel: MainChannel | DisplayChannel) -> list[tuple[int, bytes]]:
+    return [(t, bytes(b)) for t, b in Framer(True).feed(channel.data_to_send())]
+
+
+def test_main_session_setup() -> None:
+    main, events = linked_main()
+    assert isinstance(events[0], ChannelLinked)
+    events = main.receive_data(frame(m.MainInit(0x1234, 1, 3, 1, 0, 10, 99, 0)))
+    assert events == [SessionStarted(0x1234, 1, False)]
+    assert sent(main) == [(m.AttachChannels.spec.number, b"")]
+    events = main.receive_data(frame(m.ChannelsList((m.ChannelId(2, 0), m.ChannelId(3, 0)))))
+    assert events == [ChannelsAvailable((m.ChannelId(2, 0), m.ChannelId(3, 0)))]
+
+
+def test_ack_window_and_ping() -> None:
+    main, _ = linked_main()
+    main.receive_data(frame(m.SetAck(generation=7, window=3)))
+    assert sent(main) == [(m.AckSync.spec.number, (7).to_bytes(4, "little"))]
+    ping = frame(m.Ping(5, 123456, memoryview(b"x" * 10)))
+    main.receive_data(ping + ping)
+    assert [t for t, _ in sent(main)] == [m.Pong.spec.number] * 2
+    main.receive_data(ping)  # third message since SET_ACK: the window is full
+    assert [t for t, _ in sent(main)] == [m.Ack.spec.number, m.Pong.spec.number]
+
+
+def test_notify_becomes_event() -> None:
+    main, _ = linked_main()
+    events = main.receive_data(frame(m.Notify(0, 2, 0, 0, memoryview(b"disk full\0"))))
+    assert events == [ServerNotice(2, "disk full")]
+
+
+def test_unknown_message_is_skipped_and_stream_continues() -> None:
+    main, _ = linked_main()
+    events = main.receive_data(raw_frame(999, b"whatever") + frame(m.MultiMediaTime(5)))
+    assert events == [m.MultiMediaTime(5)]
+
+
+def test_malformed_known_message_names_itself() -> None:
+    main, _ = linked_main()
+    with pytest.raises(ProtocolError, match="MainInit"):
+        main.receive_data(raw_frame(m.MainInit.spec.number, b"\0" * 5))
+
+
+@pytest.mark.parametrize(("server_caps", "expect_pref"), [((DisplayCap.PREF_COMPRESSION,), True),
+                                                           ((), False)])
+def test_display_asks_for_policy(server_caps: tuple[int, ...], expect_pref: bool) -> None:
+    policy = DecodingPolicy(image_compression=ImageCompression.LZ4)
+    display = DisplayChannel(0, 0x1234, "pw", policy)
+    assert DisplayCap.LZ4_COMPRESSION in display._link.channel_caps
+    display.initiate()
+    display.receive_data(link_reply(channel=server_caps))
+    display.data_to_send()
+    display.receive_data(link_result())
+    types = [t for t, _ in sent(display)]
+    expected = [m.DisplayInit.spec.number]
+    if expect_pref:
+        expected.append(m.PreferredCompression.spec.number)
+    assert types == expected

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything `make demo` and `make test` need on a fresh Debian 12 machine:
+# Debian packages (as root, or through sudo) and a virtualenv with the Python packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  qemu-system-x86     # the reference SPICE server (QEMU 7.2 + spice-server 0.15)
+  busybox-static      # the console test guest's userland
+  python3-venv python3-dev gcc
+  ca-certificates
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# The console guest fetches Debian's kernel package with apt-get download, which needs lists.
+if [ ${#missing[@]} -gt 0 ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing Debian packages: ${missing[*]:-(refreshing package lists)}"
+  $SUDO apt-get update -qq
+  [ ${#missing[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+touch .venv/.installed
