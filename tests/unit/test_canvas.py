@@ -16,6 +16,7 @@ from spicebox.spice.constants import (
     SurfaceFlags,
 )
 from spicebox.spice.errors import ProtocolError, Unsupported
+from spicebox.spice.wire import Message
 
 W, H = 16, 8
 
@@ -116,7 +117,7 @@ def test_off_screen_draws_do_not_damage_the_screen() -> None:
     m.CopyBits(base(rect(0, 0, 4, 4)), m.Point(W - 1, 0)),
     m.SurfaceCreate(2, 0, 10, 32, 0),
 ])
-def test_inconsistent_draws_are_protocol_errors(msg: m.Message) -> None:
+def test_inconsistent_draws_are_protocol_errors(msg: Message) -> None:
     c = canvas()
     with pytest.raises(ProtocolError):
         c.apply(msg)

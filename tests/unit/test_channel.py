@@ -4,21 +4,27 @@ import pytest
 
 from spicebox.spice import messages as m
 from spicebox.spice.constants import DisplayCap, ImageCompression
+from spicebox.spice.display import DisplayChannel
 from spicebox.spice.errors import ProtocolError
-from spicebox.spice.events import ChannelLinked, ChannelsAvailable, ServerNotice, SessionStarted
+from spicebox.spice.events import (
+    ChannelEvent,
+    ChannelLinked,
+    ChannelsAvailable,
+    ServerNotice,
+    SessionStarted,
+)
 from spicebox.spice.framing import Framer
 from spicebox.spice.main import MainChannel
-from spicebox.spice.display import DisplayChannel
 from spicebox.spice.policy import DecodingPolicy
 
 from .server_bytes import frame, link_reply, link_result, raw_frame
 
 
-def linked_main() -> tuple[MainChannel, list[object]]:
+def linked_main() -> tuple[MainChannel, list[ChannelEvent]]:
     main = MainChannel("pw")
     main.initiate()
     main.receive_data(link_reply())
-    events: list[object] = list(main.receive_data(link_result()))
+    events = main.receive_data(link_result())
     main.data_to_send()
     return main, events
 
