@@ -26,10 +26,10 @@ def decode_lz4(data: memoryview, width: int, height: int) -> Pixels:
         raise ProtocolError(f"LZ4 image in bitmap format {fmt}, which LZ4 never carries")
     stride = width * BYTES_PER_PIXEL[BitmapFormat(fmt)]
     total = stride * height
-    out = bytearray()
-    pos = 2
-    end = len(data)
-    while pos < end and len(out) < total:
+    blocks: list[bytes] = []
+    window = b""  # the last 64 KiB of output, which the next block may reference
+    produced, pos, end = 0, 2, len(data)
+    while pos < end and produced < total:
         if pos + 4 > end:
             raise ProtocolError("LZ4 image truncated inside a block header")
         (size,) = _BLOCK_SIZE.unpack_from(data, pos)
@@ -37,11 +37,16 @@ def decode_lz4(data: memoryview, width: int, height: int) -> Pixels:
         if pos + size > end:
             raise ProtocolError("LZ4 image truncated inside a block")
         try:
-            out += lz4.block.decompress(data[pos:pos + size], uncompressed_size=total - len(out),
-                                        dict=bytes(out[-_WINDOW:]))
+            block = lz4.block.decompress(data[pos:pos + size], uncompressed_size=total - produced,
+                                         dict=window)
         except lz4.block.LZ4BlockError as exc:
             raise ProtocolError(f"corrupt LZ4 image block: {exc}") from None
         pos += size
-    if len(out) != total:
-        raise ProtocolError(f"LZ4 image decoded to {len(out)} bytes, expected {total}")
+        blocks.append(block)
+        produced += len(block)
+        # A block at least as long as the window is the window: no copy needed.
+        window = block if len(block) >= _WINDOW else (window + block)[-_WINDOW:]
+    if produced != total:
+        raise ProtocolError(f"LZ4 image decoded to {produced} bytes, expected {total}")
+    out = blocks[0] if len(blocks) == 1 else b"".join(blocks)
     return to_xrgb(out, fmt, width, height, stride, bool(top_down))
