@@ -57,7 +57,7 @@ def main() -> None:
     frame = np.frombuffer(raw, np.uint32).reshape(HEIGHT, WIDTH)
     ours_lz4 = best_of(lambda: decode_lz4(payload, WIDTH, HEIGHT))
     ref_lz4 = best_of(lambda: lz4.block.decompress(one_block, uncompressed_size=len(raw)))
-    copy = best_of(lambda: frame.copy())
+    copy = best_of(frame.copy)
     ours_bitmap = best_of(lambda: to_xrgb(raw, BitmapFormat.BIT32, WIDTH, HEIGHT, WIDTH * 4,
                                           top_down=False).copy())
     print(f"frame {WIDTH}x{HEIGHT} XRGB, LZ4 payload {len(payload) / len(raw):.1%} of raw")
