@@ -29,7 +29,8 @@ def desktop_like_frame() -> bytes:
     frame = (x * 255 // WIDTH) << 16 | (y * 255 // HEIGHT) << 8 | 0x40
     frame[200:900, 300:1600] = 0x00F0F0F0
     frame[400:420, 300:1600] = rng.integers(0, 2**24, (20, 1300), dtype=np.uint32)
-    return frame.astype("<u4").tobytes()
+    data: bytes = frame.astype("<u4").tobytes()
+    return data
 
 
 def spice_lz4(raw: bytes) -> memoryview:
