@@ -116,7 +116,7 @@ class Session:
         self._tasks.create_task(coro)
 
     def _on_event(self, channel: Channel, event: ChannelEvent) -> None:
-        if isinstance(event, Message):
+        if isinstance(channel, DisplayChannel) and isinstance(event, Message):
             self._on_display_message(channel, event)
         elif isinstance(event, ChannelLinked):
             log.debug("%s linked (server caps %s/%s)", channel.name,
@@ -144,7 +144,7 @@ class Session:
             else:
                 log.debug("channel %s:%d is not handled yet", ChannelType(ch.type).name, ch.id)
 
-    def _on_display_message(self, channel: Channel, msg: Message) -> None:
+    def _on_display_message(self, channel: DisplayChannel, msg: Message) -> None:
         canvas = self._canvases[channel.channel_id]
         try:
             damage = canvas.apply(msg)

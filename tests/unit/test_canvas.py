@@ -128,3 +128,11 @@ def test_pattern_brush_is_reported_unsupported() -> None:
     pattern = m.Brush(BrushType.PATTERN, pattern=m.Pattern(None, m.Point(0, 0)))
     with pytest.raises(Unsupported):
         c.apply(m.DrawFill(base(rect(0, 0, 2, 2)), pattern, Ropd.OP_PUT, m.NO_MASK))
+
+
+def test_reset_clears_the_screen_for_a_redraw() -> None:
+    c = canvas()
+    assert c.primary is not None
+    c.primary.pixels[:] = 7
+    assert c.apply(m.DisplayReset()) == Box(0, 0, W, H)
+    assert not c.primary.pixels.any()

@@ -32,7 +32,6 @@ class Canvas:
         self.surfaces: dict[int, Surface] = {}
         self.primary: Surface | None = None
         self.monitors: tuple[m.Head, ...] = ()
-        self.marked = False  # the server's MARK: the primary surface is worth showing
         self.image_types: Counter[int] = Counter()  # diagnostics: what the server really sends
 
     def apply(self, msg: Message) -> Box | None:
@@ -53,7 +52,6 @@ class Canvas:
         self.surfaces[msg.surface_id] = surface
         if surface.primary:
             self.primary = surface
-            self.marked = False
             return surface.bounds
         return None
 
@@ -68,13 +66,12 @@ class Canvas:
         return self._surface_create(m.SurfaceCreate(0, msg.x_res, msg.y_res, 32,
                                                     SurfaceFlags.PRIMARY))
 
-    def _mark(self, msg: m.DisplayMark) -> Box | None:
-        self.marked = True
-        return self.primary.bounds if self.primary else None
-
     def _reset(self, msg: m.DisplayReset) -> Box | None:
-        self.marked = False
-        return None
+        # What spice-gtk does: the server will redraw, so start from a clear screen.
+        if self.primary is None:
+            return None
+        self.primary.pixels[:] = 0
+        return self.primary.bounds
 
     def _monitors_config(self, msg: m.MonitorsConfig) -> Box | None:
         self.monitors = msg.heads
@@ -213,7 +210,6 @@ _HANDLERS: dict[type, Callable[[Canvas, Any], Box | None]] = {
     m.SurfaceCreate: Canvas._surface_create,
     m.SurfaceDestroy: Canvas._surface_destroy,
     m.DisplayMode: Canvas._mode,
-    m.DisplayMark: Canvas._mark,
     m.DisplayReset: Canvas._reset,
     m.MonitorsConfig: Canvas._monitors_config,
     m.DrawCopy: Canvas._copy,
