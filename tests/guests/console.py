@@ -1,0 +1,624 @@
+"""The console test guest: a Debian kernel plus a busybox initramfs that paints known images.
+
+The guest boots straight into a shell script (no distribution, no disk) that draws
+deterministic 1024x768 test images on the VESA framebuffer and takes orders over the
+serial console, so integration tests can compare what a SPICE client receives with
+what the guest drew, pixel for pixel.
+
+Serial protocol on ttyS0 (one line each way, ``\\n`` terminated):
+
+* guest, once booted and image 0 is on screen: ``SPICEBOX-GUEST READY image=0``
+* host ``show N``  -> guest draws image N, then ``SPICEBOX-GUEST SHOWN image=N``
+* host ``show N`` for a missing image -> ``SPICEBOX-GUEST ERROR no image N``
+* any other non-empty line -> ``SPICEBOX-GUEST ERROR unknown command``
+
+Bytes the guest sends while no client is attached to the serial socket are lost, so
+attach right after starting QEMU (SerialConsole retries until the socket appears).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gzip
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+WIDTH = 1024
+HEIGHT = 768
+BYTES_PER_PIXEL = 4
+IMAGE_COUNT = 2
+# Bump whenever the pixels produced by _render_image change: it is part of the cache key.
+IMAGE_GENERATOR_VERSION = 1
+
+# SeaBIOS' VBE list (bochs, qxl and virtio-vga all use it) has mode 0x118 as 1024x768 at
+# *24* bpp; 0x144 is its 1024x768x32 mode. The kernel wants VESA numbers plus 0x200.
+VESA_MODE = 0x344
+
+KERNEL_CMDLINE = " ".join(
+    (
+        "console=ttyS0",
+        f"vga={VESA_MODE:#x}",
+        # printk would interleave with protocol lines on ttyS0 (the only console, so it
+        # never reaches the framebuffer). loglevel=0 is stricter than `dmesg -n 1` could set.
+        "quiet",
+        "loglevel=0",
+        # /init detaches fbcon from the framebuffer entirely; these keep it from drawing a
+        # cursor or blanking the screen should it stay attached.
+        "vt.global_cursor_default=0",
+        "consoleblank=0",
+    )
+)
+
+BUSYBOX = Path("/bin/busybox")
+# Only the applets /init runs; ash builtins (echo, read, [, case) need no link.
+APPLETS = ("sh", "mount", "cat", "stty", "sleep")
+KERNEL_METAPACKAGE = "linux-image-amd64"
+
+READY = "SPICEBOX-GUEST READY"
+SHOWN = "SPICEBOX-GUEST SHOWN"
+ERROR = "SPICEBOX-GUEST ERROR"
+
+# What `/init` expects to find in sysfs; anything else means the images would be drawn
+# skewed, so the guest reports it instead of pretending to be ready.
+_FB_GEOMETRY = f"{WIDTH},{HEIGHT} {BYTES_PER_PIXEL * 8} {WIDTH * BYTES_PER_PIXEL}"
+
+INIT_SCRIPT = f"""#!/bin/sh
+export PATH=/bin
+mount -t devtmpfs devtmpfs /dev
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+exec </dev/ttyS0 >/dev/ttyS0 2>&1
+# Echoed commands would reach the host's parser as if the guest had said them.
+stty -echo
+# Detach fbcon so the framebuffer changes only when we write it (no cursor, no text,
+# no blanking repaint).
+echo 0 > /sys/class/graphics/fbcon/cursor_blink
+for vt in /sys/class/vtconsole/vtcon*; do
+    case "$(cat "$vt/name")" in
+        *"frame buffer"*) echo 0 > "$vt/bind" ;;
+    esac
+done
+fb=/sys/class/graphics/fb0
+geometry="$(cat $fb/virtual_size) $(cat $fb/bits_per_pixel) $(cat $fb/stride)"
+if [ "$geometry" != "{_FB_GEOMETRY}" ]; then
+    echo "{ERROR} framebuffer is '$geometry', images need '{_FB_GEOMETRY}'"
+    # PID 1 must not exit (kernel panic); stay up so the host can read the error.
+    while :; do sleep 3600; done
+fi
+cat /images/img0.raw > /dev/fb0
+echo "{READY} image=0"
+while :; do
+    # read only fails if the line hangs up; back off instead of spinning.
+    IFS= read -r line || {{ sleep 1; continue; }}
+    case "$line" in
+        "")
+            # ICRNL turns a CRLF from the host into two newlines; ignore the blank one.
+            ;;
+        "show "*)
+            n="${{line#show }}"
+            case "$n" in
+                "" | *[!0-9]*)
+                    echo "{ERROR} unknown command"
+                    ;;
+                *)
+                    if [ -f "/images/img$n.raw" ]; then
+                        cat "/images/img$n.raw" > /dev/fb0
+                        echo "{SHOWN} image=$n"
+                    else
+                        echo "{ERROR} no image $n"
+                    fi
+                    ;;
+            esac
+            ;;
+        *)
+            echo "{ERROR} unknown command"
+            ;;
+    esac
+done
+"""
+
+# How to give the guest each display device the tests exercise. virtio-vga needs no
+# driver: until the guest loads virtio_gpu it is a bochs-compatible VGA, which is what
+# vesafb drives, so all three show the same framebuffer.
+VGA_DEVICES: Mapping[str, tuple[str, ...]] = {
+    "std": ("-vga", "std"),
+    "qxl": ("-vga", "qxl"),
+    # QEMU drops its default VGA when a display device is given explicitly.
+    "virtio": ("-device", "virtio-vga"),
+}
+
+_KERNEL_NAME = "vmlinuz"
+_INITRD_NAME = "initrd.gz"
+_RECIPE_NAME = "recipe.json"
+
+
+class GuestBuildError(RuntimeError):
+    """The guest could not be built; the message says what to install or run."""
+
+
+class GuestError(RuntimeError):
+    """The guest answered with a ``SPICEBOX-GUEST ERROR`` line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsoleGuest:
+    """A built guest: pass :meth:`qemu_args` to qemu-system-x86_64."""
+
+    kernel: Path
+    initrd: Path
+    append: str
+    # Host copies of what the guest writes to /dev/fb0 (B,G,R,X rows, no padding).
+    images: tuple[Path, ...]
+
+    def qemu_args(self) -> list[str]:
+        return ["-kernel", str(self.kernel), "-initrd", str(self.initrd), "-append", self.append]
+
+    def image_rgb(self, index: int) -> bytes:
+        """Image ``index`` as packed R,G,B rows: the pixel payload of a QMP screendump PPM."""
+        bgrx = np.frombuffer(self.images[index].read_bytes(), dtype=np.uint8)
+        return bgrx.reshape(HEIGHT, WIDTH, BYTES_PER_PIXEL)[:, :, 2::-1].tobytes()
+
+
+def build(cache_dir: Path) -> ConsoleGuest:
+    """Build the guest into ``cache_dir`` unless an identical recipe is already there.
+
+    Safe to call from several processes at once: each builds in its own temporary
+    directory and the first to rename it into place wins.
+    """
+    _require_tools()
+    busybox = _read_busybox()
+    package, version = _resolve_kernel_package()
+    recipe = {
+        "init": INIT_SCRIPT,
+        "append": KERNEL_CMDLINE,
+        "applets": list(APPLETS),
+        "image_generator": IMAGE_GENERATOR_VERSION,
+        "kernel_package": f"{package}={version}",
+        "busybox_sha256": hashlib.sha256(busybox).hexdigest(),
+    }
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    final = cache_dir / f"console-{key}"
+    if (final / _RECIPE_NAME).is_file():
+        log.info("console guest %s is cached in %s", key, final)
+        return _guest_in(final)
+
+    log.info("building console guest %s (%s %s) in %s", key, package, version, final)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
+    # mkdtemp's 0700 would survive the rename and hide the guest from other users' QEMU.
+    work.chmod(0o755)
+    try:
+        deb = _download_kernel_package(package, version, cache_dir / "debs")
+        _extract_kernel(deb, work / _KERNEL_NAME)
+        images = [_framebuffer_bytes(_render_image(i)) for i in range(IMAGE_COUNT)]
+        for index, data in enumerate(images):
+            (work / _image_name(index)).write_bytes(data)
+        (work / _INITRD_NAME).write_bytes(_initramfs(busybox, images))
+        # Written last: its presence is what marks a directory as a finished build.
+        (work / _RECIPE_NAME).write_text(json.dumps(recipe, indent=2, sort_keys=True))
+        try:
+            work.rename(final)
+        except OSError:
+            if not (final / _RECIPE_NAME).is_file():
+                raise
+            log.info("another process finished console guest %s first", key)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return _guest_in(final)
+
+
+def _guest_in(directory: Path) -> ConsoleGuest:
+    return ConsoleGuest(
+        kernel=directory / _KERNEL_NAME,
+        initrd=directory / _INITRD_NAME,
+        append=KERNEL_CMDLINE,
+        images=tuple(directory / _image_name(i) for i in range(IMAGE_COUNT)),
+    )
+
+
+def _image_name(index: int) -> str:
+    return f"img{index}.raw"
+
+
+def _require_tools() -> None:
+    for tool, package in (("apt-cache", "apt"), ("apt-get", "apt"), ("dpkg-deb", "dpkg")):
+        if shutil.which(tool) is None:
+            raise GuestBuildError(
+                f"{tool} not found: the console guest is built from Debian packages, "
+                f"run it on a Debian host with {package} installed"
+            )
+
+
+def _read_busybox() -> bytes:
+    if not BUSYBOX.is_file():
+        raise GuestBuildError(f"{BUSYBOX} not found: run `apt-get install busybox-static`")
+    data = BUSYBOX.read_bytes()
+    # The dynamically linked `busybox` package also installs /bin/busybox, but the
+    # initramfs has no libc for it to load.
+    if not _is_static_elf(data):
+        raise GuestBuildError(
+            f"{BUSYBOX} is not a static x86-64 binary: run `apt-get install busybox-static`"
+        )
+    listed = set(_run([str(BUSYBOX), "--list"]).split())
+    missing = [applet for applet in APPLETS if applet not in listed]
+    if missing:
+        raise GuestBuildError(
+            f"{BUSYBOX} lacks applets {', '.join(missing)}: run `apt-get install busybox-static`"
+        )
+    return data
+
+
+def _is_static_elf(data: bytes) -> bool:
+    elf64, x86_64, pt_interp = 2, 62, 3
+    if data[:4] != b"\x7fELF" or data[4] != elf64:
+        return False
+    if struct.unpack_from("<H", data, 0x12)[0] != x86_64:
+        return False
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    return all(
+        struct.unpack_from("<I", data, phoff + i * phentsize)[0] != pt_interp for i in range(phnum)
+    )
+
+
+def _run(argv: Sequence[str], cwd: Path | None = None) -> str:
+    log.debug("running %s", " ".join(argv))
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        detail = result.stderr.strip().splitlines()[-1:] or [f"exit status {result.returncode}"]
+        raise GuestBuildError(f"`{' '.join(argv)}` failed: {detail[0]}")
+    return result.stdout
+
+
+def _apt_field(package: str, field: str) -> str:
+    # --no-all-versions: the candidate apt would install, not every known version.
+    stanza = _run(["apt-cache", "show", "--no-all-versions", package])
+    match = re.search(rf"^{field}: (.+)$", stanza, re.MULTILINE)
+    if match is None:
+        raise GuestBuildError(
+            f"apt-cache has no {field} for {package}: run `apt-get update` and retry"
+        )
+    return match.group(1)
+
+
+def _resolve_kernel_package() -> tuple[str, str]:
+    try:
+        depends = _apt_field(KERNEL_METAPACKAGE, "Depends")
+    except GuestBuildError as exc:
+        raise GuestBuildError(
+            f"apt-cache does not know {KERNEL_METAPACKAGE}: run `apt-get update` and retry"
+        ) from exc
+    match = re.search(r"\b(linux-image-[0-9][^\s,]*-amd64)\b", depends)
+    if match is None:
+        raise GuestBuildError(
+            f"cannot find the kernel package in {KERNEL_METAPACKAGE}'s Depends ({depends}): "
+            "run `apt-get update` and retry"
+        )
+    package = match.group(1)
+    return package, _apt_field(package, "Version")
+
+
+def _download_kernel_package(package: str, version: str, debs: Path) -> Path:
+    debs.mkdir(exist_ok=True)
+    # apt-get download names the file after the version with ':' escaped as '%3a'.
+    target = debs / f"{package}_{version.replace(':', '%3a')}_amd64.deb"
+    if target.is_file():
+        log.info("using cached %s", target.name)
+        return target
+    log.info("downloading %s %s", package, version)
+    # A private directory so concurrent downloads never see each other's partial file.
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=debs) as scratch:
+        _run(["apt-get", "download", f"{package}={version}"], cwd=Path(scratch))
+        downloaded = list(Path(scratch).glob("*.deb"))
+        if len(downloaded) != 1:
+            raise GuestBuildError(
+                f"apt-get download {package} left {downloaded}, expected one .deb"
+            )
+        downloaded[0].replace(target)
+    return target
+
+
+def _extract_kernel(deb: Path, dest: Path) -> None:
+    """Copy /boot/vmlinuz-* out of ``deb``.
+
+    Streams dpkg-deb's data tarball and stops at the kernel instead of `dpkg-deb -x`,
+    which would write ~400 MB of modules the guest never loads.
+    """
+    log.info("extracting the kernel from %s", deb.name)
+    with subprocess.Popen(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as proc:
+        assert proc.stdout is not None
+        try:
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+                for member in tar:
+                    if member.isfile() and re.fullmatch(r"(\./)?boot/vmlinuz-.+", member.name):
+                        source = tar.extractfile(member)
+                        assert source is not None
+                        dest.write_bytes(source.read())
+                        break
+        except tarfile.TarError as exc:
+            raise GuestBuildError(f"cannot unpack {deb}: delete it and retry") from exc
+        finally:
+            # Stopping early leaves dpkg-deb blocked on a pipe nobody reads.
+            proc.kill()
+    if not dest.is_file():
+        raise GuestBuildError(f"{deb.name} has no /boot/vmlinuz-*: is it a kernel image package?")
+
+
+def _render_image(index: int) -> npt.NDArray[np.uint8]:
+    """Test image ``index`` as a (HEIGHT, WIDTH, 3) R,G,B array; integer maths only, so
+    the pixels are identical on every host and numpy version."""
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.int64)
+    rgb = np.zeros((HEIGHT, WIDTH, 3), dtype=np.int64)
+
+    # Top quarter: eight saturated bars (exact colours a lossy codec must keep) over a
+    # 256-step grey ramp.
+    bars = np.array(
+        [[255, 255, 255], [255, 255, 0], [0, 255, 255], [0, 255, 0],
+         [255, 0, 255], [255, 0, 0], [0, 0, 255], [0, 0, 0]],
+    )  # fmt: skip
+    top = y < 192
+    rgb[top] = bars[x[top] * len(bars) // WIDTH]
+    ramp = (y >= 192) & (y < 256)
+    rgb[ramp] = (x[ramp] * 256 // WIDTH)[:, None]
+
+    # Second quarter: a 2-D gradient with 262144 distinct colours, too many for a palette.
+    grad = (y >= 256) & (y < 512)
+    gx, gy = x[grad], y[grad] - 256
+    rgb[grad] = np.stack([gx * 256 // WIDTH, gy, 255 - (gx + gy) % 256], axis=-1)
+
+    # Bottom half: single-pixel detail that smoothing or chroma subsampling would destroy.
+    fine = y >= 512
+    fx, fy = x[fine], y[fine] - 512
+    checker = (fx + fy) % 2
+    zone_plate = ((fx - 768) ** 2 + (fy - 128) ** 2) // 64 % 2
+    rgb[fine] = np.where(
+        (fx < 256)[:, None],
+        checker[:, None] * 255,
+        np.where(
+            (fx < 512)[:, None],
+            np.stack([(fx // 2 + fy // 2) % 2 * 255, checker * 128, (fx // 2) % 256], axis=-1),
+            np.stack([zone_plate * 255, (fx * 7 + fy) % 256, (1 - zone_plate) * 200], axis=-1),
+        ),
+    )
+
+    if index == 1:
+        # The same kinds of content on a visibly different screen (upside down, inverted)
+        # plus a panel of glyph-like marks, so a stale or partial update stands out.
+        rgb = 255 - rgb[::-1, ::-1]
+        _draw_text_panel(rgb, x, y)
+    elif index != 0:
+        raise ValueError(f"no test image {index}")
+    return rgb.astype(np.uint8)
+
+
+def _draw_text_panel(
+    rgb: npt.NDArray[np.int64], x: npt.NDArray[np.int64], y: npt.NDArray[np.int64]
+) -> None:
+    left, top, right, bottom = 96, 160, 928, 608
+    panel = (x >= left) & (x < right) & (y >= top) & (y < bottom)
+    rgb[panel] = (240, 236, 220)
+    # 8x16 character cells; each glyph is a 3x5 grid of 2x2 dots picked by a hash of
+    # its position, and one cell in seven is left blank as a word gap.
+    px, py = x - left, y - top
+    line, column = py // 16, px // 8
+    dot_row, dot_col = (py % 16) // 2, (px % 8) // 2
+    seed = ((line * 73856093) ^ (column * 19349663)) * 2654435761 % (1 << 32)
+    seed ^= seed >> 13
+    lit = (
+        panel
+        & (dot_row < 5)
+        & (dot_col < 3)
+        & (seed % 7 != 0)
+        & ((seed >> (dot_row * 3 + dot_col)) % 2 == 1)
+    )
+    rgb[lit] = (24, 32, 96)
+
+
+def _framebuffer_bytes(rgb: npt.NDArray[np.uint8]) -> bytes:
+    """Pack R,G,B pixels the way vesafb lays out its 32 bpp mode: B,G,R,X."""
+    bgrx = np.zeros((HEIGHT, WIDTH, BYTES_PER_PIXEL), dtype=np.uint8)
+    bgrx[:, :, :3] = rgb[:, :, ::-1]
+    return bgrx.tobytes()
+
+
+class _Cpio:
+    """Writer for the "newc" cpio format, the only one the kernel unpacks."""
+
+    def __init__(self) -> None:
+        self._out = bytearray()
+        self._inode = 0
+
+    def _entry(
+        self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)
+    ) -> None:
+        self._inode += 1
+        encoded = name.encode() + b"\0"
+        # ino mode uid gid nlink mtime filesize devmajor devminor rdevmajor rdevminor
+        # namesize check; mtime 0 keeps the archive reproducible.
+        fields = (self._inode, mode, 0, 0, 1, 0, len(data), 0, 0, *rdev, len(encoded), 0)
+        self._out += b"070701" + b"".join(b"%08X" % f for f in fields) + encoded
+        self._pad()
+        self._out += data
+        self._pad()
+
+    def _pad(self) -> None:
+        self._out += b"\0" * (-len(self._out) % 4)
+
+    def directory(self, name: str) -> None:
+        self._entry(name, 0o040755)
+
+    def file(self, name: str, data: bytes, mode: int = 0o644) -> None:
+        self._entry(name, 0o100000 | mode, data)
+
+    def symlink(self, name: str, target: str) -> None:
+        self._entry(name, 0o120777, target.encode())
+
+    def char_device(self, name: str, major: int, minor: int) -> None:
+        self._entry(name, 0o020600, rdev=(major, minor))
+
+    def finish(self) -> bytes:
+        self._entry("TRAILER!!!", 0)
+        return bytes(self._out)
+
+
+def _initramfs(busybox: bytes, images: Iterable[bytes]) -> bytes:
+    cpio = _Cpio()
+    for directory in ("bin", "dev", "proc", "sys", "images"):
+        cpio.directory(directory)
+    # The kernel opens /dev/console for init's stdio before /init can mount devtmpfs.
+    cpio.char_device("dev/console", 5, 1)
+    cpio.file("bin/busybox", busybox, 0o755)
+    for applet in APPLETS:
+        cpio.symlink(f"bin/{applet}", "busybox")
+    cpio.file("init", INIT_SCRIPT.encode(), 0o755)
+    for index, data in enumerate(images):
+        cpio.file(f"images/{_image_name(index)}", data)
+    # mtime=0: identical recipes give byte-identical initrds.
+    return gzip.compress(cpio.finish(), compresslevel=6, mtime=0)
+
+
+class SerialConsole:
+    """Line-oriented client for the guest's serial console on a QEMU unix socket.
+
+    Every call is bounded by a timeout so a wedged guest fails a test instead of hanging it.
+    """
+
+    def __init__(self, path: Path | str, connect_timeout: float = 10.0) -> None:
+        self._buffer = b""
+        self._lines: list[str] = []
+        deadline = time.monotonic() + connect_timeout
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(str(path))
+                break
+            except (FileNotFoundError, ConnectionRefusedError) as exc:
+                # QEMU creates the socket a moment after it starts.
+                sock.close()
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"no serial socket at {path} after {connect_timeout}s"
+                    ) from exc
+                time.sleep(0.05)
+        self._sock = sock
+
+    def __enter__(self) -> SerialConsole:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+    @property
+    def transcript(self) -> list[str]:
+        """Every complete line received so far, for diagnosing a failed wait."""
+        return list(self._lines)
+
+    def send(self, command: str, timeout: float = 5.0) -> None:
+        if "\n" in command or "\r" in command:
+            raise ValueError(f"command must be a single line: {command!r}")
+        self._sock.settimeout(timeout)
+        self._sock.sendall(command.encode() + b"\n")
+
+    def wait_for(self, line_prefix: str, timeout: float) -> str:
+        """Return the next line starting with ``line_prefix``, skipping anything else.
+
+        Raises GuestError if the guest reports an error first (unless ``line_prefix``
+        matches that error line), TimeoutError if nothing matches within ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in self._buffer:
+                raw, self._buffer = self._buffer.split(b"\n", 1)
+                # The guest tty turns \n into \r\n; kernel output may not be UTF-8.
+                line = raw.decode(errors="replace").strip("\r")
+                self._lines.append(line)
+                if line.startswith(line_prefix):
+                    return line
+                if line.startswith(ERROR):
+                    raise GuestError(line)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                recent = " | ".join(self._lines[-5:])
+                raise TimeoutError(
+                    f"no {line_prefix!r} line from the guest within {timeout}s; last: {recent}"
+                )
+            self._sock.settimeout(remaining)
+            try:
+                chunk = self._sock.recv(4096)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise ConnectionError(f"serial console closed while waiting for {line_prefix!r}")
+            self._buffer += chunk
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.guests.console",
+        description="Build (and boot) the console test guest.",
+    )
+    parser.add_argument("--cache", type=Path, required=True, help="build/cache directory")
+    parser.add_argument(
+        "--boot", action="store_true", help="boot it under QEMU, serial on stdio (Ctrl-A X quits)"
+    )
+    parser.add_argument("--vga", choices=sorted(VGA_DEVICES), default="std")
+    parser.add_argument("qemu_extra", nargs="*", help="more QEMU arguments, after --")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        guest = build(args.cache)
+    except GuestBuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"kernel: {guest.kernel}")
+    print(f"initrd: {guest.initrd}")
+    print(f"append: {guest.append}")
+    for index, image in enumerate(guest.images):
+        print(f"image {index}: {image}")
+    if not args.boot:
+        return 0
+    qemu = [
+        "qemu-system-x86_64", "-accel", "tcg", "-m", "256", "-nic", "none",
+        "-display", "none", *VGA_DEVICES[args.vga], "-serial", "mon:stdio",
+        *guest.qemu_args(), *args.qemu_extra,
+    ]  # fmt: skip
+    log.info("%s", " ".join(qemu))
+    # exec skips Python's exit-time flush; the paths above would be lost on a pipe.
+    sys.stdout.flush()
+    os.execvp(qemu[0], qemu)
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
