@@ -34,12 +34,14 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 import numpy.typing as npt
+
+from tests.rig.qemu import VGA_DEVICES
 
 log = logging.getLogger(__name__)
 
@@ -136,16 +138,6 @@ while :; do
     esac
 done
 """
-
-# How to give the guest each display device the tests exercise. virtio-vga needs no
-# driver: until the guest loads virtio_gpu it is a bochs-compatible VGA, which is what
-# vesafb drives, so all three show the same framebuffer.
-VGA_DEVICES: Mapping[str, tuple[str, ...]] = {
-    "std": ("-vga", "std"),
-    "qxl": ("-vga", "qxl"),
-    # QEMU drops its default VGA when a display device is given explicitly.
-    "virtio": ("-device", "virtio-vga"),
-}
 
 _KERNEL_NAME = "vmlinuz"
 _INITRD_NAME = "initrd.gz"

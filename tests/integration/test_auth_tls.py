@@ -11,10 +11,10 @@ from spicebox.net.tls import TlsVerificationFailed
 from spicebox.spice.errors import AuthenticationFailed
 from tests.rig.certs import SERVER_SUBJECT, make_x509_dir
 from tests.rig.client import ClientThread, assert_shows_guest_screen
-from tests.rig.qemu import QemuServer
+from tests.rig.qemu import VGA_DEVICES, QemuServer
 
 PASSWORD = "s3cret-ticket"
-STD = ["-vga", "std"]
+STD = VGA_DEVICES["std"]
 
 
 def password_server() -> QemuServer:

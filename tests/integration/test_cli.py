@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.rig.qemu import QemuServer, free_port
+from tests.rig.qemu import VGA_DEVICES, QemuServer, free_port
 
-STD = ["-vga", "std"]
+STD = VGA_DEVICES["std"]
 
 
 def spicebox(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -10,15 +10,12 @@ from spicebox.spice.constants import ImageCompression, ImageType
 from spicebox.spice.policy import DecodingPolicy
 from tests.guests import console
 from tests.rig.client import ClientThread, assert_shows_guest_screen
-from tests.rig.qemu import QemuServer
-
-VGA = {"std": ["-vga", "std"], "qxl": ["-vga", "qxl"], "virtio": ["-vga", "none", "-device",
-                                                                  "virtio-vga"]}
+from tests.rig.qemu import VGA_DEVICES, QemuServer
 
 
 @pytest.mark.parametrize("vga", ["std", "qxl"])
 def test_bios_screen(vga: str) -> None:
-    with QemuServer(VGA[vga]) as qemu, ClientThread(parse_uri(qemu.uri())) as client:
+    with QemuServer(VGA_DEVICES[vga]) as qemu, ClientThread(parse_uri(qemu.uri())) as client:
         assert_shows_guest_screen(client, qemu)
 
 
@@ -29,7 +26,7 @@ def _guest_image(guest: console.ConsoleGuest, index: int) -> np.ndarray:
 
 @pytest.mark.parametrize("vga", ["std", "qxl", "virtio"])
 def test_console_guest_framebuffer(console_guest: console.ConsoleGuest, vga: str) -> None:
-    with QemuServer(VGA[vga] + console_guest.qemu_args(), serial=True) as qemu:
+    with QemuServer(VGA_DEVICES[vga] + console_guest.qemu_args(), serial=True) as qemu:
         assert qemu.serial_path is not None
         with console.SerialConsole(qemu.serial_path) as serial, \
                 ClientThread(parse_uri(qemu.uri())) as client:
@@ -47,7 +44,7 @@ def test_console_guest_framebuffer(console_guest: console.ConsoleGuest, vga: str
 def test_server_follows_decoding_policy(console_guest: console.ConsoleGuest,
                                         preferred: ImageCompression, expected: ImageType) -> None:
     # The server's default would be QUIC/GLZ; the client's preference must win.
-    with QemuServer(VGA["std"] + console_guest.qemu_args(), serial=True,
+    with QemuServer(VGA_DEVICES["std"] + console_guest.qemu_args(), serial=True,
                     spice="disable-ticketing=on,image-compression=auto_glz") as qemu:
         assert qemu.serial_path is not None
         policy = DecodingPolicy(image_compression=preferred)

@@ -20,6 +20,15 @@ import numpy.typing as npt
 QEMU = "qemu-system-x86_64"
 RGB = npt.NDArray[np.uint8]
 
+# The display devices the tests exercise. virtio-vga needs no guest driver to show a
+# framebuffer: until virtio_gpu loads it is a bochs-compatible VGA, which vesafb drives.
+VGA_DEVICES: dict[str, list[str]] = {
+    "std": ["-vga", "std"],
+    "qxl": ["-vga", "qxl"],
+    # QEMU drops its default VGA when a display device is given explicitly.
+    "virtio": ["-device", "virtio-vga"],
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:
