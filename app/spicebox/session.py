@@ -65,6 +65,7 @@ class Session:
         self._damage: Box | None = None
         self._damaged = asyncio.Event()
         self._first_frame = asyncio.Event()
+        self._stop = asyncio.Event()
         self._skipped: set[str] = set()
         self.session_id: int | None = None
         self.channels: tuple[ChannelId, ...] = ()  # what the server offers
@@ -80,11 +81,13 @@ class Session:
                 tasks.create_task(self._present_loop())
                 if screenshot is not None:
                     tasks.create_task(self._screenshot(screenshot, screenshot_after))
-                if exit_after is not None:
-                    done, _ = await asyncio.wait({serving}, timeout=exit_after)
-                    if not done:
+                stopping = tasks.create_task(self._stop.wait())
+                await asyncio.wait({serving, stopping}, timeout=exit_after,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if not serving.done():
+                    if not stopping.done():
                         log.info("disconnecting after %.1f s as asked", exit_after)
-                        await self.close()
+                    await self.close()
                 await serving
                 raise _Finished
         except* _Finished:
@@ -94,9 +97,12 @@ class Session:
         finally:
             self.presenter.close()
 
+    def stop(self) -> None:
+        """Ask ``run`` to disconnect cleanly and return (call on the session's loop)."""
+        self._stop.set()
+
     async def close(self) -> None:
-        for conn in self._connections:
-            await conn.close()
+        await asyncio.gather(*(conn.close() for conn in self._connections))
 
     # --- channels -----------------------------------------------------------------
 
@@ -173,7 +179,7 @@ class Session:
                 self._first_frame.set()
                 if self.presenter.quit_requested():
                     log.info("window closed")
-                    await self.close()
+                    self.stop()
                     return
                 # At most one present per refresh: damage arriving meanwhile is merged.
                 await asyncio.sleep(max(0.0, REFRESH_SECONDS - (loop.time() - started)))

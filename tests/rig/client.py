@@ -6,46 +6,65 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from types import TracebackType
+from typing import TypeVar
 
 import numpy as np
 
 from spicebox.config.target import Target
+from spicebox.display.base import Presenter
 from spicebox.display.headless import HeadlessPresenter
 from spicebox.session import Session
 from spicebox.spice.policy import DecodingPolicy
 
 from .qemu import RGB, QemuServer
 
+T = TypeVar("T")
+
 
 class ClientThread:
+    """Runs a Session on a thread of its own. The presenter is made on that thread, so SDL
+    is initialised and used by one thread only."""
+
     def __init__(self, target: Target, password: str = "",
                  policy: DecodingPolicy | None = None, ca_file: str | None = None,
-                 host_subject: str | None = None) -> None:
-        self.session = Session(target, password, HeadlessPresenter(), policy, ca_file,
-                               host_subject)
+                 host_subject: str | None = None,
+                 presenter: Callable[[], Presenter] = HeadlessPresenter) -> None:
+        def make_session() -> Session:
+            return Session(target, password, presenter(), policy, ca_file, host_subject)
+        self._make_session = make_session
         self._loop = asyncio.new_event_loop()
         self._done: Future[None] = Future()
+        self._started = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         try:
+            self.session = self._make_session()
+            self._started.set()
             self._loop.run_until_complete(self.session.run())
             self._done.set_result(None)
         except BaseException as exc:  # handed to the test thread
             self._done.set_exception(exc)
+        finally:
+            self._started.set()
 
     def __enter__(self) -> ClientThread:
         self._thread.start()
+        self._started.wait(30)
+        if self._done.done():
+            self._done.result()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if not self._done.done():
-            asyncio.run_coroutine_threadsafe(self.session.close(), self._loop).result(10)
-        self._thread.join(10)
+            self._loop.call_soon_threadsafe(self.session.stop)
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "the session did not stop within 30 s"
 
     def error(self) -> BaseException | None:
         return self._done.exception() if self._done.done() else None
@@ -54,18 +73,25 @@ class ClientThread:
         self._thread.join(timeout)
         return self.error()
 
+    def in_loop(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the client's thread, between two of its event-loop steps."""
+        if self._done.done():
+            self._done.result()  # re-raise what ended the session
+
+        async def call() -> T:
+            return fn()
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
+
     def snapshot(self) -> RGB | None:
-        """Monitor 0 as RGB, copied inside the client's loop so no draw is half-applied."""
-        async def copy() -> RGB | None:
+        """Monitor 0 as RGB, copied on the client's thread so no draw is half-applied."""
+        def copy() -> RGB | None:
             pixels = self.session.primary_monitor()
             if pixels is None:
                 return None
             rgb = np.empty((*pixels.shape, 3), np.uint8)
             rgb[..., 0], rgb[..., 1], rgb[..., 2] = pixels >> 16, pixels >> 8, pixels
             return rgb
-        if self._done.done():
-            self._done.result()  # re-raise what ended the session
-        return asyncio.run_coroutine_threadsafe(copy(), self._loop).result(10)
+        return self.in_loop(copy)
 
 
 def assert_shows_guest_screen(client: ClientThread, qemu: QemuServer,

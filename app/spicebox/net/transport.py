@@ -14,6 +14,7 @@ from .tls import TlsVerificationFailed, check_subject
 
 READ_SIZE = 256 * 1024
 CONNECT_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 2.0
 
 
 class CannotConnect(Exception):
@@ -101,5 +102,7 @@ class ChannelConnection:
         with contextlib.suppress(ConnectionError, ssl.SSLError):
             await self._writer.drain()
         self._writer.close()
-        with contextlib.suppress(ConnectionError, ssl.SSLError):
-            await self._writer.wait_closed()
+        # A TLS close waits for the peer's close_notify, which a dead or impolite server
+        # never sends; leaving must not hang on it.
+        with contextlib.suppress(ConnectionError, ssl.SSLError, TimeoutError):
+            await asyncio.wait_for(self._writer.wait_closed(), CLOSE_TIMEOUT)

@@ -449,6 +449,38 @@ class CopyBits(Message):
     src_pos: Point
 
 
+@dataclass(frozen=True, slots=True)
+class ResourceId:
+    type: U8
+    id: U64
+
+
+# The cache invalidations arrive even when the client announced no caches (spice-server
+# sends INVAL_ALL_PALETTES on every display link); with nothing cached they change nothing.
+@message(DISPLAY, SERVER, 105)
+@dataclass(frozen=True, slots=True)
+class InvalList(Message):
+    resources: Annotated[tuple[ResourceId, ...], Array(ResourceId, Prim("H"))]
+
+
+@message(DISPLAY, SERVER, 106)
+@dataclass(frozen=True, slots=True)
+class InvalAllPixmaps(Message):
+    waits: Annotated[tuple[ChannelWait, ...], Array(ChannelWait, Prim("B"))]
+
+
+@message(DISPLAY, SERVER, 107)
+@dataclass(frozen=True, slots=True)
+class InvalPalette(Message):
+    id: U64
+
+
+@message(DISPLAY, SERVER, 108)
+@dataclass(frozen=True, slots=True)
+class InvalAllPalettes(Message):
+    pass
+
+
 @message(DISPLAY, SERVER, 302)
 @dataclass(frozen=True, slots=True)
 class DrawFill(Message):

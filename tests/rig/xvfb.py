@@ -1,0 +1,32 @@
+"""An Xvfb X server on a display number it picks itself, for the x11 presenter's tests."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def xvfb(size: str = "1280x1024x24") -> Iterator[str]:
+    """Yield the DISPLAY string of a fresh Xvfb; stop it afterwards."""
+    if shutil.which("Xvfb") is None:
+        raise RuntimeError("Xvfb is not installed: run `make test`, which installs xvfb")
+    read_fd, write_fd = os.pipe()
+    process = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", size,
+                                "-nolisten", "tcp"], pass_fds=(write_fd,),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    try:
+        ready, _, _ = select.select([read_fd], [], [], 30)
+        number = os.read(read_fd, 32).decode().strip() if ready else ""
+        if not number:
+            raise RuntimeError("Xvfb did not start within 30 s")
+        yield f":{number}"
+    finally:
+        os.close(read_fd)
+        process.terminate()
+        process.wait(10)

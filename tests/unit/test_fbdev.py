@@ -1,0 +1,63 @@
+"""The fbdev presenter against a file laid out like /dev/fb0, with a sysfs-like folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spicebox.canvas.surface import Box, Surface
+from spicebox.display.fbdev import FbdevPresenter
+from spicebox.display.sdl import DisplayUnavailable
+
+
+def framebuffer(tmp_path: Path, bpp: int, width: int = 6, height: int = 4,
+                stride: int = 32) -> tuple[Path, Path]:
+    sysfs = tmp_path / "fb0"
+    sysfs.mkdir()
+    (sysfs / "virtual_size").write_text(f"{width},{height}\n")
+    (sysfs / "bits_per_pixel").write_text(f"{bpp}\n")
+    (sysfs / "stride").write_text(f"{stride}\n")
+    device = tmp_path / "dev-fb0"
+    device.write_bytes(b"\xee" * stride * height)
+    return device, sysfs
+
+
+def surface() -> Surface:
+    s = Surface(0, 6, 4, 32, primary=True)
+    s.pixels[:] = np.arange(24, dtype=np.uint32).reshape(4, 6) * 0x010203
+    return s
+
+
+def test_32bpp_copies_only_the_damage(tmp_path: Path) -> None:
+    device, sysfs = framebuffer(tmp_path, 32)
+    presenter = FbdevPresenter(device, sysfs)
+    src = surface()
+    presenter.present(src, Box(1, 1, 3, 3))
+    presenter.close()
+    fb = np.frombuffer(device.read_bytes(), np.uint8).reshape(4, 32)[:, :24].view("<u4")
+    np.testing.assert_array_equal(fb[1:3, 1:3], src.pixels[1:3, 1:3])
+    assert (fb[0] == 0xEEEEEEEE).all() and (fb[:, 0] == 0xEEEEEEEE).all()
+
+
+def test_16bpp_converts_to_rgb565(tmp_path: Path) -> None:
+    device, sysfs = framebuffer(tmp_path, 16, stride=12)
+    presenter = FbdevPresenter(device, sysfs)
+    src = Surface(0, 6, 4, 32, primary=True)
+    src.pixels[:] = 0x00FF8040
+    presenter.present(src, src.bounds)
+    presenter.close()
+    fb = np.frombuffer(device.read_bytes(), "<u2")
+    assert (fb == (0x1F << 11 | 0x20 << 5 | 0x08)).all()
+
+
+def test_unsupported_depth_is_a_clear_error(tmp_path: Path) -> None:
+    device, sysfs = framebuffer(tmp_path, 24)
+    with pytest.raises(DisplayUnavailable, match="24 bpp"):
+        FbdevPresenter(device, sysfs)
+
+
+def test_missing_framebuffer(tmp_path: Path) -> None:
+    with pytest.raises(DisplayUnavailable, match="cannot use framebuffer"):
+        FbdevPresenter(tmp_path / "nope", tmp_path / "nope-sysfs")
