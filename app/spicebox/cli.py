@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,8 +87,16 @@ def _connect(args: argparse.Namespace) -> int:
     log.debug("presenting with %s", presenter.name)
     session = Session(target, password, presenter, ca_file=args.ca_file,
                       host_subject=args.host_subject)
-    asyncio.run(session.run(args.screenshot, args.screenshot_after, args.exit_after))
+    asyncio.run(_serve(session, args))
     return EXIT_OK
+
+
+async def _serve(session: Session, args: argparse.Namespace) -> None:
+    # systemd stops the kiosk with SIGTERM: leave the server a clean disconnect, as for ^C.
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, session.stop)
+    await session.run(args.screenshot, args.screenshot_after, args.exit_after)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

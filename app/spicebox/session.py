@@ -85,8 +85,8 @@ class Session:
                 await asyncio.wait({serving, stopping}, timeout=exit_after,
                                    return_when=asyncio.FIRST_COMPLETED)
                 if not serving.done():
-                    if not stopping.done():
-                        log.info("disconnecting after %.1f s as asked", exit_after)
+                    log.info("disconnecting %s", "as asked" if stopping.done()
+                             else f"after {exit_after:.1f} s as asked")
                     await self.close()
                 await serving
                 raise _Finished

@@ -27,7 +27,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from types import TracebackType
 import numpy as np
 import numpy.typing as npt
 
-from tests.rig.qemu import VGA_DEVICES
+from tests.rig.qemu import VGA_DEVICES, connect_unix
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +168,12 @@ class ConsoleGuest:
         """Image ``index`` as packed R,G,B rows: the pixel payload of a QMP screendump PPM."""
         bgrx = np.frombuffer(self.images[index].read_bytes(), dtype=np.uint8)
         return bgrx.reshape(HEIGHT, WIDTH, BYTES_PER_PIXEL)[:, :, 2::-1].tobytes()
+
+
+def default_cache_dir() -> Path:
+    """$SPICEBOX_CACHE/guests, else the user's cache folder: kept between test runs."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("SPICEBOX_CACHE", Path(base) / "spicebox")) / "guests"
 
 
 def build(cache_dir: Path) -> ConsoleGuest:
@@ -502,21 +507,7 @@ class SerialConsole:
     def __init__(self, path: Path | str, connect_timeout: float = 10.0) -> None:
         self._buffer = b""
         self._lines: list[str] = []
-        deadline = time.monotonic() + connect_timeout
-        while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(str(path))
-                break
-            except (FileNotFoundError, ConnectionRefusedError) as exc:
-                # QEMU creates the socket a moment after it starts.
-                sock.close()
-                if time.monotonic() >= deadline:
-                    raise TimeoutError(
-                        f"no serial socket at {path} after {connect_timeout}s"
-                    ) from exc
-                time.sleep(0.05)
-        self._sock = sock
+        self._sock = connect_unix(Path(path), connect_timeout)
 
     def __enter__(self) -> SerialConsole:
         return self

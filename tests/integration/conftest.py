@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.guests import console
 from tests.rig.qemu import qemu_available
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(os.environ.get("SPICEBOX_CACHE", Path(base) / "spicebox"))
 
 
 @pytest.fixture(autouse=True)
@@ -24,4 +16,4 @@ def _need_qemu() -> None:
 
 @pytest.fixture(scope="session")
 def console_guest() -> console.ConsoleGuest:
-    return console.build(cache_dir() / "guests")
+    return console.build(console.default_cache_dir())

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +87,38 @@ def test_failures_exit_with_one_clear_line(args: list[str], code: int, words: st
 def test_verbose_shows_traceback() -> None:
     done = spicebox(f"spice://127.0.0.1:{free_port()}", "-v")
     assert done.returncode == 3 and "Traceback" in done.stderr
+
+
+def test_sigterm_disconnects_cleanly() -> None:
+    with QemuServer(STD) as qemu:
+        client = subprocess.Popen([sys.executable, "-m", "spicebox", "connect", qemu.uri(),
+                                   "--backend", "headless"], stderr=subprocess.PIPE, text=True)
+        assert client.stderr is not None
+        try:
+            for line in client.stderr:
+                if "connected to" in line:
+                    break
+            client.send_signal(signal.SIGTERM)
+            assert client.wait(30) == 0
+            assert "disconnecting as asked" in client.stderr.read()
+        finally:
+            client.kill()
+            client.wait()
+
+
+def test_a_peer_that_is_not_spice_is_a_protocol_error_exit_6() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def answer() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        done = spicebox(f"spice://127.0.0.1:{port}")
+        thread.join(10)
+    assert done.returncode == 6, done.stderr
+    assert "not a SPICE server" in done.stderr

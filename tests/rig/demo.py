@@ -20,8 +20,7 @@ HEADLESS_SECONDS = 6
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="demo: %(message)s")
-    cache = Path(os.environ.get("SPICEBOX_CACHE", Path.home() / ".cache" / "spicebox"))
-    guest = console.build(cache / "guests")
+    guest = console.build(console.default_cache_dir())
     out = Path("out")
     out.mkdir(exist_ok=True)
     with QemuServer(["-vga", "std", *guest.qemu_args()], serial=True) as qemu:

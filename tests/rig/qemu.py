@@ -41,20 +41,26 @@ def qemu_available() -> bool:
     return shutil.which(QEMU) is not None
 
 
+def connect_unix(path: Path, timeout: float) -> socket.socket:
+    """Connect to a socket QEMU serves, waiting for QEMU to create it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.connect(str(path))
+            return sock
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"QEMU never opened {path} (waited {timeout:.0f} s)") from None
+            time.sleep(0.05)
+
+
 class Qmp:
     """A minimal synchronous QMP client with timeouts, so a test can never hang on it."""
 
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        self._sock = socket.socket(socket.AF_UNIX)
-        while True:
-            try:
-                self._sock.connect(str(path))
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"QMP socket {path} never appeared") from None
-                time.sleep(0.05)
+        self._sock = connect_unix(path, timeout)
         self._sock.settimeout(timeout)
         self._file = self._sock.makefile("rw", encoding="utf-8")
         self._read()  # greeting
@@ -108,6 +114,7 @@ class QemuServer:
         if tls_dir is not None:
             spice_opts += f",tls-port={self.tls_port},x509-dir={tls_dir}"
         self.qmp_path = self.workdir / "qmp.sock"
+        self.log_path = self.workdir / "qemu.log"
         self.serial_path = self.workdir / "serial.sock" if serial else None
         self.command = [QEMU, "-accel", "tcg", "-m", "256", "-display", "none", "-nic", "none",
                         "-spice", spice_opts,
@@ -121,13 +128,17 @@ class QemuServer:
         self.qmp: Qmp | None = None
 
     def __enter__(self) -> QemuServer:
-        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # A file, not a pipe: nobody reads QEMU's warnings while it runs, and a full pipe
+        # would stall it.
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL,
+                                            stdout=log, stderr=log)
         try:
             self.qmp = Qmp(self.qmp_path)
-        except Exception:
+        except Exception as exc:
+            log_text = self.log_path.read_text(errors="replace").strip()
             self.stop()
-            raise
+            raise RuntimeError(f"QEMU did not start: {exc}; its output: {log_text}") from None
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -146,8 +157,6 @@ class QemuServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-            if self.process.stderr is not None:
-                self.process.stderr.close()
             self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 

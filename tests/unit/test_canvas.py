@@ -136,3 +136,20 @@ def test_reset_clears_the_screen_for_a_redraw() -> None:
     c.primary.pixels[:] = 7
     assert c.apply(m.DisplayReset()) == Box(0, 0, W, H)
     assert not c.primary.pixels.any()
+
+
+def test_huge_scaled_destination_costs_only_its_visible_part() -> None:
+    c = canvas()
+    src = np.array([[1, 2], [3, 4]], np.uint32)
+    huge = m.Rect(0, 0, 2**30, 2**30)
+    c.apply(m.DrawCopy(base(huge), bitmap(src), rect(0, 0, 2, 2), Ropd.OP_PUT, 0, m.NO_MASK))
+    assert c.primary is not None and (c.primary.pixels == 1).all()
+
+
+def test_absurd_image_size_is_refused_before_decoding() -> None:
+    c = canvas()
+    image = m.Image(m.ImageDescriptor(0, ImageType.LZ4, 0, 1 << 20, 1 << 20),
+                    m.BinaryData(memoryview(b"\x01\x08")))
+    with pytest.raises(ProtocolError, match="out of range"):
+        c.apply(m.DrawCopy(base(rect(0, 0, 2, 2)), image, rect(0, 0, 2, 2), Ropd.OP_PUT, 0,
+                           m.NO_MASK))

@@ -115,13 +115,16 @@ class Canvas:
             raise ProtocolError(f"COPY source area {a} outside its {src.shape[1]}x"
                                 f"{src.shape[0]} image")
         area = src[a.top:a.bottom, a.left:a.right]
-        if (a.width, a.height) != (dest.width, dest.height):
-            area = _scale_nearest(area, dest.width, dest.height)
+        scaled = (a.width, a.height) != (dest.width, dest.height)
         for b in boxes:
-            rows = slice(b.top - dest.top, b.bottom - dest.top)
-            cols = slice(b.left - dest.left, b.right - dest.left)
-            _rop(surface.pixels[b.top:b.bottom, b.left:b.right], area[rows, cols],
-                 msg.rop_descriptor)
+            if scaled:
+                # Scale only what is visible: the destination box may be huge or mostly
+                # clipped away, and its size is the server's to choose.
+                part = _scale_nearest(area, dest, b)
+            else:
+                part = area[b.top - dest.top:b.bottom - dest.top,
+                            b.left - dest.left:b.right - dest.left]
+            _rop(surface.pixels[b.top:b.bottom, b.left:b.right], part, msg.rop_descriptor)
         return self._damage(surface, boxes)
 
     def _fill(self, msg: m.DrawFill) -> Box | None:
@@ -153,6 +156,8 @@ class Canvas:
 
     def _image(self, image: m.Image) -> Pixels:
         d, p = image.descriptor, image.payload
+        if not (0 < d.width <= MAX_SURFACE_SIDE and 0 < d.height <= MAX_SURFACE_SIDE):
+            raise ProtocolError(f"image of {d.width}x{d.height} is out of range")
         self.image_types[d.type] += 1
         if d.type == ImageType.BITMAP and isinstance(p, m.BitmapData):
             return decode_bitmap(p, _no_palette_cache)
@@ -171,9 +176,10 @@ def _no_palette_cache(palette_id: int) -> Sequence[int]:
     raise ProtocolError(f"bitmap refers to cached palette {palette_id}, but no cache exists")
 
 
-def _scale_nearest(src: Pixels, width: int, height: int) -> Pixels:
-    rows = np.arange(height) * src.shape[0] // height
-    cols = np.arange(width) * src.shape[1] // width
+def _scale_nearest(src: Pixels, dest: m.Rect, visible: Box) -> Pixels:
+    """The ``visible`` part of ``src`` stretched over ``dest``, nearest neighbour."""
+    rows = (np.arange(visible.top, visible.bottom) - dest.top) * src.shape[0] // dest.height
+    cols = (np.arange(visible.left, visible.right) - dest.left) * src.shape[1] // dest.width
     scaled: Pixels = src[rows[:, None], cols]
     return scaled
 
