@@ -17,6 +17,7 @@ from .display.sdl import DisplayUnavailable
 from .net.tls import TlsVerificationFailed
 from .net.transport import CannotConnect
 from .session import Session
+from .spice.constants import MAX_PASSWORD_LENGTH
 from .spice.errors import AuthenticationFailed, ProtocolError
 
 EXIT_OK, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_TLS, EXIT_PROTOCOL = 0, 2, 3, 4, 5, 6
@@ -67,11 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _password(args: argparse.Namespace, target: Target) -> str:
     if args.password_file is not None:
         try:
-            return str(args.password_file.read_text(encoding="utf-8").rstrip("\r\n"))
-        except OSError as exc:
+            password = args.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read the password file {args.password_file}: "
-                              f"{exc.strerror}") from None
-    return os.environ.get("SPICEBOX_PASSWORD") or target.password or ""
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
+    else:
+        password = os.environ.get("SPICEBOX_PASSWORD") or target.password or ""
+    if len(password.encode()) > MAX_PASSWORD_LENGTH:
+        raise ConfigError(f"the password is longer than SPICE's limit of "
+                          f"{MAX_PASSWORD_LENGTH} bytes")
+    return str(password)
 
 
 def _connect(args: argparse.Namespace) -> int:
@@ -82,6 +88,9 @@ def _connect(args: argparse.Namespace) -> int:
         target.delete_file.unlink(missing_ok=True)
     if args.ca_file and not Path(args.ca_file).is_file():
         raise ConfigError(f"CA file {args.ca_file} does not exist")
+    if args.screenshot is not None and not args.screenshot.parent.is_dir():
+        raise ConfigError(f"cannot save a screenshot in {args.screenshot.parent}: "
+                          f"no such directory")
     backend = resolve_backend(args.backend)
     presenter = open_presenter(backend, target.title or f"spicebox - {target.describe()}")
     log.debug("presenting with %s", presenter.name)
@@ -97,6 +106,8 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, session.stop)
     await session.run(args.screenshot, args.screenshot_after, args.exit_after)
+    if args.screenshot is not None and not session.screenshot_saved:
+        log.warning("no screenshot saved: no frame arrived before the session ended")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -70,6 +70,7 @@ class Session:
         self.session_id: int | None = None
         self.channels: tuple[ChannelId, ...] = ()  # what the server offers
         self.frames_presented = 0
+        self.screenshot_saved = False
 
     async def run(self, screenshot: Path | None = None, screenshot_after: float = 0.0,
                   exit_after: float | None = None) -> None:
@@ -200,7 +201,12 @@ class Session:
         await self._first_frame.wait()
         pixels = self.primary_monitor()
         assert pixels is not None
-        save_png(pixels, path)
+        try:
+            save_png(pixels, path)
+        except OSError as exc:
+            log.error("screenshot not saved: %s", exc)  # the session itself goes on
+            return
+        self.screenshot_saved = True
         log.info("screenshot of %dx%d saved to %s", pixels.shape[1], pixels.shape[0], path)
 
 

@@ -65,10 +65,25 @@ def test_wrong_password_file_exit_4(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(("args", "words"), [
+    (["spice://127.0.0.1"], "no port"),
+    (["/nonexistent.vv"], "cannot read"),
+    (["spice+tls://127.0.0.1:1", "--ca-file", "{garbage}"], "cannot load the CA"),
+    (["spice://127.0.0.1:1", "--password-file", "{long}"], "60 bytes"),
+    (["spice://127.0.0.1:1", "--screenshot", "/nonexistent/x.png"], "no such directory"),
+])
+def test_configuration_errors_exit_2(args: list[str], words: str, tmp_path: Path) -> None:
+    garbage, long = tmp_path / "ca.pem", tmp_path / "pw"
+    garbage.write_text("not a certificate")
+    long.write_text("x" * 61)
+    done = spicebox(*[a.format(garbage=garbage, long=long) for a in args])
+    assert done.returncode == 2, done.stderr
+    assert words in done.stderr
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+
+
 @pytest.mark.parametrize(("args", "code", "words"), [
     (["spice://127.0.0.1:{closed}"], 3, "cannot connect"),
-    (["spice://127.0.0.1"], 2, "no port"),
-    (["/nonexistent.vv"], 2, "cannot read"),
     (["spice+tls://127.0.0.1:{tls}"], 5, "not trusted"),
 ])
 def test_failures_exit_with_one_clear_line(args: list[str], code: int, words: str,

@@ -11,7 +11,9 @@ from ..codecs.pixels import Pixels
 
 
 def save_png(pixels: Pixels, path: Path) -> None:
-    """Write XRGB pixels as an opaque RGB PNG, atomically (a reader never sees half a file)."""
+    """Write XRGB pixels as an opaque RGB PNG, atomically (a reader never sees half a file).
+
+    Raises OSError when the file cannot be written."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame  # noqa: PLC0415 - keeps pygame's import cost off paths that never save
 
@@ -22,5 +24,8 @@ def save_png(pixels: Pixels, path: Path) -> None:
     rgb[..., 2] = pixels
     image = pygame.image.frombuffer(rgb.tobytes(), (width, height), "RGB")
     tmp = path.with_name(f".{path.name}.tmp.png")
-    pygame.image.save(image, str(tmp))
+    try:
+        pygame.image.save(image, str(tmp))
+    except pygame.error as exc:
+        raise OSError(f"cannot write {path}: {exc}") from None
     tmp.replace(path)

@@ -8,6 +8,8 @@ import ssl
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from ..config.target import ConfigError
+
 
 class TlsVerificationFailed(Exception):
     """The server's certificate is not trusted or does not name the expected server."""
@@ -28,8 +30,10 @@ def make_context(ca_pem: str | None, ca_file: str | None,
     if ca_file or ca_pem:
         try:
             context.load_verify_locations(cafile=ca_file, cadata=ca_pem)
-        except (ssl.SSLError, OSError) as exc:
-            raise TlsVerificationFailed(f"cannot load the CA certificate: {exc}") from None
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            source = ca_file or "the .vv file's ca="
+            raise ConfigError(f"cannot load the CA certificate from {source}: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
     # With a host-subject the subject is the identity to check, as in spice-gtk; the chain
     # is still verified against the CA either way.
     context.check_hostname = host_subject is None
