@@ -153,3 +153,11 @@ def test_absurd_image_size_is_refused_before_decoding() -> None:
     with pytest.raises(ProtocolError, match="out of range"):
         c.apply(m.DrawCopy(base(rect(0, 0, 2, 2)), image, rect(0, 0, 2, 2), Ropd.OP_PUT, 0,
                            m.NO_MASK))
+
+
+def test_clip_with_no_rects_draws_nothing() -> None:
+    c = canvas()
+    empty_clip = m.DisplayBase(0, rect(0, 0, W, H), m.Clip(ClipType.RECTS, ()))
+    assert c.apply(m.DrawFill(empty_clip, m.Brush(BrushType.SOLID, 5), Ropd.OP_PUT,
+                              m.NO_MASK)) is None
+    assert c.primary is not None and not c.primary.pixels.any()

@@ -17,7 +17,7 @@ from ..codecs.bitmap import decode_bitmap
 from ..codecs.lz4 import decode_lz4
 from ..codecs.pixels import Pixels
 from ..spice import messages as m
-from ..spice.constants import BrushType, ImageType, Ropd, SurfaceFlags
+from ..spice.constants import BrushType, ClipType, ImageType, Ropd, SurfaceFlags
 from ..spice.errors import ProtocolError, Unsupported
 from ..spice.wire import Message
 from .surface import Box, Surface
@@ -84,14 +84,12 @@ class Canvas:
         surface = self.surfaces.get(base.surface_id)
         if surface is None:
             raise ProtocolError(f"draw on unknown surface {base.surface_id}")
-        b = base.box
-        box = Box(b.left, b.top, b.right, b.bottom).intersect(surface.bounds)
-        if base.clip.rects:
-            boxes = [box.intersect(Box(r.left, r.top, r.right, r.bottom))
-                     for r in base.clip.rects]
+        box = Box.of(base.box).intersect(surface.bounds)
+        if base.clip.type == ClipType.RECTS:  # possibly no rects at all: nothing visible
+            clipped = [box.intersect(Box.of(r)) for r in base.clip.rects]
         else:
-            boxes = [box]
-        return surface, [c for c in boxes if not c.empty]
+            clipped = [box]
+        return surface, [c for c in clipped if not c.empty]
 
     def _damage(self, surface: Surface, boxes: Sequence[Box]) -> Box | None:
         if surface is not self.primary or not boxes:
@@ -110,7 +108,7 @@ class Canvas:
         if msg.src_bitmap is None:
             raise ProtocolError("COPY without a source image")
         src = self._image(msg.src_bitmap)
-        a, dest = msg.src_area, msg.base.box
+        a, dest = Box.of(msg.src_area), Box.of(msg.base.box)
         if not (0 <= a.left < a.right <= src.shape[1] and 0 <= a.top < a.bottom <= src.shape[0]):
             raise ProtocolError(f"COPY source area {a} outside its {src.shape[1]}x"
                                 f"{src.shape[0]} image")
@@ -176,7 +174,7 @@ def _no_palette_cache(palette_id: int) -> Sequence[int]:
     raise ProtocolError(f"bitmap refers to cached palette {palette_id}, but no cache exists")
 
 
-def _scale_nearest(src: Pixels, dest: m.Rect, visible: Box) -> Pixels:
+def _scale_nearest(src: Pixels, dest: Box, visible: Box) -> Pixels:
     """The ``visible`` part of ``src`` stretched over ``dest``, nearest neighbour."""
     rows = (np.arange(visible.top, visible.bottom) - dest.top) * src.shape[0] // dest.height
     cols = (np.arange(visible.left, visible.right) - dest.left) * src.shape[1] // dest.width

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..codecs.pixels import Pixels
+from ..spice.messages import Rect
 
 
 class Box(NamedTuple):
@@ -33,6 +34,11 @@ class Box(NamedTuple):
     def intersect(self, other: Box) -> Box:
         return Box(max(self.left, other.left), max(self.top, other.top),
                    min(self.right, other.right), min(self.bottom, other.bottom))
+
+    @classmethod
+    def of(cls, rect: Rect) -> Box:
+        """The box of a wire rectangle (which orders its fields top, left, bottom, right)."""
+        return cls(rect.left, rect.top, rect.right, rect.bottom)
 
     def union(self, other: Box) -> Box:
         return Box(min(self.left, other.left), min(self.top, other.top),

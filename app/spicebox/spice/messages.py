@@ -55,14 +55,6 @@ class Rect:
     bottom: I32
     right: I32
 
-    @property
-    def width(self) -> int:
-        return self.right - self.left
-
-    @property
-    def height(self) -> int:
-        return self.bottom - self.top
-
 
 @dataclass(frozen=True, slots=True)
 class ChannelId:
