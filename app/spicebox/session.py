@@ -19,8 +19,8 @@ from .codecs.pixels import Pixels
 from .config.target import Target
 from .display.base import Presenter
 from .display.screenshot import save_png
-from .net.tls import make_context
-from .net.transport import ChannelConnection, Endpoint, open_stream
+from .net.tls import TlsVerifier
+from .net.transport import CLOSE_TIMEOUT, ChannelConnection, Endpoint, open_stream
 from .spice.channel import Channel
 from .spice.constants import ChannelType, NotifySeverity
 from .spice.display import DisplayChannel
@@ -41,6 +41,7 @@ from .spice.wire import Message
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 1 / 60
+IDLE_POLL_SECONDS = 0.05
 
 
 class Session:
@@ -52,15 +53,15 @@ class Session:
         self.presenter = presenter
         self._password = password
         tls = None
-        subject = host_subject or target.host_subject
         if target.uses_tls:
-            tls = make_context(target.ca_pem, ca_file, subject)
+            tls = TlsVerifier.create(target.ca_pem, ca_file, host_subject or target.host_subject)
         port = target.tls_port if target.uses_tls else target.port
         assert port is not None
-        self.endpoint = Endpoint(target.host, port, tls, subject)
+        self.endpoint = Endpoint(target.host, port, tls)
         self.canvas = Canvas()  # display channel 0, the primary monitor
         self._canvases: dict[int, Canvas] = {0: self.canvas}
-        self._connections: list[ChannelConnection] = []
+        self._connections: dict[tuple[int, int], ChannelConnection] = {}
+        self._closing = False
         self._tasks: asyncio.TaskGroup | None = None
         self._damage: Box | None = None
         self._damaged = asyncio.Event()
@@ -89,7 +90,9 @@ class Session:
                     log.info("disconnecting %s", "as asked" if stopping.done()
                              else f"after {exit_after:.1f} s as asked")
                     await self.close()
-                await serving
+                    # Channels end by themselves once closed; anything still connecting
+                    # is cancelled with the task group.
+                    await asyncio.wait({serving}, timeout=CLOSE_TIMEOUT)
                 raise _Finished
         except* _Finished:
             pass
@@ -103,7 +106,8 @@ class Session:
         self._stop.set()
 
     async def close(self) -> None:
-        await asyncio.gather(*(conn.close() for conn in self._connections))
+        self._closing = True
+        await asyncio.gather(*(conn.close() for conn in list(self._connections.values())))
 
     # --- channels -----------------------------------------------------------------
 
@@ -113,10 +117,16 @@ class Session:
 
     async def _serve(self, channel: Channel) -> None:
         reader, writer = await open_stream(self.endpoint)
+        if self._closing:  # stopped while this channel was still connecting
+            writer.transport.abort()
+            return
+        key = (channel.channel_type, channel.channel_id)
         conn = ChannelConnection(channel, reader, writer, self._on_event)
-        self._connections.append(conn)
-        with contextlib.suppress(asyncio.CancelledError):
+        self._connections[key] = conn
+        try:
             await conn.run()
+        finally:
+            del self._connections[key]
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         assert self._tasks is not None
@@ -149,7 +159,7 @@ class Session:
                 log.debug("opening %s with %s", display.name, self.policy.describe())
                 self._spawn(self._serve(display))
             else:
-                log.debug("channel %s:%d is not handled yet", ChannelType(ch.type).name, ch.id)
+                log.debug("channel type %d id %d is not handled yet", ch.type, ch.id)
 
     def _on_display_message(self, channel: DisplayChannel, msg: Message) -> None:
         canvas = self._canvases[channel.channel_id]
@@ -169,7 +179,16 @@ class Session:
     async def _present_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._damaged.wait()
+            # Wake at least every IDLE_POLL_SECONDS so a window stays responsive (and can
+            # be closed) while the remote screen does not change.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._damaged.wait(), IDLE_POLL_SECONDS)
+            if self.presenter.quit_requested():
+                log.info("window closed")
+                self.stop()
+                return
+            if not self._damaged.is_set():
+                continue
             self._damaged.clear()
             primary, damage = self.canvas.primary, self._damage
             self._damage = None
@@ -178,10 +197,6 @@ class Session:
                 self.presenter.present(primary, damage)
                 self.frames_presented += 1
                 self._first_frame.set()
-                if self.presenter.quit_requested():
-                    log.info("window closed")
-                    self.stop()
-                    return
                 # At most one present per refresh: damage arriving meanwhile is merged.
                 await asyncio.sleep(max(0.0, REFRESH_SECONDS - (loop.time() - started)))
 
@@ -200,7 +215,9 @@ class Session:
         await asyncio.sleep(delay)
         await self._first_frame.wait()
         pixels = self.primary_monitor()
-        assert pixels is not None
+        if pixels is None:
+            log.error("screenshot not saved: the server has removed the screen")
+            return
         try:
             save_png(pixels, path)
         except OSError as exc:

@@ -44,8 +44,8 @@ def x509_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def tls_target(qemu: QemuServer) -> Target:
-    return Target(host="127.0.0.1", tls_port=qemu.tls_port)
+def tls_target(qemu: QemuServer, host: str = "localhost") -> Target:
+    return Target(host=host, tls_port=qemu.tls_port)
 
 
 @pytest.mark.parametrize("subject", [None, SERVER_SUBJECT, "CN=localhost, O=Spicebox Test, C=XX"])
@@ -63,6 +63,16 @@ def test_tls_wrong_host_subject_is_refused(x509_dir: Path) -> None:
         error = client.wait_done(30)
         assert isinstance(error, TlsVerificationFailed), error
         assert "other-host" in str(error)
+
+
+def test_tls_host_name_mismatch_is_refused(x509_dir: Path) -> None:
+    # The certificate names "localhost"; the same server reached by its address is not it.
+    with QemuServer(STD, spice="disable-ticketing=on", tls_dir=x509_dir) as qemu, \
+            ClientThread(tls_target(qemu, "127.0.0.1"),
+                         ca_file=str(x509_dir / "ca-cert.pem")) as client:
+        error = client.wait_done(30)
+        assert isinstance(error, TlsVerificationFailed), error
+        assert "127.0.0.1" in str(error)
 
 
 def test_tls_untrusted_certificate_is_refused(x509_dir: Path, tmp_path: Path) -> None:

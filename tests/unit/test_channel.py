@@ -87,3 +87,25 @@ def test_display_asks_for_policy(server_caps: tuple[int, ...], expect_pref: bool
     if expect_pref:
         expected.append(m.PreferredCompression.spec.number)
     assert types == expected
+
+
+def test_channel_list_before_init_is_a_protocol_error() -> None:
+    main, _ = linked_main()
+    with pytest.raises(ProtocolError, match="before"):
+        main.receive_data(frame(m.ChannelsList((m.ChannelId(2, 0),))))
+
+
+def test_inflated_channel_list_is_refused() -> None:
+    main, _ = linked_main()
+    main.receive_data(frame(m.MainInit(1, 1, 3, 1, 0, 10, 99, 0)))
+    with pytest.raises(ProtocolError, match="channels"):
+        main.receive_data(frame(m.ChannelsList((m.ChannelId(2, 0),) * 65)))
+
+
+def test_wakeup_runs_for_every_queued_send() -> None:
+    main, _ = linked_main()
+    woken: list[int] = []
+    main.set_wakeup(lambda: woken.append(1))
+    main.receive_data(frame(m.Ping(1, 2, memoryview(b""))))
+    pong = (1).to_bytes(4, "little") + (2).to_bytes(8, "little")
+    assert woken == [1] and sent(main) == [(m.Pong.spec.number, pong)]

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
+
 import pytest
 
-from spicebox.net.tls import TlsVerificationFailed, parse_subject
+from spicebox.config.target import ConfigError
+from spicebox.net.tls import TlsVerifier, parse_subject
+from tests.rig.certs import make_x509_dir
 
 
 def test_subject_order_and_spacing_do_not_matter() -> None:
@@ -10,10 +15,27 @@ def test_subject_order_and_spacing_do_not_matter() -> None:
 
 
 def test_escaped_comma_stays_in_value() -> None:
-    assert ("2.5.4.10", "Org, Inc") in parse_subject("O=Org\\, Inc,CN=h")
+    assert ("2.5.4.10", "org, inc") in parse_subject("O=Org\\, Inc,CN=h")
+
+
+def test_values_compare_like_openssl() -> None:
+    assert parse_subject("O=Red  Hat, CN=Host") == parse_subject("O=red hat,CN=host")
 
 
 @pytest.mark.parametrize("text", ["CN", "XYZ=1", ""])
 def test_malformed_subject(text: str) -> None:
-    with pytest.raises(TlsVerificationFailed, match="host-subject"):
+    with pytest.raises(ConfigError, match="host-subject"):
         parse_subject(text)
+
+
+def test_a_given_ca_is_the_only_trust(tmp_path: Path) -> None:
+    ca_file = make_x509_dir(tmp_path)
+    verifier = TlsVerifier.create(None, str(ca_file), None)
+    assert len(verifier.context.get_ca_certs()) == 1
+    assert verifier.context.check_hostname and verifier.subject is None
+
+
+def test_host_subject_replaces_the_host_name_check(tmp_path: Path) -> None:
+    verifier = TlsVerifier.create(None, str(make_x509_dir(tmp_path)), "CN=x")
+    assert not verifier.context.check_hostname
+    assert verifier.context.verify_mode == ssl.CERT_REQUIRED

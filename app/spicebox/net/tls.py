@@ -1,9 +1,15 @@
-"""TLS for SPICE: verify against the given CA (or the system store), and check either the
-host name or, when the user names one, the certificate subject (virt-viewer's host-subject)."""
+"""TLS for SPICE, verified the way spice-gtk verifies it.
+
+Trust: the CA the user gives (``--ca-file`` or the ``.vv`` file's ``ca``), and only that CA;
+the system store when none is given. Identity: the host name, or, when the user names one,
+the certificate subject (virt-viewer's ``host-subject``). ``TlsVerifier`` keeps both
+decisions together so no caller can enable one and forget the other.
+"""
 
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -18,34 +24,26 @@ class TlsVerificationFailed(Exception):
 # The keys OpenSSL prints in one-line subjects, which is what users copy into host-subject.
 _SHORT_NAMES = {
     "C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME,
-    "L": NameOID.LOCALITY_NAME, "O": NameOID.ORGANIZATION_NAME,
-    "OU": NameOID.ORGANIZATIONAL_UNIT_NAME, "CN": NameOID.COMMON_NAME,
+    "L": NameOID.LOCALITY_NAME, "STREET": NameOID.STREET_ADDRESS,
+    "O": NameOID.ORGANIZATION_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+    "CN": NameOID.COMMON_NAME, "SERIALNUMBER": NameOID.SERIAL_NUMBER,
+    "DC": NameOID.DOMAIN_COMPONENT, "UID": NameOID.USER_ID,
     "EMAILADDRESS": NameOID.EMAIL_ADDRESS, "E": NameOID.EMAIL_ADDRESS,
 }
 
-
-def make_context(ca_pem: str | None, ca_file: str | None,
-                 host_subject: str | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    if ca_file or ca_pem:
-        try:
-            context.load_verify_locations(cafile=ca_file, cadata=ca_pem)
-        except (ssl.SSLError, OSError, ValueError) as exc:
-            source = ca_file or "the .vv file's ca="
-            raise ConfigError(f"cannot load the CA certificate from {source}: "
-                              f"{getattr(exc, 'strerror', None) or exc}") from None
-    # With a host-subject the subject is the identity to check, as in spice-gtk; the chain
-    # is still verified against the CA either way.
-    context.check_hostname = host_subject is None
-    return context
+Subject = list[tuple[str, str]]
 
 
-def parse_subject(text: str) -> list[tuple[str, str]]:
-    """'C=IL, O=Red Hat, CN=host' -> sorted (OID dotted string, value) pairs; ',' may be
-    escaped with a backslash inside a value."""
-    pairs: list[tuple[str, str]] = []
-    field, escaped = "", False
+def _canonical(value: str) -> str:
+    # OpenSSL compares names in a canonical form: case-folded, inner whitespace collapsed.
+    return " ".join(value.split()).casefold()
+
+
+def parse_subject(text: str) -> Subject:
+    """'C=IL, O=Red Hat, CN=host' -> sorted (OID, canonical value) pairs; a backslash
+    escapes the next character (e.g. a comma inside a value)."""
     fields: list[str] = []
+    field, escaped = "", False
     for ch in text:
         if escaped:
             field, escaped = field + ch, False
@@ -57,22 +55,53 @@ def parse_subject(text: str) -> list[tuple[str, str]]:
         else:
             field += ch
     fields.append(field)
+    pairs: Subject = []
     for item in fields:
         key, sep, value = item.partition("=")
         oid = _SHORT_NAMES.get(key.strip().upper())
         if not sep or oid is None:
-            raise TlsVerificationFailed(f"host-subject {text!r} is not of the form "
-                                        f"'C=..,O=..,CN=..'")
-        pairs.append((oid.dotted_string, value.strip()))
+            raise ConfigError(f"host-subject {text!r} is not of the form 'C=..,O=..,CN=..' "
+                              f"(keys: {', '.join(sorted(_SHORT_NAMES))})")
+        pairs.append((oid.dotted_string, _canonical(value)))
     return sorted(pairs)
 
 
-def check_subject(peer_cert_der: bytes | None, host_subject: str) -> None:
-    if peer_cert_der is None:
-        raise TlsVerificationFailed("the server sent no certificate")
-    cert = x509.load_der_x509_certificate(peer_cert_der)
-    actual = sorted((a.oid.dotted_string, str(a.value)) for a in cert.subject)
-    if actual != parse_subject(host_subject):
-        raise TlsVerificationFailed(
-            f"the server's certificate subject '{cert.subject.rfc4514_string()}' does not "
-            f"match host-subject '{host_subject}': check host-subject, or the server")
+@dataclass(frozen=True)
+class TlsVerifier:
+    context: ssl.SSLContext
+    subject: Subject | None  # None: the host name identifies the server
+    subject_text: str | None
+
+    @classmethod
+    def create(cls, ca_pem: str | None, ca_file: str | None,
+               host_subject: str | None) -> TlsVerifier:
+        """Raises ConfigError for an unreadable CA or a malformed host-subject."""
+        subject = parse_subject(host_subject) if host_subject is not None else None
+        if ca_file or ca_pem:
+            # Only the given CA: a certificate from any public CA must not pass for the server.
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            try:
+                context.load_verify_locations(cafile=ca_file, cadata=ca_pem)
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                source = ca_file or "the .vv file's ca="
+                raise ConfigError(f"cannot load the CA certificate from {source}: "
+                                  f"{getattr(exc, 'strerror', None) or exc}") from None
+        else:
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        context.check_hostname = subject is None
+        context.verify_mode = ssl.CERT_REQUIRED
+        return cls(context, subject, host_subject)
+
+    def check_peer(self, ssl_object: ssl.SSLObject | ssl.SSLSocket) -> None:
+        """The subject check, after a handshake that already verified the chain."""
+        if self.subject is None:
+            return
+        der = ssl_object.getpeercert(binary_form=True)
+        if der is None:
+            raise TlsVerificationFailed("the server sent no certificate")
+        cert = x509.load_der_x509_certificate(der)
+        actual = sorted((a.oid.dotted_string, _canonical(str(a.value))) for a in cert.subject)
+        if actual != self.subject:
+            raise TlsVerificationFailed(
+                f"the server's certificate subject '{cert.subject.rfc4514_string()}' does not "
+                f"match host-subject '{self.subject_text}': check host-subject, or the server")

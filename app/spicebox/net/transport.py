@@ -1,4 +1,8 @@
-"""Runs one sans-IO channel over an asyncio TCP or TLS stream."""
+"""Runs one sans-IO channel over an asyncio TCP stream, with TLS started on it when asked.
+
+Connecting and starting TLS are separate steps so that an HTTP CONNECT proxy can sit
+between them later without touching either.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +14,23 @@ from dataclasses import dataclass
 
 from ..spice.channel import Channel
 from ..spice.events import ChannelEvent
-from .tls import TlsVerificationFailed, check_subject
+from .tls import TlsVerificationFailed, TlsVerifier
 
 READ_SIZE = 256 * 1024
 CONNECT_TIMEOUT = 10.0
+LINK_TIMEOUT = 10.0  # a server that accepts but never answers the link is as good as down
 CLOSE_TIMEOUT = 2.0
 
 
 class CannotConnect(Exception):
-    """The server could not be reached, or closed the connection."""
+    """The server could not be reached, or the connection to it was lost."""
 
 
 @dataclass(frozen=True)
 class Endpoint:
     host: str
     port: int
-    tls: ssl.SSLContext | None = None
-    host_subject: str | None = None
+    tls: TlsVerifier | None = None
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}{' (TLS)' if self.tls else ''}"
@@ -35,9 +39,27 @@ class Endpoint:
 async def open_stream(endpoint: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     try:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(endpoint.host, endpoint.port, ssl=endpoint.tls,
-                                    server_hostname=endpoint.host if endpoint.tls else None),
-            CONNECT_TIMEOUT)
+            asyncio.open_connection(endpoint.host, endpoint.port), CONNECT_TIMEOUT)
+    except TimeoutError:
+        raise CannotConnect(f"no answer from {endpoint} within {CONNECT_TIMEOUT:.0f} s: "
+                            f"check the address and the network") from None
+    except OSError as exc:
+        raise CannotConnect(f"cannot connect to {endpoint}: {exc.strerror or exc}: "
+                            f"check the address, the port, and that the server runs") from None
+    if endpoint.tls is not None:
+        try:
+            await _start_tls(writer, endpoint, endpoint.tls)
+        except BaseException:
+            writer.transport.abort()
+            raise
+    return reader, writer
+
+
+async def _start_tls(writer: asyncio.StreamWriter, endpoint: Endpoint,
+                     verifier: TlsVerifier) -> None:
+    try:
+        await asyncio.wait_for(writer.start_tls(verifier.context, server_hostname=endpoint.host),
+                               CONNECT_TIMEOUT)
     except ssl.SSLCertVerificationError as exc:
         raise TlsVerificationFailed(
             f"the certificate of {endpoint} is not trusted ({exc.verify_message}): "
@@ -45,20 +67,10 @@ async def open_stream(endpoint: Endpoint) -> tuple[asyncio.StreamReader, asyncio
     except ssl.SSLError as exc:
         raise CannotConnect(f"TLS handshake with {endpoint} failed ({exc.reason}): is that "
                             f"port the server's tls-port?") from None
-    except TimeoutError:
-        raise CannotConnect(f"no answer from {endpoint} within {CONNECT_TIMEOUT:.0f} s: "
-                            f"check the address and the network") from None
-    except OSError as exc:
-        raise CannotConnect(f"cannot connect to {endpoint}: {exc.strerror or exc}: "
-                            f"check the address, the port, and that the server runs") from None
-    if endpoint.tls and endpoint.host_subject is not None:
-        ssl_object = writer.get_extra_info("ssl_object")
-        try:
-            check_subject(ssl_object.getpeercert(binary_form=True), endpoint.host_subject)
-        except TlsVerificationFailed:
-            writer.close()
-            raise
-    return reader, writer
+    except (OSError, TimeoutError) as exc:
+        raise CannotConnect(f"TLS handshake with {endpoint} failed: {exc or 'timed out'}"
+                            ) from None
+    verifier.check_peer(writer.get_extra_info("ssl_object"))
 
 
 class ChannelConnection:
@@ -71,6 +83,8 @@ class ChannelConnection:
         self._reader = reader
         self._writer = writer
         self._on_event = on_event
+        # Whatever the channel queues, from a reply or from the user, leaves at once.
+        channel.set_wakeup(self.flush)
 
     def flush(self) -> None:
         data = self.channel.data_to_send()
@@ -78,31 +92,42 @@ class ChannelConnection:
             self._writer.write(data)
 
     async def run(self) -> None:
-        """Link and serve the channel until the server closes it."""
-        self._writer.write(self.channel.initiate())
-        while True:
-            try:
-                data = await self._reader.read(READ_SIZE)
-            except (ConnectionError, ssl.SSLError) as exc:
-                raise CannotConnect(f"{self.channel.name}: connection lost: {exc}") from None
-            if not data:
-                if self.channel.closed:
-                    return
-                raise CannotConnect(f"the server closed the {self.channel.name} channel")
-            events = self.channel.receive_data(data)
-            self.flush()
-            for event in events:
-                self._on_event(self.channel, event)
-            self.flush()
-            await self._writer.drain()
+        """Link and serve the channel until it is closed; the socket is always released."""
+        try:
+            self._writer.write(self.channel.initiate())
+            while True:
+                timeout = None if self.channel.linked else LINK_TIMEOUT
+                try:
+                    data = await asyncio.wait_for(self._reader.read(READ_SIZE), timeout)
+                except TimeoutError:
+                    raise CannotConnect(f"{self.channel.name}: the server accepted the "
+                                        f"connection but never answered the link") from None
+                except (OSError, ssl.SSLError) as exc:
+                    raise CannotConnect(f"{self.channel.name}: connection lost: {exc}") from None
+                if not data:
+                    if self.channel.closed:
+                        return
+                    raise CannotConnect(f"the server closed the {self.channel.name} channel")
+                for event in self.channel.receive_data(data):
+                    self._on_event(self.channel, event)
+                try:
+                    await self._writer.drain()
+                except (OSError, ssl.SSLError) as exc:
+                    raise CannotConnect(f"{self.channel.name}: connection lost: {exc}") from None
+        finally:
+            if not self._writer.is_closing():
+                self._writer.transport.abort()
 
     async def close(self) -> None:
+        """Say goodbye and close, within CLOSE_TIMEOUT whatever the peer does."""
         self.channel.disconnect()
-        self.flush()
-        with contextlib.suppress(ConnectionError, ssl.SSLError):
-            await self._writer.drain()
-        self._writer.close()
-        # A TLS close waits for the peer's close_notify, which a dead or impolite server
-        # never sends; leaving must not hang on it.
-        with contextlib.suppress(ConnectionError, ssl.SSLError, TimeoutError):
-            await asyncio.wait_for(self._writer.wait_closed(), CLOSE_TIMEOUT)
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                with contextlib.suppress(OSError, ssl.SSLError):
+                    await self._writer.drain()
+                    self._writer.close()
+                    # TLS waits here for the peer's close_notify, which a dead or impolite
+                    # server never sends.
+                    await self._writer.wait_closed()
+        except TimeoutError:
+            self._writer.transport.abort()

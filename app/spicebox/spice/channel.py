@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from . import messages as m
@@ -40,6 +40,7 @@ class Channel:
         self._ack_window = 0
         self._unacked = 0
         self._skipped: set[int] = set()
+        self._wakeup: Callable[[], None] | None = None
         self.closed = False
 
     @property
@@ -54,6 +55,11 @@ class Channel:
         """The first bytes to send once the socket is open."""
         return self._link.start()
 
+    def set_wakeup(self, callback: Callable[[], None]) -> None:
+        """``callback`` runs whenever the channel has queued bytes to send; the transport
+        uses it to send data that is not a reply to received bytes (input, agent, audio)."""
+        self._wakeup = callback
+
     def data_to_send(self) -> bytes:
         data = bytes(self._out)
         self._out.clear()
@@ -62,7 +68,13 @@ class Channel:
     def send(self, msg: Message) -> None:
         if self._framer is None:
             raise RuntimeError(f"{self.name}: cannot send {type(msg).__name__} before the link")
-        self._out += self._framer.frame(msg.spec.number, encode(msg))
+        self._queue(self._framer.frame(msg.spec.number, encode(msg)))
+
+    def _queue(self, data: bytes) -> None:
+        if data:
+            self._out += data
+            if self._wakeup is not None:
+                self._wakeup()
 
     def disconnect(self) -> None:
         """Say goodbye the way spice-gtk does, so the server logs a clean close."""
@@ -73,7 +85,7 @@ class Channel:
     def receive_data(self, data: bytes) -> list[ChannelEvent]:
         events: list[ChannelEvent] = []
         if self._framer is None:
-            self._out += self._link.receive_data(data)
+            self._queue(self._link.receive_data(data))
             result = self._link.result
             if result is None:
                 return events
