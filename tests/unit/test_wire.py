@@ -88,7 +88,10 @@ def test_pointer_outside_message() -> None:
 
 
 def test_huge_array_count_is_refused_before_allocating() -> None:
+    # 100 resources need 900 bytes: 100 bytes would pass a one-byte-per-element guess.
     with pytest.raises(ProtocolError, match="cannot fit"):
+        decode(m.InvalList, (100).to_bytes(2, "little") + bytes(100))
+    with pytest.raises(ProtocolError, match="allowed"):
         decode(m.ChannelsList, (2**31).to_bytes(4, "little") + b"\1\0")
 
 

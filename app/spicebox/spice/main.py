@@ -11,10 +11,6 @@ from .errors import ProtocolError
 from .events import ChannelEvent, ChannelsAvailable, SessionStarted
 from .wire import Message
 
-# Every channel of every type a server could offer, with room to spare: each listed display
-# channel costs a connection and a canvas, so the list is not the server's to inflate.
-MAX_CHANNELS = 64
-
 
 class MainChannel(Channel):
     channel_type: ClassVar[ChannelType] = ChannelType.MAIN
@@ -33,8 +29,5 @@ class MainChannel(Channel):
         if isinstance(msg, m.ChannelsList):
             if self.session_id is None:
                 raise ProtocolError("the server listed channels before opening the session")
-            if len(msg.channels) > MAX_CHANNELS:
-                raise ProtocolError(f"the server lists {len(msg.channels)} channels; "
-                                    f"no server has more than {MAX_CHANNELS}")
             return [ChannelsAvailable(msg.channels)]
         return super().handle(msg)

@@ -39,6 +39,11 @@ DISPLAY = ChannelType.DISPLAY
 
 Bytes = Annotated[memoryview, Rest()]
 
+# Every channel of every type a server could offer, with room to spare: each listed display
+# channel costs a connection and a canvas, so the list is not the server's to inflate.
+MAX_CHANNELS = 64
+MAX_HEADS = 16
+
 # --- shared structures --------------------------------------------------------------------
 
 
@@ -92,7 +97,9 @@ class Clip(Custom):
             _RECTS.write(w, value.rects)
 
 
-_RECTS: Array[Rect] = Array(Rect, Prim("I"))
+# Real clip lists hold a few dozen rectangles; a desktop's worth of single pixels is the
+# absurd end, and still far below this.
+_RECTS: Array[Rect] = Array(Rect, Prim("I"), limit=65536)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +112,7 @@ class DisplayBase:
 @dataclass(frozen=True, slots=True)
 class Palette:
     unique: U64
-    entries: Annotated[tuple[int, ...], Array(U32, Prim("H"))]
+    entries: Annotated[tuple[int, ...], Array(U32, Prim("H"), limit=256)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +360,7 @@ class MainInit(Message):
 @message(MAIN, SERVER, 104)
 @dataclass(frozen=True, slots=True)
 class ChannelsList(Message):
-    channels: Annotated[tuple[ChannelId, ...], Array(ChannelId, Prim("I"))]
+    channels: Annotated[tuple[ChannelId, ...], Array(ChannelId, Prim("I"), limit=MAX_CHANNELS)]
 
 
 @message(MAIN, SERVER, 105)
@@ -514,7 +521,7 @@ class SurfaceDestroy(Message):
 class MonitorsConfig(Message):
     count: U16
     max_allowed: U16
-    heads: Annotated[tuple[Head, ...], Array(Head, "count")]
+    heads: Annotated[tuple[Head, ...], Array(Head, "count", limit=MAX_HEADS)]
 
 
 @message(DISPLAY, CLIENT, 101)

@@ -80,6 +80,10 @@ class Writer:
 class Codec(Generic[T]):
     """Reads and writes one wire type."""
 
+    # The fewest bytes a value takes on the wire: lets arrays refuse impossible counts
+    # before allocating anything.
+    min_size = 1
+
     def read(self, r: Reader) -> T:
         raise NotImplementedError
 
@@ -93,6 +97,7 @@ class Prim(Codec[int]):
     def __init__(self, fmt: str) -> None:
         self.fmt = fmt
         self.struct = struct.Struct("<" + fmt)
+        self.min_size = self.struct.size
 
     def read(self, r: Reader) -> int:
         value: int = r.unpack(self.struct)[0]
@@ -116,6 +121,8 @@ I64 = typing.Annotated[int, Prim("q")]
 class Rest(Codec[memoryview]):
     """Every byte left in the message (spice.proto's ``@end`` / ``@as_ptr`` data)."""
 
+    min_size = 0
+
     def read(self, r: Reader) -> memoryview:
         return r.take(r.end - r.pos)
 
@@ -128,6 +135,7 @@ class Blob(Codec[memoryview]):
 
     def __init__(self, length: Prim) -> None:
         self.length = length
+        self.min_size = length.min_size
 
     def read(self, r: Reader) -> memoryview:
         return r.take(self.length.read(r))
@@ -138,11 +146,18 @@ class Blob(Codec[memoryview]):
 
 
 class Array(Codec[tuple[T, ...]]):
-    """Elements preceded by their count, or counted by an earlier field of the struct."""
+    """Elements preceded by their count, or counted by an earlier field of the struct.
 
-    def __init__(self, element: Any, count: Prim | str) -> None:
+    ``limit`` caps the count where the protocol's meaning does (a handful of channels, at
+    most 256 palette entries): each element becomes a Python object, so the message size
+    alone does not bound the memory a hostile count costs.
+    """
+
+    def __init__(self, element: Any, count: Prim | str, limit: int | None = None) -> None:
         self.element_type = element
         self.count = count
+        self.limit = limit
+        self.min_size = count.min_size if isinstance(count, Prim) else 0
 
     @property
     def element(self) -> Codec[T]:
@@ -153,9 +168,11 @@ class Array(Codec[tuple[T, ...]]):
         return self.read_n(r, self.count.read(r))
 
     def read_n(self, r: Reader, n: int) -> tuple[T, ...]:
-        if n > r.end - r.pos:  # every element is at least one byte: refuse absurd counts early
-            raise ProtocolError(f"array of {n} elements cannot fit in {r.end - r.pos} bytes")
         element = self.element
+        if self.limit is not None and n > self.limit:
+            raise ProtocolError(f"array of {n} elements, more than the {self.limit} allowed")
+        if n * max(element.min_size, 1) > r.end - r.pos:
+            raise ProtocolError(f"array of {n} elements cannot fit in {r.end - r.pos} bytes")
         return tuple(element.read(r) for _ in range(n))
 
     def write(self, w: Writer, value: tuple[T, ...]) -> None:
@@ -171,6 +188,7 @@ class Ptr(Codec[T | None]):
 
     def __init__(self, target: Any) -> None:
         self.target_type = target
+        self.min_size = _U32.size
 
     def read(self, r: Reader) -> T | None:
         offset: int = r.unpack(_U32)[0]
@@ -211,6 +229,8 @@ class StructCodec(Codec[T]):
         if run:
             steps.append(("prims", (struct.Struct("<" + "".join(p.fmt for p in run)), len(run))))
         self.steps = steps
+        self.min_size = sum(arg[0].size if kind == "prims" else
+                            0 if kind == "counted" else arg.min_size for kind, arg in steps)
 
     def read(self, r: Reader) -> T:
         values: list[Any] = []
