@@ -14,6 +14,7 @@ from spicebox.spice.constants import (
     ImageType,
     Ropd,
     SurfaceFlags,
+    SurfaceFormat,
 )
 from spicebox.spice.errors import ProtocolError, Unsupported
 from spicebox.spice.wire import Message
@@ -161,3 +162,74 @@ def test_clip_with_no_rects_draws_nothing() -> None:
     assert c.apply(m.DrawFill(empty_clip, m.Brush(BrushType.SOLID, 5), Ropd.OP_PUT,
                               m.NO_MASK)) is None
     assert c.primary is not None and not c.primary.pixels.any()
+
+
+def indexed(flags: int, palette: m.Palette | None, palette_id: int = 0) -> m.Image:
+    data = memoryview(bytes([0, 1, 1, 0]))
+    return m.Image(m.ImageDescriptor(0, ImageType.BITMAP, 0, 2, 2),
+                   m.BitmapData(BitmapFormat.BIT8, flags | BitmapFlags.TOP_DOWN, 2, 2, 2,
+                                palette, palette_id, data))
+
+
+def copy_of(image: m.Image) -> m.DrawCopy:
+    return m.DrawCopy(base(rect(0, 0, 2, 2)), image, rect(0, 0, 2, 2), Ropd.OP_PUT, 0,
+                      m.NO_MASK)
+
+
+def test_palette_cache_follows_the_server() -> None:
+    c = canvas()
+    assert c.primary is not None
+    c.apply(copy_of(indexed(BitmapFlags.PAL_CACHE_ME, m.Palette(77, (0x111111, 0x222222)))))
+    c.primary.pixels[:] = 0
+    c.apply(copy_of(indexed(BitmapFlags.PAL_FROM_CACHE, None, 77)))
+    assert c.primary.pixels[:2, :2].tolist() == [[0x111111, 0x222222], [0x222222, 0x111111]]
+    c.apply(m.InvalPalette(77))
+    with pytest.raises(ProtocolError, match="palette 0x4d"):
+        c.apply(copy_of(indexed(BitmapFlags.PAL_FROM_CACHE, None, 77)))
+
+
+@pytest.mark.parametrize("forget", [m.InvalAllPalettes(), m.DisplayReset()])
+def test_palettes_forgotten_on_inval_all_and_reset(forget: Message) -> None:
+    c = canvas()
+    c.apply(copy_of(indexed(BitmapFlags.PAL_CACHE_ME, m.Palette(5, (1, 2)))))
+    c.apply(forget)
+    with pytest.raises(ProtocolError):
+        c.apply(copy_of(indexed(BitmapFlags.PAL_FROM_CACHE, None, 5)))
+
+
+def test_lz_plt_is_skipped_but_its_palette_is_cached() -> None:
+    c = canvas()
+    lz_plt = m.Image(m.ImageDescriptor(0, ImageType.LZ_PLT, 0, 2, 2),
+                     m.LzPltData(BitmapFlags.PAL_CACHE_ME, m.Palette(9, (7, 8)), 0,
+                                 memoryview(b"lz")))
+    with pytest.raises(Unsupported):
+        c.apply(copy_of(lz_plt))
+    c.apply(copy_of(indexed(BitmapFlags.PAL_FROM_CACHE, None, 9)))
+    assert c.primary is not None and int(c.primary.pixels[0, 0]) == 7
+
+
+@pytest.mark.parametrize(("fmt", "color", "expect"), [
+    (SurfaceFormat.RGB565, 0xFFFF, 0xFFFFFF), (SurfaceFormat.RGB565, 0xF800, 0xFF0000),
+    (SurfaceFormat.RGB555, 0x03E0, 0x00FF00), (SurfaceFormat.XRGB32, 0x123456, 0x123456),
+])
+def test_brush_colours_are_in_the_surface_format(fmt: int, color: int, expect: int) -> None:
+    c = Canvas()
+    c.apply(m.SurfaceCreate(0, 4, 4, fmt, SurfaceFlags.PRIMARY))
+    c.apply(m.DrawFill(base(rect(0, 0, 4, 4)), m.Brush(BrushType.SOLID, color), Ropd.OP_PUT,
+                       m.NO_MASK))
+    assert c.primary is not None and int(c.primary.pixels[1, 1]) == expect
+
+
+def test_bitmap_must_match_its_descriptor() -> None:
+    c = canvas()
+    image = bitmap(np.zeros((2, 2), np.uint32))
+    lying = m.Image(m.ImageDescriptor(0, ImageType.BITMAP, 0, 1, 1), image.payload)
+    with pytest.raises(ProtocolError, match="bitmap of 2x2 in an image of 1x1"):
+        c.apply(copy_of(lying))
+
+
+def test_surface_memory_is_bounded() -> None:
+    c = canvas()
+    with pytest.raises(ProtocolError, match="MiB"):
+        for surface_id in range(1, 10):
+            c.apply(m.SurfaceCreate(surface_id, 16384, 16384, 32, 0))

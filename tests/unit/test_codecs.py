@@ -83,3 +83,9 @@ def test_indexed_bitmaps(fmt: int, data: bytes, expect: list[int]) -> None:
 def test_bitmap_too_short() -> None:
     with pytest.raises(ProtocolError, match="needs"):
         to_xrgb(b"\0" * 10, BitmapFormat.BIT32, 3, 2, 12, top_down=True)
+
+
+def test_lz4_empty_block_is_refused() -> None:
+    data = bytes([1, BitmapFormat.BIT32]) + struct.pack(">I", 1) + b"\x00"
+    with pytest.raises(ProtocolError):
+        decode_lz4(memoryview(data), 4, 4)

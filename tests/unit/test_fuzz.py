@@ -10,14 +10,15 @@ import numpy as np
 
 from spicebox.canvas.canvas import Canvas
 from spicebox.spice import messages as m
-from spicebox.spice.constants import ClipType, ImageType, Ropd, SurfaceFlags
+from spicebox.spice.constants import BitmapFlags, ClipType, ImageType, Ropd, SurfaceFlags
 from spicebox.spice.display import DisplayChannel
 from spicebox.spice.errors import ProtocolError
+from spicebox.spice.main import MainChannel
 from spicebox.spice.policy import DecodingPolicy
 from spicebox.spice.wire import Message
 
 from .server_bytes import frame, link_reply, link_result
-from .test_canvas import bitmap
+from .test_canvas import bitmap, copy_of, indexed
 from .test_codecs import lz4_image
 
 BOX = m.Rect(2, 3, 40, 50)
@@ -38,6 +39,20 @@ def valid_traffic() -> list[bytes]:
         m.CopyBits(m.DisplayBase(0, m.Rect(0, 0, 30, 30), m.Clip(ClipType.NONE)),
                    m.Point(5, 5)),
         m.MonitorsConfig(1, 1, (m.Head(0, 0, 64, 48, 0, 0, 0),)),
+        copy_of(indexed(BitmapFlags.PAL_CACHE_ME, m.Palette(77, (0x111111, 0x222222)))),
+        copy_of(indexed(BitmapFlags.PAL_FROM_CACHE, None, 77)),
+        m.InvalPalette(77),
+        m.DisplayReset(),
+    ]
+    return [frame(msg) for msg in msgs]
+
+
+def main_traffic() -> list[bytes]:
+    msgs: list[Message] = [
+        m.SetAck(1, 2), m.MainInit(1, 1, 3, 1, 1, 10, 99, 0),
+        m.ChannelsList((m.ChannelId(2, 0), m.ChannelId(3, 0))),
+        m.Notify(0, 1, 2, 3, memoryview(b"hello\0")), m.Ping(1, 2, memoryview(b"xyz")),
+        m.MouseModeMsg(3, 2), m.MultiMediaTime(5), m.MainName(memoryview(b"vm\0")),
     ]
     return [frame(msg) for msg in msgs]
 
@@ -56,16 +71,29 @@ def test_valid_traffic_draws() -> None:
     feed(b"".join(valid_traffic()))
 
 
+def corrupt(rng: random.Random, messages: list[bytes], headers: bool) -> bytes:
+    damaged = [bytearray(msg) for msg in messages]
+    target = rng.choice([msg for msg in damaged[1:] if len(msg) > 6])
+    for _ in range(rng.randint(1, 4)):
+        # Mostly the bodies: a wrong header mostly just desynchronises the framer.
+        pos = rng.randrange(0 if headers else 6, len(target))
+        target[pos] = rng.choice((0, 0xFF, 0x7F, 0x80, rng.randrange(256)))
+    return b"".join(damaged)
+
+
+def feed_main(stream: bytes) -> None:
+    main = MainChannel("")
+    main.initiate()
+    main.receive_data(link_reply() + link_result())
+    main.receive_data(stream)
+
+
 def test_corrupted_traffic_raises_only_protocol_errors() -> None:
     rng = random.Random(20261125)
-    messages = valid_traffic()
-    for _ in range(3000):
-        damaged = [bytearray(msg) for msg in messages]
-        target = rng.choice(damaged[1:])
-        for _ in range(rng.randint(1, 4)):
-            # Skip the 6-byte mini header: a wrong size only desynchronises the framer,
-            # which the framing tests cover; here the message bodies are under attack.
-            pos = rng.randrange(6, len(target))
-            target[pos] = rng.choice((0, 0xFF, 0x7F, 0x80, rng.randrange(256)))
+    display, main = valid_traffic(), main_traffic()
+    feed_main(b"".join(main))
+    for i in range(3000):
         with contextlib.suppress(ProtocolError):
-            feed(b"".join(damaged))
+            feed(corrupt(rng, display, headers=i % 10 == 0))
+        with contextlib.suppress(ProtocolError):
+            feed_main(corrupt(rng, main, headers=i % 10 == 0))

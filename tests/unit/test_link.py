@@ -105,3 +105,12 @@ def test_truncated_reply_waits_without_output() -> None:
 def test_overlong_password_is_refused_before_connecting() -> None:
     with pytest.raises(ValueError, match="60"):
         handshake("x" * 61)
+
+
+def test_unusable_ticket_key_is_a_protocol_error() -> None:
+    reply = bytearray(link_reply())
+    reply[LINK_HEADER.size + 4:LINK_HEADER.size + 4 + 162] = b"\x30" * 162
+    link = handshake()
+    link.start()
+    with pytest.raises(ProtocolError, match="ticket key"):
+        link.receive_data(bytes(reply))

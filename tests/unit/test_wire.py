@@ -116,3 +116,40 @@ def test_framer_full_header_and_sub_messages() -> None:
 def test_framer_refuses_absurd_sizes() -> None:
     with pytest.raises(ProtocolError, match="limit"):
         list(Framer(mini_header=True).feed(b"\1\0\xff\xff\xff\xff"))
+
+
+BLOB = memoryview(b"compressed")
+PAYLOADS: list[tuple[int, Any]] = [
+    (ImageType.BITMAP, BITMAP_IMAGE.payload),
+    (ImageType.LZ_PLT, m.LzPltData(BitmapFlags.PAL_FROM_CACHE, None, 99, BLOB)),
+    (ImageType.LZ_PLT, m.LzPltData(0, m.Palette(4, (1, 2, 3)), 0, BLOB)),
+    (ImageType.QUIC, m.BinaryData(BLOB)), (ImageType.LZ_RGB, m.BinaryData(BLOB)),
+    (ImageType.GLZ_RGB, m.BinaryData(BLOB)), (ImageType.JPEG, m.BinaryData(BLOB)),
+    (ImageType.LZ4, m.BinaryData(BLOB)), (ImageType.ZLIB_GLZ_RGB, m.ZlibGlzData(5, BLOB)),
+    (ImageType.JPEG_ALPHA, m.JpegAlphaData(1, 4, BLOB)), (ImageType.SURFACE, m.SurfaceImage(3)),
+    (ImageType.FROM_CACHE, None), (ImageType.FROM_CACHE_LOSSLESS, None),
+]
+
+
+@pytest.mark.parametrize(("image_type", "payload"), PAYLOADS)
+def test_every_image_type_round_trips_inside_a_copy(image_type: int, payload: Any) -> None:
+    image = m.Image(m.ImageDescriptor(1, image_type, 0, 2, 2), payload)
+    msg = m.DrawCopy(m.DisplayBase(0, RECT, m.Clip(ClipType.NONE)), image, RECT, 8, 0,
+                     m.NO_MASK)
+    assert decode(m.DrawCopy, encode(msg)) == msg
+
+
+def test_golden_bytes_from_spice_proto() -> None:
+    """Layouts written out by hand from spice.proto, independent of the table."""
+    assert encode(m.DisplayInit(1, 0, 1, 0)) == bytes([1]) + bytes(8) + bytes([1]) + bytes(4)
+    assert encode(m.PreferredCompression(7)) == b"\x07"
+    assert encode(m.Pong(1, 2)) == b"\x01\0\0\0" + b"\x02" + bytes(7)
+    assert decode(m.MainInit, bytes(range(32))) == m.MainInit(
+        *[int.from_bytes(bytes(range(i, i + 4)), "little") for i in range(0, 32, 4)])
+    assert decode(m.SurfaceCreate, bytes([1, 0, 0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 32, 0, 0, 0,
+                                          1, 0, 0, 0])) == m.SurfaceCreate(1, 1024, 768, 32, 1)
+    assert decode(m.Notify, bytes(8) + b"\2\0\0\0" + b"\1\0\0\0" + b"\0\0\0\0" + b"\3\0\0\0abc"
+                  ).text.tobytes() == b"abc"
+    # Head: id, surface_id, width, height, x, y, flags; after count u16 and max_allowed u16.
+    heads = decode(m.MonitorsConfig, b"\1\0\4\0" + bytes(8) + b"\x80\2\0\0\xe0\1\0\0" + bytes(12))
+    assert heads.heads == (m.Head(0, 0, 640, 480, 0, 0, 0),)

@@ -15,16 +15,21 @@ import numpy as np
 
 from ..codecs.bitmap import decode_bitmap
 from ..codecs.lz4 import decode_lz4
-from ..codecs.pixels import Pixels
+from ..codecs.pixels import Pixels, from_rgb555, from_rgb565
 from ..spice import messages as m
-from ..spice.constants import BrushType, ClipType, ImageType, Ropd, SurfaceFlags
+from ..spice.constants import BrushType, ClipType, ImageType, Ropd, SurfaceFlags, SurfaceFormat
 from ..spice.errors import ProtocolError, Unsupported
 from ..spice.wire import Message
+from .palettes import PaletteCache
 from .surface import Box, Surface
 
 log = logging.getLogger(__name__)
 
 MAX_SURFACE_SIDE = 16384  # larger than any real monitor; bounds what a server can allocate
+MAX_IMAGE_PIXELS = 8192 * 8192  # one decoded image: 256 MiB
+# All surfaces of one display channel together: an 8K primary plus generous off-screen
+# surfaces, within what a 4 GiB board can give.
+MAX_SURFACES_PIXELS = 128 * 1024 * 1024
 
 
 class Canvas:
@@ -33,6 +38,7 @@ class Canvas:
         self.primary: Surface | None = None
         self.monitors: tuple[m.Head, ...] = ()
         self.image_types: Counter[int] = Counter()  # diagnostics: what the server really sends
+        self.palettes = PaletteCache()
 
     def apply(self, msg: Message) -> Box | None:
         """Execute one message; return the damaged box on the primary surface, if any."""
@@ -47,6 +53,11 @@ class Canvas:
         if not (0 < msg.width <= MAX_SURFACE_SIDE and 0 < msg.height <= MAX_SURFACE_SIDE):
             raise ProtocolError(f"surface {msg.surface_id} of {msg.width}x{msg.height} "
                                 f"is out of range")
+        replaced = self.surfaces.get(msg.surface_id)
+        in_use = sum(s.width * s.height for s in self.surfaces.values() if s is not replaced)
+        if in_use + msg.width * msg.height > MAX_SURFACES_PIXELS:
+            raise ProtocolError(f"surface {msg.surface_id} of {msg.width}x{msg.height} would "
+                                f"take surface memory past {MAX_SURFACES_PIXELS * 4 >> 20} MiB")
         surface = Surface(msg.surface_id, msg.width, msg.height, msg.format,
                           bool(msg.flags & SurfaceFlags.PRIMARY))
         self.surfaces[msg.surface_id] = surface
@@ -68,10 +79,19 @@ class Canvas:
 
     def _reset(self, msg: m.DisplayReset) -> Box | None:
         # What spice-gtk does: the server will redraw, so start from a clear screen.
+        self.palettes.clear()
         if self.primary is None:
             return None
         self.primary.pixels[:] = 0
         return self.primary.bounds
+
+    def _inval_palette(self, msg: m.InvalPalette) -> Box | None:
+        self.palettes.invalidate(msg.id)
+        return None
+
+    def _inval_all_palettes(self, msg: m.InvalAllPalettes) -> Box | None:
+        self.palettes.clear()
+        return None
 
     def _monitors_config(self, msg: m.MonitorsConfig) -> Box | None:
         self.monitors = msg.heads
@@ -133,7 +153,7 @@ class Canvas:
             raise Unsupported("masked FILL is not rendered yet")
         if msg.brush.type != BrushType.SOLID:
             raise Unsupported("pattern brushes are not rendered yet")
-        color = np.uint32(msg.brush.color)
+        color = _brush_color(surface, msg.brush.color)
         for b in boxes:
             _rop(surface.pixels[b.top:b.bottom, b.left:b.right], color, msg.rop_descriptor,
                  brush=True)
@@ -154,14 +174,26 @@ class Canvas:
 
     def _image(self, image: m.Image) -> Pixels:
         d, p = image.descriptor, image.payload
-        if not (0 < d.width <= MAX_SURFACE_SIDE and 0 < d.height <= MAX_SURFACE_SIDE):
+        if not (0 < d.width <= MAX_SURFACE_SIDE and 0 < d.height <= MAX_SURFACE_SIDE
+                and d.width * d.height <= MAX_IMAGE_PIXELS):
             raise ProtocolError(f"image of {d.width}x{d.height} is out of range")
+        pixels = self._decode(d, p)
         self.image_types[d.type] += 1
-        if d.type == ImageType.BITMAP and isinstance(p, m.BitmapData):
-            return decode_bitmap(p, _no_palette_cache)
-        if d.type == ImageType.LZ4 and isinstance(p, m.BinaryData):
+        return pixels
+
+    def _decode(self, d: m.ImageDescriptor, p: m.ImagePayload) -> Pixels:
+        if isinstance(p, m.BitmapData):
+            if (p.width, p.height) != (d.width, d.height):
+                raise ProtocolError(f"bitmap of {p.width}x{p.height} in an image of "
+                                    f"{d.width}x{d.height}")
+            return decode_bitmap(p, self.palettes.resolve(p.flags, p.palette, p.palette_id))
+        if isinstance(p, m.LzPltData):
+            # Not decoded yet, but its palette must still reach the cache: later bitmaps
+            # may name it.
+            self.palettes.resolve(p.flags, p.palette, p.palette_id)
+        elif d.type == ImageType.LZ4 and isinstance(p, m.BinaryData):
             return decode_lz4(p.data, d.width, d.height)
-        if d.type == ImageType.SURFACE and isinstance(p, m.SurfaceImage):
+        elif isinstance(p, m.SurfaceImage):
             source = self.surfaces.get(p.surface_id)
             if source is None:
                 raise ProtocolError(f"image refers to unknown surface {p.surface_id}")
@@ -169,9 +201,14 @@ class Canvas:
         raise Unsupported(f"image type {d.type} is not rendered yet")
 
 
-def _no_palette_cache(palette_id: int) -> Sequence[int]:
-    # The palette cache is only used when the client announces one; this client does not.
-    raise ProtocolError(f"bitmap refers to cached palette {palette_id}, but no cache exists")
+def _brush_color(surface: Surface, color: int) -> np.uint32:
+    """Brush colours come in the target surface's pixel format; the canvas holds XRGB."""
+    value = np.array([color], np.uint32)
+    if surface.format == SurfaceFormat.RGB565:
+        value = from_rgb565(value)
+    elif surface.format == SurfaceFormat.RGB555:
+        value = from_rgb555(value)
+    return np.uint32(value[0])
 
 
 def _scale_nearest(src: Pixels, dest: Box, visible: Box) -> Pixels:
@@ -216,6 +253,8 @@ _HANDLERS: dict[type, Callable[[Canvas, Any], Box | None]] = {
     m.DisplayMode: Canvas._mode,
     m.DisplayReset: Canvas._reset,
     m.MonitorsConfig: Canvas._monitors_config,
+    m.InvalPalette: Canvas._inval_palette,
+    m.InvalAllPalettes: Canvas._inval_all_palettes,
     m.DrawCopy: Canvas._copy,
     m.DrawFill: Canvas._fill,
     m.CopyBits: Canvas._copy_bits,

@@ -36,11 +36,15 @@ def decode_lz4(data: memoryview, width: int, height: int) -> Pixels:
         pos += 4
         if pos + size > end:
             raise ProtocolError("LZ4 image truncated inside a block")
+        # LZ4 expands at most about 255:1, so asking for more only costs allocation.
+        limit = min(total - produced, size * 255 + 16)
         try:
-            block = lz4.block.decompress(data[pos:pos + size], uncompressed_size=total - produced,
+            block = lz4.block.decompress(data[pos:pos + size], uncompressed_size=limit,
                                          dict=window)
         except lz4.block.LZ4BlockError as exc:
             raise ProtocolError(f"corrupt LZ4 image block: {exc}") from None
+        if not block:  # spice-gtk refuses these too; accepting them lets a server spin us
+            raise ProtocolError("LZ4 image block decodes to nothing")
         pos += size
         blocks.append(block)
         produced += len(block)

@@ -6,6 +6,7 @@ All of it is numpy slicing and vector arithmetic: no per-pixel Python.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -29,10 +30,29 @@ def row_bytes(fmt: int, width: int) -> int:
     raise Unsupported(f"bitmap format {fmt} is not decoded")
 
 
+def _widen(value: npt.NDArray[Any], bits: int) -> npt.NDArray[Any]:
+    # Replicate the high bits into the low ones so all-ones maps to 0xff, as pixman does.
+    return value << (8 - bits) | value >> (2 * bits - 8)
+
+
+def from_rgb555(v: Pixels) -> Pixels:
+    xrgb: Pixels = (_widen(v >> 10 & 31, 5) << 16 | _widen(v >> 5 & 31, 5) << 8
+                    | _widen(v & 31, 5)).astype(np.uint32, copy=False)
+    return xrgb
+
+
+def from_rgb565(v: Pixels) -> Pixels:
+    xrgb: Pixels = (_widen(v >> 11 & 31, 5) << 16 | _widen(v >> 5 & 63, 6) << 8
+                    | _widen(v & 31, 5)).astype(np.uint32, copy=False)
+    return xrgb
+
+
 def to_xrgb(data: bytes | bytearray | memoryview, fmt: int, width: int, height: int,
             stride: int, top_down: bool, palette: Sequence[int] | None = None) -> Pixels:
     """View or convert ``height`` rows of ``stride`` bytes. Bottom-up bitmaps (the SPICE
     default) come back flipped, as a view where possible."""
+    if width <= 0 or height <= 0:
+        raise ProtocolError(f"bitmap of {width}x{height} has no pixels")
     need = row_bytes(fmt, width)
     if stride < need or len(data) < stride * height:
         raise ProtocolError(f"bitmap of {width}x{height} with stride {stride} needs "
@@ -46,11 +66,7 @@ def to_xrgb(data: bytes | bytearray | memoryview, fmt: int, width: int, height: 
         bgr = rows.reshape(height, width, 3).astype(np.uint32)
         return (bgr[..., 0] | bgr[..., 1] << 8 | bgr[..., 2] << 16).astype(np.uint32, copy=False)
     if fmt == BitmapFormat.BIT16:
-        v = np.ascontiguousarray(rows).view("<u2").astype(np.uint32)
-        r, g, b = v >> 10 & 31, v >> 5 & 31, v & 31
-        # Replicate the high bits into the low ones so 0x1f maps to 0xff, as pixman does.
-        rgb = (r << 3 | r >> 2) << 16 | (g << 3 | g >> 2) << 8 | (b << 3 | b >> 2)
-        return rgb.astype(np.uint32, copy=False)
+        return from_rgb555(np.ascontiguousarray(rows).view("<u2").astype(np.uint32))
     if palette is None:
         raise ProtocolError(f"indexed bitmap (format {fmt}) without a palette")
     if fmt == BitmapFormat.BIT8:
@@ -60,9 +76,8 @@ def to_xrgb(data: bytes | bytearray | memoryview, fmt: int, width: int, height: 
         pair = (high, low) if fmt == BitmapFormat.BIT4_BE else (low, high)
         index = np.stack(pair, axis=-1).reshape(height, -1)[:, :width]
     else:
-        order = fmt == BitmapFormat.BIT1_BE and "big"
-        index = np.unpackbits(rows, axis=1, bitorder="big" if order == "big" else "little")
-        index = index[:, :width]
+        order: Literal["big", "little"] = "big" if fmt == BitmapFormat.BIT1_BE else "little"
+        index = np.unpackbits(rows, axis=1, bitorder=order)[:, :width]
     lut = np.zeros(256, np.uint32)
     lut[:len(palette)] = np.asarray(palette[:256], np.uint32)
     colors: Pixels = lut[index]

@@ -7,14 +7,17 @@ except the few ``switch`` types (Clip, Brush, Image), whose shape depends on a t
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Annotated
 
 from .constants import BitmapFlags, BrushType, ChannelType, ClipType, ImageType
 from .errors import ProtocolError, Unsupported
 from .wire import (
+    BASE_CHANNEL,
     CLIENT,
     I32,
+    I64,
     SERVER,
     U8,
     U16,
@@ -33,7 +36,6 @@ from .wire import (
     message,
 )
 
-BASE = 0
 MAIN = ChannelType.MAIN
 DISPLAY = ChannelType.DISPLAY
 
@@ -140,7 +142,30 @@ class BitmapData:
 
 
 @dataclass(frozen=True, slots=True)
+class LzPltData:
+    """An LZ-compressed indexed image; its palette follows the same rules as a bitmap's."""
+
+    flags: int
+    palette: Palette | None
+    palette_id: int
+    data: memoryview
+
+
+@dataclass(frozen=True, slots=True)
 class BinaryData:
+    data: Annotated[memoryview, Blob(Prim("I"))]
+
+
+@dataclass(frozen=True, slots=True)
+class ZlibGlzData:
+    glz_data_size: U32
+    data: Annotated[memoryview, Blob(Prim("I"))]
+
+
+@dataclass(frozen=True, slots=True)
+class JpegAlphaData:
+    flags: U8
+    jpeg_size: U32
     data: Annotated[memoryview, Blob(Prim("I"))]
 
 
@@ -149,29 +174,33 @@ class SurfaceImage:
     surface_id: U32
 
 
+ImagePayload = (BitmapData | LzPltData | BinaryData | ZlibGlzData | JpegAlphaData
+                | SurfaceImage | None)
+
+
 @dataclass(frozen=True, slots=True)
 class Image(Custom):
-    """A source image. ``payload`` is None for FROM_CACHE images, and BinaryData for the
-    compressed types whose decoders live in ``spicebox.codecs``."""
+    """A source image, parsed for every type spice.proto defines; decoding the pixels is
+    the canvas's business. ``payload`` is None for FROM_CACHE images."""
 
     descriptor: ImageDescriptor
-    payload: BitmapData | BinaryData | SurfaceImage | None
+    payload: ImagePayload
 
     @classmethod
     def read(cls, r: Reader) -> Image:
         d: ImageDescriptor = codec_of(ImageDescriptor).read(r)
         t = d.type
-        payload: BitmapData | BinaryData | SurfaceImage | None
+        payload: ImagePayload
         if t == ImageType.BITMAP:
             payload = _read_bitmap(r)
-        elif t in _BINARY_IMAGES:
-            payload = codec_of(BinaryData).read(r)
-        elif t == ImageType.SURFACE:
-            payload = codec_of(SurfaceImage).read(r)
+        elif t == ImageType.LZ_PLT:
+            payload = _read_lz_plt(r)
         elif t in (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS):
             payload = None
+        elif t in _DERIVED_PAYLOADS:
+            payload = codec_of(_DERIVED_PAYLOADS[t]).read(r)
         else:
-            raise Unsupported(f"image type {t} is not decoded yet")
+            raise Unsupported(f"image type {t} is not part of the protocol")
         return cls(d, payload)
 
     @classmethod
@@ -179,37 +208,54 @@ class Image(Custom):
         codec_of(ImageDescriptor).write(w, value.descriptor)
         p = value.payload
         if isinstance(p, BitmapData):
-            _write_bitmap(w, p)
+            w.pack(_BITMAP_HEAD, p.format, p.flags, p.width, p.height, p.stride)
+            _write_palette(w, p.flags, p.palette, p.palette_id)
+            w.buf += p.data
+        elif isinstance(p, LzPltData):
+            w.pack(_LZ_PLT_HEAD, p.flags, len(p.data))
+            _write_palette(w, p.flags, p.palette, p.palette_id)
+            w.buf += p.data
         elif p is not None:
             codec_of(type(p)).write(w, p)
 
 
-_BINARY_IMAGES = frozenset({ImageType.QUIC, ImageType.LZ_RGB, ImageType.GLZ_RGB,
-                            ImageType.JPEG, ImageType.LZ4})
-_BITMAP_HEAD = Prim("BBIII")  # format, flags, width (x), height (y), stride
+_DERIVED_PAYLOADS: dict[int, type] = {
+    ImageType.QUIC: BinaryData, ImageType.LZ_RGB: BinaryData, ImageType.GLZ_RGB: BinaryData,
+    ImageType.JPEG: BinaryData, ImageType.LZ4: BinaryData, ImageType.ZLIB_GLZ_RGB: ZlibGlzData,
+    ImageType.JPEG_ALPHA: JpegAlphaData, ImageType.SURFACE: SurfaceImage,
+}
+_BITMAP_HEAD = struct.Struct("<BBIII")  # format, flags, width (x), height (y), stride
+_LZ_PLT_HEAD = struct.Struct("<BI")  # flags, data size
 _PALETTE_PTR: Ptr[Palette] = Ptr(Palette)
+_U32 = Prim("I")
 _U64 = Prim("Q")
 
 
-def _read_bitmap(r: Reader) -> BitmapData:
-    fmt, flags, width, height, stride = r.unpack(_BITMAP_HEAD.struct)
-    palette: Palette | None = None
-    palette_id = 0
+def _read_palette(r: Reader, flags: int) -> tuple[Palette | None, int]:
+    """spice.proto's ``switch (flags) { case PAL_FROM_CACHE: u64 id; default: Palette* }``."""
     if flags & BitmapFlags.PAL_FROM_CACHE:
-        palette_id = _U64.read(r)
+        return None, _U64.read(r)
+    return _PALETTE_PTR.read(r), 0
+
+
+def _write_palette(w: Writer, flags: int, palette: Palette | None, palette_id: int) -> None:
+    if flags & BitmapFlags.PAL_FROM_CACHE:
+        _U64.write(w, palette_id)
     else:
-        palette = _PALETTE_PTR.read(r)
+        _PALETTE_PTR.write(w, palette)
+
+
+def _read_bitmap(r: Reader) -> BitmapData:
+    fmt, flags, width, height, stride = r.unpack(_BITMAP_HEAD)
+    palette, palette_id = _read_palette(r, flags)
     return BitmapData(fmt, flags, width, height, stride, palette, palette_id,
                       r.take(height * stride))
 
 
-def _write_bitmap(w: Writer, b: BitmapData) -> None:
-    w.pack(_BITMAP_HEAD.struct, b.format, b.flags, b.width, b.height, b.stride)
-    if b.flags & BitmapFlags.PAL_FROM_CACHE:
-        _U64.write(w, b.palette_id)
-    else:
-        _PALETTE_PTR.write(w, b.palette)
-    w.buf += b.data
+def _read_lz_plt(r: Reader) -> LzPltData:
+    flags, size = r.unpack(_LZ_PLT_HEAD)
+    palette, palette_id = _read_palette(r, flags)
+    return LzPltData(flags, palette, palette_id, r.take(size))
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,8 +300,6 @@ class Brush(Custom):
             codec_of(Pattern).write(w, value.pattern)
 
 
-_U32 = Prim("I")
-
 
 @dataclass(frozen=True, slots=True)
 class Head:
@@ -271,20 +315,20 @@ class Head:
 # --- every channel (spice.proto BaseChannel) -----------------------------------------------
 
 
-@message(BASE, SERVER, 1)
+@message(BASE_CHANNEL, SERVER, 1)
 @dataclass(frozen=True, slots=True)
 class Migrate(Message):
     flags: U32
 
 
-@message(BASE, SERVER, 3)
+@message(BASE_CHANNEL, SERVER, 3)
 @dataclass(frozen=True, slots=True)
 class SetAck(Message):
     generation: U32
     window: U32
 
 
-@message(BASE, SERVER, 4)
+@message(BASE_CHANNEL, SERVER, 4)
 @dataclass(frozen=True, slots=True)
 class Ping(Message):
     id: U32
@@ -292,20 +336,20 @@ class Ping(Message):
     data: Bytes
 
 
-@message(BASE, SERVER, 5)
+@message(BASE_CHANNEL, SERVER, 5)
 @dataclass(frozen=True, slots=True)
 class WaitForChannels(Message):
     waits: Annotated[tuple[ChannelWait, ...], Array(ChannelWait, Prim("B"))]
 
 
-@message(BASE, SERVER, 6)
+@message(BASE_CHANNEL, SERVER, 6)
 @dataclass(frozen=True, slots=True)
 class Disconnecting(Message):
     time_stamp: U64
     reason: U32
 
 
-@message(BASE, SERVER, 7)
+@message(BASE_CHANNEL, SERVER, 7)
 @dataclass(frozen=True, slots=True)
 class Notify(Message):
     time_stamp: U64
@@ -315,26 +359,26 @@ class Notify(Message):
     text: Annotated[memoryview, Blob(Prim("I"))]
 
 
-@message(BASE, CLIENT, 1)
+@message(BASE_CHANNEL, CLIENT, 1)
 @dataclass(frozen=True, slots=True)
 class AckSync(Message):
     generation: U32
 
 
-@message(BASE, CLIENT, 2)
+@message(BASE_CHANNEL, CLIENT, 2)
 @dataclass(frozen=True, slots=True)
 class Ack(Message):
     pass
 
 
-@message(BASE, CLIENT, 3)
+@message(BASE_CHANNEL, CLIENT, 3)
 @dataclass(frozen=True, slots=True)
 class Pong(Message):
     id: U32
     timestamp: U64
 
 
-@message(BASE, CLIENT, 6)
+@message(BASE_CHANNEL, CLIENT, 6)
 @dataclass(frozen=True, slots=True)
 class ClientDisconnecting(Message):
     time_stamp: U64
@@ -528,7 +572,7 @@ class MonitorsConfig(Message):
 @dataclass(frozen=True, slots=True)
 class DisplayInit(Message):
     pixmap_cache_id: U8
-    pixmap_cache_size: Annotated[int, Prim("q")]
+    pixmap_cache_size: I64
     glz_dictionary_id: U8
     glz_dictionary_window_size: I32
 
