@@ -47,9 +47,11 @@ log = logging.getLogger(__name__)
 WIDTH = 1024
 HEIGHT = 768
 BYTES_PER_PIXEL = 4
-IMAGE_COUNT = 2
+IMAGE_COUNT = 3
+# Rows and columns of the box that differs between images 0 and 2.
+VIDEO_BOX = (slice(256, 448), slice(384, 640))
 # Bump whenever the pixels produced by _render_image change: it is part of the cache key.
-IMAGE_GENERATOR_VERSION = 1
+IMAGE_GENERATOR_VERSION = 2
 
 # SeaBIOS' VBE list (bochs, qxl and virtio-vga all use it) has mode 0x118 as 1024x768 at
 # *24* bpp; 0x144 is its 1024x768x32 mode. The kernel wants VESA numbers plus 0x200.
@@ -407,6 +409,10 @@ def _render_image(index: int) -> npt.NDArray[np.uint8]:
         # plus a panel of glyph-like marks, so a stale or partial update stands out.
         rgb = 255 - rgb[::-1, ::-1]
         _draw_text_panel(rgb, x, y)
+    elif index == 2:
+        # Image 0 with one box inverted: alternating 0 and 2 changes only that box, which
+        # is what a server's video detection looks for.
+        rgb[VIDEO_BOX] = 255 - rgb[VIDEO_BOX]
     elif index != 0:
         raise ValueError(f"no test image {index}")
     return rgb.astype(np.uint8)

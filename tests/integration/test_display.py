@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -55,3 +57,23 @@ def test_server_follows_decoding_policy(console_guest: console.ConsoleGuest,
             types = client.session.canvas.image_types
             assert types[expected] > 0, types
             assert set(types) <= {expected, ImageType.BITMAP}, types
+
+
+def test_video_streams_are_turned_back_into_images(console_guest: console.ConsoleGuest) -> None:
+    """Without a video decoder the client refuses each stream the way spice-server
+    documents, and the server goes back to sending the region as images."""
+    with QemuServer(VGA_DEVICES["std"] + console_guest.qemu_args(), serial=True,
+                    spice="disable-ticketing=on,streaming-video=all") as qemu:
+        assert qemu.serial_path is not None
+        with console.SerialConsole(qemu.serial_path) as serial, \
+                ClientThread(parse_uri(qemu.uri())) as client:
+            serial.wait_for(console.READY, 120)
+            # Only VIDEO_BOX differs between images 0 and 2: flipping them at ~15 fps
+            # is what the server's video detection looks for.
+            for frame in range(61):
+                serial.send(f"show {2 * (frame % 2)}")
+                serial.wait_for(console.SHOWN, 30)
+                time.sleep(0.03)
+            assert "the client does not support stream" in qemu.log_path.read_text()
+            shown = assert_shows_guest_screen(client, qemu)
+            assert np.array_equal(shown, _guest_image(console_guest, 0))  # frame 60 is even

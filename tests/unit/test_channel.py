@@ -16,6 +16,7 @@ from spicebox.spice.events import (
 from spicebox.spice.framing import Framer
 from spicebox.spice.main import MainChannel
 from spicebox.spice.policy import DecodingPolicy
+from spicebox.spice.wire import encode
 
 from .server_bytes import frame, link_reply, link_result, raw_frame
 
@@ -30,7 +31,7 @@ def linked_main() -> tuple[MainChannel, list[ChannelEvent]]:
 
 
 def sent(channel: MainChannel | DisplayChannel) -> list[tuple[int, bytes]]:
-    return [(t, bytes(b)) for t, b in Framer(True).feed(channel.data_to_send())]
+    return [(t, bytes(b)) for t, b, _ in Framer(True).feed(channel.data_to_send())]
 
 
 def test_main_session_setup() -> None:
@@ -77,7 +78,7 @@ def test_malformed_known_message_names_itself() -> None:
 def test_display_asks_for_policy(server_caps: tuple[int, ...], expect_pref: bool) -> None:
     policy = DecodingPolicy(image_compression=ImageCompression.LZ4)
     display = DisplayChannel(0, 0x1234, "pw", policy)
-    assert DisplayCap.LZ4_COMPRESSION in display._link.channel_caps
+    assert DisplayCap.LZ4_COMPRESSION in policy.display_caps()
     display.initiate()
     display.receive_data(link_reply(channel=server_caps))
     display.data_to_send()
@@ -109,3 +110,15 @@ def test_wakeup_runs_for_every_queued_send() -> None:
     main.receive_data(frame(m.Ping(1, 2, memoryview(b""))))
     pong = (1).to_bytes(4, "little") + (2).to_bytes(8, "little")
     assert woken == [1] and sent(main) == [(m.Pong.spec.number, pong)]
+
+
+def test_display_refuses_video_streams_it_cannot_decode() -> None:
+    display = DisplayChannel(0, 1, "", DecodingPolicy())
+    assert DisplayCap.STREAM_REPORT in display.policy.display_caps()
+    display.initiate()
+    display.receive_data(link_reply() + link_result())
+    display.data_to_send()
+    assert display.receive_data(frame(m.StreamActivateReport(3, 77, 100, 1000))) == []
+    (msg_type, body), = sent(display)
+    report = m.StreamReport(3, 77, 0, 0, 0, 0xFFFFFFFF, 0, 0)
+    assert (msg_type, body) == (m.StreamReport.spec.number, encode(report))

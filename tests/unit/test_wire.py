@@ -100,7 +100,7 @@ def test_framer_reassembles_split_messages() -> None:
     stream = framer.frame(3, b"abc") + framer.frame(4, b"") + framer.frame(5, b"x" * 1000)
     got = []
     for i in range(len(stream)):
-        got += [(t, bytes(b)) for t, b in framer.feed(stream[i:i + 1])]
+        got += [(t, bytes(b)) for t, b, _ in framer.feed(stream[i:i + 1])]
     assert got == [(3, b"abc"), (4, b""), (5, b"x" * 1000)]
 
 
@@ -110,7 +110,8 @@ def test_framer_full_header_and_sub_messages() -> None:
     body = b"main" + sub + (1).to_bytes(2, "little") + (4).to_bytes(4, "little")
     header = (1).to_bytes(8, "little") + (9).to_bytes(2, "little") + \
         len(body).to_bytes(4, "little") + (4 + len(sub)).to_bytes(4, "little")
-    assert [(t, bytes(b)) for t, b in framer.feed(header + body)] == [(7, b"hi"), (9, body)]
+    assert [(t, bytes(b), c) for t, b, c in framer.feed(header + body)] == [
+        (7, b"hi", True), (9, body, False)]
 
 
 def test_framer_refuses_absurd_sizes() -> None:

@@ -95,8 +95,9 @@ class Channel:
                                         result.common_caps, result.channel_caps))
             events.extend(self.on_linked())
             data = self._link.leftover
-        for msg_type, body in self._framer.feed(data):
-            if self._ack_window:
+        for msg_type, body, carried in self._framer.feed(data):
+            # spice-gtk acknowledges messages as sent, not the sub-messages they carry.
+            if self._ack_window and not carried:
                 self._unacked += 1
                 if self._unacked >= self._ack_window:
                     self._unacked = 0

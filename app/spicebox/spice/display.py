@@ -9,6 +9,9 @@ from .channel import Channel
 from .constants import ChannelType, DisplayCap
 from .events import ChannelEvent
 from .policy import DecodingPolicy
+from .wire import Message
+
+REFUSE_STREAM_DROPS = 0xFFFFFFFF
 
 # Cache and dictionary ids only need to be shared between display channels of one client.
 PIXMAP_CACHE_ID = 1
@@ -30,3 +33,13 @@ class DisplayChannel(Channel):
         if DisplayCap.PREF_COMPRESSION in self.channel_caps:
             self.send(m.PreferredCompression(self.policy.image_compression))
         return []
+
+    def handle(self, msg: Message) -> list[ChannelEvent]:
+        if isinstance(msg, m.StreamActivateReport):
+            # No video decoder yet: a report of zero frames and UINT32_MAX drops is
+            # spice-server's documented "client cannot play this stream" (it then stops
+            # streaming and sends the region as ordinary images, which this client draws).
+            self.send(m.StreamReport(msg.stream_id, msg.unique_id, 0, 0, 0,
+                                     REFUSE_STREAM_DROPS, 0, 0))
+            return []
+        return super().handle(msg)

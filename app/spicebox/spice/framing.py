@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from .errors import ProtocolError
 
@@ -18,6 +19,12 @@ _SUB_OFFSET = struct.Struct("<I")
 MAX_MESSAGE_SIZE = 256 * 1024 * 1024
 
 
+class Frame(NamedTuple):
+    type: int
+    body: memoryview
+    carried: bool = False  # a sub-message riding in front of another (full headers only)
+
+
 class Framer:
     """Splits the byte stream into (type, body) pairs and frames outgoing messages."""
 
@@ -27,7 +34,7 @@ class Framer:
         self._buf = bytearray()
         self._serial = 0
 
-    def feed(self, data: bytes | bytearray | memoryview) -> Iterator[tuple[int, memoryview]]:
+    def feed(self, data: bytes | bytearray | memoryview) -> Iterator[Frame]:
         """Add received bytes and yield every complete message they finish."""
         self._buf += data
         header = self._header
@@ -52,7 +59,7 @@ class Framer:
                 pos = end
                 if sub_list:
                     yield from _sub_messages(body, sub_list)
-                yield msg_type, body
+                yield Frame(msg_type, body)
         finally:
             del buf[:pos]
 
@@ -63,7 +70,7 @@ class Framer:
         return FULL_HEADER.pack(self._serial, msg_type, len(body), 0) + body
 
 
-def _sub_messages(body: memoryview, offset: int) -> Iterator[tuple[int, memoryview]]:
+def _sub_messages(body: memoryview, offset: int) -> Iterator[Frame]:
     """Sub-messages ride in front of their carrier with full headers (old servers only)."""
     try:
         (count,) = _SUB_LIST_SIZE.unpack_from(body, offset)
@@ -73,6 +80,6 @@ def _sub_messages(body: memoryview, offset: int) -> Iterator[tuple[int, memoryvi
             start = sub + MINI_HEADER.size
             if start + size > len(body):
                 raise ProtocolError("sub-message runs past the end of its message")
-            yield msg_type, body[start:start + size]
+            yield Frame(msg_type, body[start:start + size], carried=True)
     except struct.error as exc:
         raise ProtocolError(f"malformed sub-message list: {exc}") from None

@@ -524,6 +524,54 @@ class InvalAllPalettes(Message):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class StreamDataHeader:
+    id: U32
+    multi_media_time: U32
+
+
+@message(DISPLAY, SERVER, 122)
+@dataclass(frozen=True, slots=True)
+class StreamCreate(Message):
+    surface_id: U32
+    id: U32
+    flags: U8
+    codec_type: U8
+    stamp: U64
+    stream_width: U32
+    stream_height: U32
+    src_width: U32
+    src_height: U32
+    dest: Rect
+    clip: Clip
+
+
+@message(DISPLAY, SERVER, 123)
+@dataclass(frozen=True, slots=True)
+class StreamData(Message):
+    base: StreamDataHeader
+    data: Annotated[memoryview, Blob(Prim("I"))]
+
+
+@message(DISPLAY, SERVER, 124)
+@dataclass(frozen=True, slots=True)
+class StreamClip(Message):
+    id: U32
+    clip: Clip
+
+
+@message(DISPLAY, SERVER, 125)
+@dataclass(frozen=True, slots=True)
+class StreamDestroy(Message):
+    id: U32
+
+
+@message(DISPLAY, SERVER, 126)
+@dataclass(frozen=True, slots=True)
+class StreamDestroyAll(Message):
+    pass
+
+
 @message(DISPLAY, SERVER, 302)
 @dataclass(frozen=True, slots=True)
 class DrawFill(Message):
@@ -568,6 +616,25 @@ class MonitorsConfig(Message):
     heads: Annotated[tuple[Head, ...], Array(Head, "count", limit=MAX_HEADS)]
 
 
+@message(DISPLAY, SERVER, 316)
+@dataclass(frozen=True, slots=True)
+class StreamDataSized(Message):
+    base: StreamDataHeader
+    width: U32
+    height: U32
+    dest: Rect
+    data: Annotated[memoryview, Blob(Prim("I"))]
+
+
+@message(DISPLAY, SERVER, 319)
+@dataclass(frozen=True, slots=True)
+class StreamActivateReport(Message):
+    stream_id: U32
+    unique_id: U32
+    max_window_size: U32
+    timeout_ms: U32
+
+
 @message(DISPLAY, CLIENT, 101)
 @dataclass(frozen=True, slots=True)
 class DisplayInit(Message):
@@ -575,6 +642,19 @@ class DisplayInit(Message):
     pixmap_cache_size: I64
     glz_dictionary_id: U8
     glz_dictionary_window_size: I32
+
+
+@message(DISPLAY, CLIENT, 102)
+@dataclass(frozen=True, slots=True)
+class StreamReport(Message):
+    stream_id: U32
+    unique_id: U32
+    start_frame_mm_time: U32
+    end_frame_mm_time: U32
+    num_frames: U32
+    num_drops: U32
+    last_frame_delay: I32
+    audio_delay: U32
 
 
 @message(DISPLAY, CLIENT, 103)

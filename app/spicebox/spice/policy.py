@@ -19,7 +19,9 @@ class DecodingPolicy:
     glz_window_pixels: int = 0
 
     def display_caps(self) -> frozenset[int]:
-        caps = {DisplayCap.MONITORS_CONFIG, DisplayCap.PREF_COMPRESSION}
+        # STREAM_REPORT lets the display channel turn video streams back into images.
+        caps = {DisplayCap.MONITORS_CONFIG, DisplayCap.PREF_COMPRESSION,
+                DisplayCap.STREAM_REPORT}
         if self.image_compression == ImageCompression.LZ4:
             caps.add(DisplayCap.LZ4_COMPRESSION)
         return frozenset(caps)
