@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _password(args: argparse.Namespace, target: Target) -> str:
+    password: str
     if args.password_file is not None:
         try:
             password = args.password_file.read_text(encoding="utf-8").rstrip("\r\n")
@@ -77,7 +78,7 @@ def _password(args: argparse.Namespace, target: Target) -> str:
     if len(password.encode()) > MAX_PASSWORD_LENGTH:
         raise ConfigError(f"the password is longer than SPICE's limit of "
                           f"{MAX_PASSWORD_LENGTH} bytes")
-    return str(password)
+    return password
 
 
 def _connect(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from .codecs.pixels import Pixels
 from .config.target import Target
 from .display.base import Presenter
 from .display.screenshot import save_png
+from .logonce import LogOnce
 from .net.tls import TlsVerifier
 from .net.transport import CLOSE_TIMEOUT, ChannelConnection, Endpoint, open_stream
 from .spice.channel import Channel
@@ -67,7 +68,10 @@ class Session:
         self._damaged = asyncio.Event()
         self._first_frame = asyncio.Event()
         self._stop = asyncio.Event()
-        self._skipped: set[str] = set()
+        self._skip = LogOnce(log, logging.WARNING)
+        self._openers: dict[int, Callable[[ChannelId], Channel]] = {
+            ChannelType.DISPLAY: self._display_channel,
+        }
         self.session_id: int | None = None
         self.channels: tuple[ChannelId, ...] = ()  # what the server offers
         self.frames_presented = 0
@@ -133,8 +137,10 @@ class Session:
         self._tasks.create_task(coro)
 
     def _on_event(self, channel: Channel, event: ChannelEvent) -> None:
-        if isinstance(channel, DisplayChannel) and isinstance(event, Message):
-            self._on_display_message(channel, event)
+        if isinstance(event, Message):
+            # Server messages the channel passed on; only display ones matter so far.
+            if isinstance(channel, DisplayChannel):
+                self._on_display_message(channel, event)
         elif isinstance(event, ChannelLinked):
             log.debug("%s linked (server caps %s/%s)", channel.name,
                       sorted(event.common_caps), sorted(event.channel_caps))
@@ -153,22 +159,24 @@ class Session:
         assert self.session_id is not None
         self.channels = event.channels
         for ch in event.channels:
-            if ch.type == ChannelType.DISPLAY:
-                self._canvases.setdefault(ch.id, Canvas())
-                display = DisplayChannel(ch.id, self.session_id, self._password, self.policy)
-                log.debug("opening %s with %s", display.name, self.policy.describe())
-                self._spawn(self._serve(display))
-            else:
+            opener = self._openers.get(ch.type)
+            if opener is None:
                 log.debug("channel type %d id %d is not handled yet", ch.type, ch.id)
+            else:
+                self._spawn(self._serve(opener(ch)))
+
+    def _display_channel(self, ch: ChannelId) -> Channel:
+        assert self.session_id is not None
+        self._canvases.setdefault(ch.id, Canvas())
+        log.debug("opening display:%d with %s", ch.id, self.policy.describe())
+        return DisplayChannel(ch.id, self.session_id, self._password, self.policy)
 
     def _on_display_message(self, channel: DisplayChannel, msg: Message) -> None:
         canvas = self._canvases[channel.channel_id]
         try:
             damage = canvas.apply(msg)
         except Unsupported as exc:
-            if str(exc) not in self._skipped:
-                self._skipped.add(str(exc))
-                log.warning("%s: %s; skipping such drawings", channel.name, exc)
+            self._skip(str(exc), "%s: %s; skipping such drawings", channel.name, exc)
             return
         if damage is not None and canvas is self.canvas:
             self._damage = damage if self._damage is None else self._damage.union(damage)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
+from ..logonce import LogOnce
 from . import messages as m
 from .constants import ChannelType, CommonCap, LinkError
 from .errors import ProtocolError, Unsupported
@@ -39,7 +40,7 @@ class Channel:
         self.channel_caps: frozenset[int] = frozenset()
         self._ack_window = 0
         self._unacked = 0
-        self._skipped: set[int] = set()
+        self._skip = LogOnce(log, logging.INFO)
         self._wakeup: Callable[[], None] | None = None
         self.closed = False
 
@@ -108,22 +109,16 @@ class Channel:
     def _dispatch(self, msg_type: int, body: memoryview) -> list[ChannelEvent]:
         spec = lookup(SERVER, self.channel_type, msg_type)
         if spec is None:
-            self._skip(msg_type, "unknown message")
+            self._skip(msg_type, "%s: skipping unknown message type %d", self.name, msg_type)
             return []
         try:
             msg: Message = decode(spec.cls, body)
         except Unsupported as exc:
-            self._skip(msg_type, str(exc))
+            self._skip(msg_type, "%s: skipping message type %d (%s)", self.name, msg_type, exc)
             return []
         except ProtocolError as exc:
             raise ProtocolError(f"{self.name}: malformed {spec.cls.__name__}: {exc}") from None
         return self.handle(msg)
-
-    def _skip(self, msg_type: int, why: str) -> None:
-        # Once per type: a server streaming something we skip must not flood the log.
-        if msg_type not in self._skipped:
-            self._skipped.add(msg_type)
-            log.info("%s: skipping message type %d (%s)", self.name, msg_type, why)
 
     def on_linked(self) -> list[ChannelEvent]:
         """Hook for the first messages a channel sends after its link."""
