@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from spicebox.canvas.surface import Box, Surface
-from spicebox.display.fbdev import FbdevPresenter
+from spicebox.display.fbdev import LAYOUTS, FbdevPresenter
 from spicebox.display.sdl import DisplayUnavailable
 
 
@@ -61,3 +61,8 @@ def test_unsupported_depth_is_a_clear_error(tmp_path: Path) -> None:
 def test_missing_framebuffer(tmp_path: Path) -> None:
     with pytest.raises(DisplayUnavailable, match="cannot use framebuffer"):
         FbdevPresenter(tmp_path / "nope", tmp_path / "nope-sysfs")
+
+
+def test_xbgr_swaps_red_and_blue() -> None:
+    convert = LAYOUTS[(32, (0, 8, 8, 8, 16, 8))]
+    assert convert(np.array([0x00112233], np.uint32)).tolist() == [0x00332211]

@@ -1,20 +1,66 @@
 """Direct framebuffer presenter for boards without KMS: mmap /dev/fbN and copy damage in.
 
-SDL 2 dropped its fbdev driver, so this is ours: a 32 bpp framebuffer takes the XRGB rows
-as they are; a 16 bpp one (RGB565, common on small SPI panels) is converted per box.
+SDL 2 dropped its fbdev driver, so this is ours. The pixel layout comes from the driver
+(FBIOGET_VSCREENINFO): XRGB8888 takes the canvas rows as they are, XBGR8888 (some
+firmware) swaps red and blue, RGB565 (small SPI panels) is converted per box.
 """
 
 from __future__ import annotations
 
+import fcntl
 import mmap
 import os
+import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from ..canvas.surface import Box, Surface
+from ..codecs.pixels import Pixels
 from .sdl import DisplayUnavailable
+
+FBIOGET_VSCREENINFO = 0x4600
+_VSCREENINFO_SIZE = 160
+# struct fb_var_screeninfo: 8 u32, then red, green, blue as {offset, length, msb_right}.
+_RGB_FIELDS = struct.Struct("<III4xIII4xIII")
+
+Converter = Callable[[Pixels], npt.NDArray[np.uint32] | npt.NDArray[np.uint16]]
+
+
+def _xrgb(src: Pixels) -> Pixels:
+    return src
+
+
+def _xbgr(src: Pixels) -> Pixels:
+    swapped: Pixels = ((src & 0x00FF00) | (src >> 16 & 0xFF) | (src & 0xFF) << 16).astype(
+        np.uint32, copy=False)
+    return swapped
+
+
+def _rgb565(src: Pixels) -> npt.NDArray[np.uint16]:
+    packed = (src >> 8 & 0xF800) | (src >> 5 & 0x07E0) | (src >> 3 & 0x001F)
+    return packed.astype(np.uint16)
+
+
+# (bits per pixel, (red, green, blue) (offset, length)) -> conversion from XRGB
+LAYOUTS: dict[tuple[int, tuple[int, ...]], Converter] = {
+    (32, (16, 8, 8, 8, 0, 8)): _xrgb,
+    (32, (0, 8, 8, 8, 16, 8)): _xbgr,
+    (16, (11, 5, 5, 6, 0, 5)): _rgb565,
+}
+
+
+def _driver_layout(fd: int, bpp: int) -> tuple[int, tuple[int, ...]]:
+    info = bytearray(_VSCREENINFO_SIZE)
+    try:
+        fcntl.ioctl(fd, FBIOGET_VSCREENINFO, info)
+    except OSError:
+        # Not a framebuffer driver (a plain file in tests): assume the common layouts.
+        return bpp, (16, 8, 8, 8, 0, 8) if bpp == 32 else (11, 5, 5, 6, 0, 5)
+    r_off, r_len, g_off, g_len, b_off, b_len = _RGB_FIELDS.unpack_from(info, 32)
+    return bpp, (r_off, r_len, g_off, g_len, b_off, b_len)
 
 
 class FbdevPresenter:
@@ -24,22 +70,25 @@ class FbdevPresenter:
                  sysfs: Path = Path("/sys/class/graphics/fb0")) -> None:
         try:
             width, height = (int(v) for v in (sysfs / "virtual_size").read_text().split(","))
-            self._bpp = int((sysfs / "bits_per_pixel").read_text())
+            bpp = int((sysfs / "bits_per_pixel").read_text())
             stride = int((sysfs / "stride").read_text())
             fd = os.open(device, os.O_RDWR)
         except (OSError, ValueError) as exc:
             raise DisplayUnavailable(f"cannot use framebuffer {device}: {exc}") from None
-        if self._bpp not in (16, 32):
-            os.close(fd)
-            raise DisplayUnavailable(f"framebuffer {device} is {self._bpp} bpp; "
-                                     f"only 16 and 32 are supported")
         try:
+            layout = _driver_layout(fd, bpp)
+            convert = LAYOUTS.get(layout)
+            if convert is None:
+                raise DisplayUnavailable(
+                    f"framebuffer {device} is {bpp} bpp with red/green/blue at {layout[1]}; "
+                    f"supported: XRGB8888, XBGR8888, RGB565")
             self._map = mmap.mmap(fd, stride * height)
         finally:
             os.close(fd)
-        dtype = np.uint32 if self._bpp == 32 else np.uint16
+        self._convert = convert
+        dtype = np.uint32 if bpp == 32 else np.uint16
         rows = np.frombuffer(self._map, np.uint8).reshape(height, stride)
-        self._fb: npt.NDArray[np.uint32 | np.uint16] = rows[:, :width * self._bpp // 8].view(dtype)
+        self._fb: npt.NDArray[np.uint32 | np.uint16] = rows[:, :width * bpp // 8].view(dtype)
         self._bounds = Box(0, 0, width, height)
 
     def present(self, surface: Surface, damage: Box) -> None:
@@ -47,11 +96,7 @@ class FbdevPresenter:
         if box.empty:
             return
         src = surface.pixels[box.top:box.bottom, box.left:box.right]
-        dst = self._fb[box.top:box.bottom, box.left:box.right]
-        if self._bpp == 32:
-            dst[...] = src
-        else:
-            dst[...] = (src >> 8 & 0xF800) | (src >> 5 & 0x07E0) | (src >> 3 & 0x001F)
+        self._fb[box.top:box.bottom, box.left:box.right] = self._convert(src)
 
     def quit_requested(self) -> bool:
         return False
