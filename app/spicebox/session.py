@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .canvas.canvas import Canvas
-from .canvas.surface import Box
+from .canvas.damage import Damage
 from .codecs.pixels import Pixels
 from .config.target import Target
 from .display.base import Presenter
@@ -64,7 +64,7 @@ class Session:
         self._connections: dict[tuple[int, int], ChannelConnection] = {}
         self._closing = False
         self._tasks: asyncio.TaskGroup | None = None
-        self._damage: Box | None = None
+        self._damage = Damage()
         self._damaged = asyncio.Event()
         self._first_frame = asyncio.Event()
         self._stop = asyncio.Event()
@@ -179,7 +179,7 @@ class Session:
             self._skip(str(exc), "%s: %s; skipping such drawings", channel.name, exc)
             return
         if damage is not None and canvas is self.canvas:
-            self._damage = damage if self._damage is None else self._damage.union(damage)
+            self._damage.add(damage)
             self._damaged.set()
 
     # --- frames ---------------------------------------------------------------------
@@ -188,9 +188,11 @@ class Session:
         loop = asyncio.get_running_loop()
         while True:
             # Wake at least every IDLE_POLL_SECONDS so a window stays responsive (and can
-            # be closed) while the remote screen does not change.
+            # be closed) while the remote screen does not change. (asyncio.timeout, not
+            # wait_for: 3.11's wait_for can swallow the task group's cancellation here.)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._damaged.wait(), IDLE_POLL_SECONDS)
+                async with asyncio.timeout(IDLE_POLL_SECONDS):
+                    await self._damaged.wait()
             if self.presenter.quit_requested():
                 log.info("window closed")
                 self.stop()
@@ -198,9 +200,8 @@ class Session:
             if not self._damaged.is_set():
                 continue
             self._damaged.clear()
-            primary, damage = self.canvas.primary, self._damage
-            self._damage = None
-            if primary is not None and damage is not None:
+            primary, damage = self.canvas.primary, self._damage.take()
+            if primary is not None and damage:
                 started = loop.time()
                 self.presenter.present(primary, damage)
                 self.frames_presented += 1

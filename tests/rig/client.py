@@ -65,6 +65,7 @@ class ClientThread:
             self._loop.call_soon_threadsafe(self.session.stop)
         self._thread.join(30)
         assert not self._thread.is_alive(), "the session did not stop within 30 s"
+        self._loop.close()
 
     def error(self) -> BaseException | None:
         return self._done.exception() if self._done.done() else None

@@ -11,7 +11,7 @@ import fcntl
 import mmap
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -91,12 +91,12 @@ class FbdevPresenter:
         self._fb: npt.NDArray[np.uint32 | np.uint16] = rows[:, :width * bpp // 8].view(dtype)
         self._bounds = Box(0, 0, width, height)
 
-    def present(self, surface: Surface, damage: Box) -> None:
-        box = damage.intersect(self._bounds)
-        if box.empty:
-            return
-        src = surface.pixels[box.top:box.bottom, box.left:box.right]
-        self._fb[box.top:box.bottom, box.left:box.right] = self._convert(src)
+    def present(self, surface: Surface, damage: Sequence[Box]) -> None:
+        for box in damage:
+            b = box.intersect(self._bounds)
+            if not b.empty:
+                src = surface.pixels[b.top:b.bottom, b.left:b.right]
+                self._fb[b.top:b.bottom, b.left:b.right] = self._convert(src)
 
     def quit_requested(self) -> bool:
         return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..canvas.surface import Box, Surface
 
 
@@ -11,7 +13,7 @@ class HeadlessPresenter:
     def __init__(self) -> None:
         self.frames = 0
 
-    def present(self, surface: Surface, damage: Box) -> None:
+    def present(self, surface: Surface, damage: Sequence[Box]) -> None:
         self.frames += 1
 
     def quit_requested(self) -> bool:

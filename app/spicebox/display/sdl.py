@@ -7,6 +7,7 @@ damaged box is one blit of that box and one display update of it.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from ..canvas.surface import Box, Surface
 
@@ -48,14 +49,15 @@ class SdlPresenter:
         self._source.set_alpha(None)
         self._shown = surface
 
-    def present(self, surface: Surface, damage: Box) -> None:
+    def present(self, surface: Surface, damage: Sequence[Box]) -> None:
         if surface is not self._shown:
             self._attach(surface)
-            damage = surface.bounds
+            damage = [surface.bounds]
         assert self._screen is not None and self._source is not None
-        rect = (damage.left, damage.top, damage.width, damage.height)
-        self._screen.blit(self._source, rect[:2], rect)
-        self._pg.display.update(rect)
+        rects = [(b.left, b.top, b.width, b.height) for b in damage]
+        for rect in rects:
+            self._screen.blit(self._source, rect[:2], rect)
+        self._pg.display.update(rects)
 
     def quit_requested(self) -> bool:
         return any(e.type == self._pg.QUIT for e in self._pg.event.get())

@@ -1,7 +1,9 @@
 """Runs one sans-IO channel over an asyncio TCP stream, with TLS started on it when asked.
 
 Connecting and starting TLS are separate steps so that an HTTP CONNECT proxy can sit
-between them later without touching either.
+between them later without touching either. Timeouts use ``asyncio.timeout``: Python
+3.11's ``wait_for`` can turn a cancellation into a TimeoutError, and a swallowed
+cancellation keeps a session from ever ending.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ class Endpoint:
 
 async def open_stream(endpoint: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(endpoint.host, endpoint.port), CONNECT_TIMEOUT)
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
     except TimeoutError:
         raise CannotConnect(f"no answer from {endpoint} within {CONNECT_TIMEOUT:.0f} s: "
                             f"check the address and the network") from None
@@ -58,8 +60,8 @@ async def open_stream(endpoint: Endpoint) -> tuple[asyncio.StreamReader, asyncio
 async def _start_tls(writer: asyncio.StreamWriter, endpoint: Endpoint,
                      verifier: TlsVerifier) -> None:
     try:
-        await asyncio.wait_for(writer.start_tls(verifier.context, server_hostname=endpoint.host),
-                               CONNECT_TIMEOUT)
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            await writer.start_tls(verifier.context, server_hostname=endpoint.host)
     except ssl.SSLCertVerificationError as exc:
         raise TlsVerificationFailed(
             f"the certificate of {endpoint} is not trusted ({exc.verify_message}): "
@@ -98,7 +100,8 @@ class ChannelConnection:
             while True:
                 timeout = None if self.channel.linked else LINK_TIMEOUT
                 try:
-                    data = await asyncio.wait_for(self._reader.read(READ_SIZE), timeout)
+                    async with asyncio.timeout(timeout):
+                        data = await self._reader.read(READ_SIZE)
                 except TimeoutError:
                     raise CannotConnect(f"{self.channel.name}: the server accepted the "
                                         f"connection but never answered the link") from None
