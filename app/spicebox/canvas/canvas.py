@@ -6,7 +6,6 @@ damage it returns to a presenter.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,8 +21,6 @@ from ..spice.errors import ProtocolError, Unsupported
 from ..spice.wire import Message
 from .palettes import PaletteCache
 from .surface import Box, Surface
-
-log = logging.getLogger(__name__)
 
 MAX_SURFACE_SIDE = 16384  # larger than any real monitor; bounds what a server can allocate
 MAX_IMAGE_PIXELS = 8192 * 8192  # one decoded image: 256 MiB
