@@ -42,7 +42,8 @@ def test_console_guest_framebuffer(console_guest: console.ConsoleGuest, vga: str
 
 
 @pytest.mark.parametrize(("preferred", "expected"), [(ImageCompression.LZ4, ImageType.LZ4),
-                                                     (ImageCompression.OFF, ImageType.BITMAP)])
+                                                     (ImageCompression.OFF, ImageType.BITMAP),
+                                                     (ImageCompression.LZ, ImageType.LZ_RGB)])
 def test_server_follows_decoding_policy(console_guest: console.ConsoleGuest,
                                         preferred: ImageCompression, expected: ImageType) -> None:
     # The server's default would be QUIC/GLZ; the client's preference must win.

@@ -5,6 +5,7 @@ import pytest
 
 from spicebox.canvas.canvas import Canvas
 from spicebox.canvas.surface import Box
+from spicebox.codecs.lz import PLT8
 from spicebox.spice import messages as m
 from spicebox.spice.constants import (
     BitmapFlags,
@@ -18,6 +19,8 @@ from spicebox.spice.constants import (
 )
 from spicebox.spice.errors import ProtocolError, Unsupported
 from spicebox.spice.wire import Message
+
+from .test_lz import stream as lz_stream
 
 W, H = 16, 8
 
@@ -197,15 +200,17 @@ def test_palettes_forgotten_on_inval_all_and_reset(forget: Message) -> None:
         c.apply(copy_of(indexed(BitmapFlags.PAL_FROM_CACHE, None, 5)))
 
 
-def test_lz_plt_is_skipped_but_its_palette_is_cached() -> None:
+def test_lz_plt_draws_and_caches_its_palette() -> None:
     c = canvas()
+    tokens = bytes([3, 1, 0, 0, 1])  # four literal palette indices
     lz_plt = m.Image(m.ImageDescriptor(0, ImageType.LZ_PLT, 0, 2, 2),
                      m.LzPltData(BitmapFlags.PAL_CACHE_ME, m.Palette(9, (7, 8)), 0,
-                                 memoryview(b"lz")))
-    with pytest.raises(Unsupported):
-        c.apply(copy_of(lz_plt))
+                                 lz_stream(PLT8, 2, 2, 2, tokens)))
+    c.apply(copy_of(lz_plt))
+    assert c.primary is not None
+    assert c.primary.pixels[:2, :2].tolist() == [[8, 7], [7, 8]]
     c.apply(copy_of(indexed(BitmapFlags.PAL_FROM_CACHE, None, 9)))
-    assert c.primary is not None and int(c.primary.pixels[0, 0]) == 7
+    assert c.primary.pixels[:2, :2].tolist() == [[7, 8], [8, 7]]
 
 
 @pytest.mark.parametrize(("fmt", "color", "expect"), [

@@ -9,6 +9,7 @@ import random
 import numpy as np
 
 from spicebox.canvas.canvas import Canvas
+from spicebox.codecs.lz import PLT8
 from spicebox.spice import messages as m
 from spicebox.spice.constants import BitmapFlags, ClipType, ImageType, Ropd, SurfaceFlags
 from spicebox.spice.display import DisplayChannel
@@ -20,6 +21,9 @@ from spicebox.spice.wire import Message
 from .server_bytes import frame, link_reply, link_result
 from .test_canvas import bitmap, copy_of, indexed
 from .test_codecs import lz4_image
+from .test_lz import stream as lz_stream
+
+LZ_TOKENS = bytes([1, 1, 0, 0x80, 0x01])
 
 BOX = m.Rect(2, 3, 40, 50)
 
@@ -40,6 +44,8 @@ def valid_traffic() -> list[bytes]:
                    m.Point(5, 5)),
         m.MonitorsConfig(1, 1, (m.Head(0, 0, 64, 48, 0, 0, 0),)),
         copy_of(indexed(BitmapFlags.PAL_CACHE_ME, m.Palette(77, (0x111111, 0x222222)))),
+        copy_of(m.Image(m.ImageDescriptor(0, ImageType.LZ_PLT, 0, 4, 2), m.LzPltData(
+            BitmapFlags.PAL_FROM_CACHE, None, 77, lz_stream(PLT8, 4, 2, 4, LZ_TOKENS)))),
         copy_of(indexed(BitmapFlags.PAL_FROM_CACHE, None, 77)),
         m.InvalPalette(77),
         m.DisplayReset(),

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..codecs.bitmap import decode_bitmap
+from ..codecs.lz import decode_lz
 from ..codecs.lz4 import decode_lz4
 from ..codecs.pixels import Pixels, from_rgb555, from_rgb565
 from ..spice import messages as m
@@ -185,12 +186,13 @@ class Canvas:
                                     f"{d.width}x{d.height}")
             return decode_bitmap(p, self.palettes.resolve(p.flags, p.palette, p.palette_id))
         if isinstance(p, m.LzPltData):
-            # Not decoded yet, but its palette must still reach the cache: later bitmaps
-            # may name it.
-            self.palettes.resolve(p.flags, p.palette, p.palette_id)
-        elif d.type == ImageType.LZ4 and isinstance(p, m.BinaryData):
+            return decode_lz(p.data, d.width, d.height,
+                             self.palettes.resolve(p.flags, p.palette, p.palette_id))
+        if d.type == ImageType.LZ4 and isinstance(p, m.BinaryData):
             return decode_lz4(p.data, d.width, d.height)
-        elif isinstance(p, m.SurfaceImage):
+        if d.type == ImageType.LZ_RGB and isinstance(p, m.BinaryData):
+            return decode_lz(p.data, d.width, d.height)
+        if isinstance(p, m.SurfaceImage):
             source = self.surfaces.get(p.surface_id)
             if source is None:
                 raise ProtocolError(f"image refers to unknown surface {p.surface_id}")
