@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -60,27 +61,63 @@ def test_server_follows_decoding_policy(console_guest: console.ConsoleGuest,
             assert set(types) <= {expected, ImageType.BITMAP}, types
 
 
-def test_video_streams_are_turned_back_into_images(console_guest: console.ConsoleGuest) -> None:
-    """Without a video decoder the client refuses each stream the way spice-server
-    documents, and the server goes back to sending the region as images."""
+def animate_until(serial: console.SerialConsole, done: Callable[[], bool]) -> int:
+    """Flip images 0 and 2 (they differ only in VIDEO_BOX) at up to ~15 fps, which is what
+    the server's video detection looks for, until ``done()``; return the last image."""
+    deadline = time.monotonic() + 90
+    image = 0
+    while not done():
+        assert time.monotonic() < deadline, "the server never streamed the flipping box"
+        for _ in range(10):
+            image = 2 - image
+            serial.send(f"show {image}")
+            serial.wait_for(console.SHOWN, 30)
+            time.sleep(0.03)
+    return image
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+def test_mjpeg_video_streams_play(console_guest: console.ConsoleGuest) -> None:
     with QemuServer(VGA_DEVICES["std"] + console_guest.qemu_args(), serial=True,
                     spice="disable-ticketing=on,streaming-video=all") as qemu:
         assert qemu.serial_path is not None
         with console.SerialConsole(qemu.serial_path) as serial, \
                 ClientThread(parse_uri(qemu.uri())) as client:
             serial.wait_for(console.READY, 120)
-            # Only VIDEO_BOX differs between images 0 and 2: flipping them at up to ~15 fps
-            # is what the server's video detection looks for. How soon it triggers depends
-            # on the machine's speed, so flip until the server reports our refusal.
-            deadline = time.monotonic() + 90
-            refused, image = False, 0
-            while not refused and time.monotonic() < deadline:
-                for _ in range(20):
-                    image = 2 - image
-                    serial.send(f"show {image}")
-                    serial.wait_for(console.SHOWN, 30)
-                    time.sleep(0.03)
-                refused = "the client does not support stream" in qemu.log_path.read_text()
-            assert refused, "the server never streamed, or never took the refusal"
+            canvas = client.session.canvas
+            animate_until(serial, lambda: canvas.stream_frames >= 30)
+            # Mid-stream: the box shows a JPEG frame of one of the two images, the rest of
+            # the screen is untouched.
+            shown = client.snapshot()
+            assert shown is not None
+            box = console.VIDEO_BOX
+            outside = np.ones(shown.shape[:2], bool)
+            outside[box] = False
+            assert np.array_equal(shown[outside], _guest_image(console_guest, 0)[outside])
+            quality = max(psnr(shown[box], _guest_image(console_guest, i)[box]) for i in (0, 2))
+            assert quality > 25, f"video frame PSNR {quality:.1f} dB"
+            last = animate_until(serial, lambda: True)
+            # When the stream ends the server resends the region losslessly.
+            shown = assert_shows_guest_screen(client, qemu)
+            assert np.array_equal(shown, _guest_image(console_guest, last))
+
+
+def test_video_streams_are_turned_back_into_images(console_guest: console.ConsoleGuest) -> None:
+    """With video refused by the policy, the client refuses each stream the way
+    spice-server documents, and the server goes back to sending the region as images."""
+    with QemuServer(VGA_DEVICES["std"] + console_guest.qemu_args(), serial=True,
+                    spice="disable-ticketing=on,streaming-video=all") as qemu:
+        assert qemu.serial_path is not None
+        with console.SerialConsole(qemu.serial_path) as serial, \
+                ClientThread(parse_uri(qemu.uri()),
+                             policy=DecodingPolicy(video_codecs=frozenset())) as client:
+            serial.wait_for(console.READY, 120)
+            image = animate_until(serial, lambda: "the client does not support stream"
+                                  in qemu.log_path.read_text())
+            assert client.session.canvas.stream_frames == 0
             shown = assert_shows_guest_screen(client, qemu)
             assert np.array_equal(shown, _guest_image(console_guest, image))

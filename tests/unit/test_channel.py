@@ -122,3 +122,16 @@ def test_display_refuses_video_streams_it_cannot_decode() -> None:
     (msg_type, body), = sent(display)
     report = m.StreamReport(3, 77, 0, 0, 0, 0xFFFFFFFF, 0, 0)
     assert (msg_type, body) == (m.StreamReport.spec.number, encode(report))
+
+
+def test_refused_streams_never_reach_the_canvas() -> None:
+    display = DisplayChannel(0, 1, "", DecodingPolicy(video_codecs=frozenset()))
+    display.initiate()
+    display.receive_data(link_reply() + link_result())
+    create = m.StreamCreate(0, 3, 0, 1, 0, 8, 8, 8, 8, m.Rect(0, 0, 8, 8), m.Clip(0))
+    data = m.StreamData(m.StreamDataHeader(3, 0), memoryview(b"jpeg"))
+    assert display.receive_data(frame(create) + frame(data)) == []
+    accepting = DisplayChannel(0, 1, "", DecodingPolicy())
+    accepting.initiate()
+    accepting.receive_data(link_reply() + link_result())
+    assert accepting.receive_data(frame(create) + frame(data)) == [create, data]

@@ -21,6 +21,7 @@ from spicebox.spice.wire import Message
 from .server_bytes import frame, link_reply, link_result
 from .test_canvas import bitmap, copy_of, indexed
 from .test_codecs import lz4_image
+from .test_jpeg import jpeg
 from .test_lz import stream as lz_stream
 
 LZ_TOKENS = bytes([1, 1, 0, 0x80, 0x01])
@@ -47,6 +48,9 @@ def valid_traffic() -> list[bytes]:
         copy_of(m.Image(m.ImageDescriptor(0, ImageType.LZ_PLT, 0, 4, 2), m.LzPltData(
             BitmapFlags.PAL_FROM_CACHE, None, 77, lz_stream(PLT8, 4, 2, 4, LZ_TOKENS)))),
         copy_of(indexed(BitmapFlags.PAL_FROM_CACHE, None, 77)),
+        m.StreamCreate(0, 7, 1, 1, 0, 16, 8, 16, 8, m.Rect(10, 20, 26, 52),
+                       m.Clip(ClipType.NONE)),
+        m.StreamData(m.StreamDataHeader(7, 0), jpeg(16, 8, (255, 128, 0))),
         m.InvalPalette(77),
         m.DisplayReset(),
     ]

@@ -8,16 +8,27 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..codecs.bitmap import decode_bitmap
+from ..codecs.jpeg import decode_jpeg
 from ..codecs.lz import decode_lz
 from ..codecs.lz4 import decode_lz4
 from ..codecs.pixels import Pixels, from_rgb555, from_rgb565
 from ..spice import messages as m
-from ..spice.constants import BrushType, ClipType, ImageType, Ropd, SurfaceFlags, SurfaceFormat
+from ..spice.constants import (
+    BrushType,
+    ClipType,
+    ImageType,
+    Ropd,
+    StreamFlags,
+    SurfaceFlags,
+    SurfaceFormat,
+    VideoCodec,
+)
 from ..spice.errors import ProtocolError, Unsupported
 from ..spice.wire import Message
 from .palettes import PaletteCache
@@ -28,6 +39,15 @@ MAX_IMAGE_PIXELS = 8192 * 8192  # one decoded image: 256 MiB
 # All surfaces of one display channel together: an 8K primary plus generous off-screen
 # surfaces, within what a 4 GiB board can give.
 MAX_SURFACES_PIXELS = 128 * 1024 * 1024
+MAX_STREAMS = 64  # spice-server's NUM_STREAMS is 50
+
+
+@dataclass
+class _Stream:
+    surface_id: int
+    dest: m.Rect
+    clip: m.Clip
+    top_down: bool
 
 
 class Canvas:
@@ -37,6 +57,8 @@ class Canvas:
         self.monitors: tuple[m.Head, ...] = ()
         self.image_types: Counter[int] = Counter()  # diagnostics: what the server really sends
         self.palettes = PaletteCache()
+        self.streams: dict[int, _Stream] = {}
+        self.stream_frames = 0  # diagnostics: video frames drawn
 
     def apply(self, msg: Message) -> Box | None:
         """Execute one message; return the damaged box on the primary surface, if any."""
@@ -130,18 +152,56 @@ class Canvas:
         if not (0 <= a.left < a.right <= src.shape[1] and 0 <= a.top < a.bottom <= src.shape[0]):
             raise ProtocolError(f"COPY source area {a} outside its {src.shape[1]}x"
                                 f"{src.shape[0]} image")
-        area = src[a.top:a.bottom, a.left:a.right]
-        scaled = (a.width, a.height) != (dest.width, dest.height)
-        for b in boxes:
-            if scaled:
-                # Scale only what is visible: the destination box may be huge or mostly
-                # clipped away, and its size is the server's to choose.
-                part = _scale_nearest(area, dest, b)
-            else:
-                part = area[b.top - dest.top:b.bottom - dest.top,
-                            b.left - dest.left:b.right - dest.left]
-            _rop(surface.pixels[b.top:b.bottom, b.left:b.right], part, msg.rop_descriptor)
+        _blit(surface, boxes, dest, src[a.top:a.bottom, a.left:a.right], msg.rop_descriptor)
         return self._damage(surface, boxes)
+
+    # --- video streams ----------------------------------------------------------------
+
+    def _stream_create(self, msg: m.StreamCreate) -> Box | None:
+        if msg.codec_type != VideoCodec.MJPEG:
+            raise Unsupported(f"video codec {msg.codec_type} is not played")
+        if msg.surface_id not in self.surfaces:
+            raise ProtocolError(f"stream {msg.id} on unknown surface {msg.surface_id}")
+        if len(self.streams) >= MAX_STREAMS and msg.id not in self.streams:
+            raise ProtocolError(f"more than {MAX_STREAMS} video streams at once")
+        self.streams[msg.id] = _Stream(msg.surface_id, msg.dest, msg.clip,
+                                       bool(msg.flags & StreamFlags.TOP_DOWN))
+        return None
+
+    def _stream_frame(self, stream_id: int, data: memoryview, dest: m.Rect | None) -> Box | None:
+        stream = self.streams.get(stream_id)
+        if stream is None:
+            raise ProtocolError(f"frame for unknown stream {stream_id}")
+        if dest is not None:
+            stream.dest = dest
+        frame = decode_jpeg(data, MAX_IMAGE_PIXELS)
+        if not stream.top_down:
+            frame = frame[::-1]
+        self.stream_frames += 1
+        surface, boxes = self._target(m.DisplayBase(stream.surface_id, stream.dest, stream.clip))
+        _blit(surface, boxes, Box.of(stream.dest), frame, Ropd.OP_PUT)
+        return self._damage(surface, boxes)
+
+    def _stream_data(self, msg: m.StreamData) -> Box | None:
+        return self._stream_frame(msg.base.id, msg.data, None)
+
+    def _stream_data_sized(self, msg: m.StreamDataSized) -> Box | None:
+        return self._stream_frame(msg.base.id, msg.data, msg.dest)
+
+    def _stream_clip(self, msg: m.StreamClip) -> Box | None:
+        stream = self.streams.get(msg.id)
+        if stream is None:
+            raise ProtocolError(f"clip for unknown stream {msg.id}")
+        stream.clip = msg.clip
+        return None
+
+    def _stream_destroy(self, msg: m.StreamDestroy) -> Box | None:
+        self.streams.pop(msg.id, None)
+        return None
+
+    def _stream_destroy_all(self, msg: m.StreamDestroyAll) -> Box | None:
+        self.streams.clear()
+        return None
 
     def _fill(self, msg: m.DrawFill) -> Box | None:
         surface, boxes = self._target(msg.base)
@@ -192,6 +252,8 @@ class Canvas:
             return decode_lz4(p.data, d.width, d.height)
         if d.type == ImageType.LZ_RGB and isinstance(p, m.BinaryData):
             return decode_lz(p.data, d.width, d.height)
+        if d.type == ImageType.JPEG and isinstance(p, m.BinaryData):
+            return _sized(decode_jpeg(p.data, d.width * d.height), d)
         if isinstance(p, m.SurfaceImage):
             source = self.surfaces.get(p.surface_id)
             if source is None:
@@ -208,6 +270,27 @@ def _brush_color(surface: Surface, color: int) -> np.uint32:
     elif surface.format == SurfaceFormat.RGB555:
         value = from_rgb555(value)
     return np.uint32(value[0])
+
+
+def _sized(pixels: Pixels, d: m.ImageDescriptor) -> Pixels:
+    if pixels.shape != (d.height, d.width):
+        raise ProtocolError(f"image of {pixels.shape[1]}x{pixels.shape[0]} in an image of "
+                            f"{d.width}x{d.height}")
+    return pixels
+
+
+def _blit(surface: Surface, boxes: Sequence[Box], dest: Box, area: Pixels, ropd: int) -> None:
+    """Draw ``area`` stretched over ``dest``, only inside ``boxes``."""
+    scaled = area.shape != (dest.height, dest.width)
+    for b in boxes:
+        if scaled:
+            # Scale only what is visible: the destination box may be huge or mostly
+            # clipped away, and its size is the server's to choose.
+            part = _scale_nearest(area, dest, b)
+        else:
+            part = area[b.top - dest.top:b.bottom - dest.top,
+                        b.left - dest.left:b.right - dest.left]
+        _rop(surface.pixels[b.top:b.bottom, b.left:b.right], part, ropd)
 
 
 def _scale_nearest(src: Pixels, dest: Box, visible: Box) -> Pixels:
@@ -254,6 +337,12 @@ _HANDLERS: dict[type, Callable[[Canvas, Any], Box | None]] = {
     m.MonitorsConfig: Canvas._monitors_config,
     m.InvalPalette: Canvas._inval_palette,
     m.InvalAllPalettes: Canvas._inval_all_palettes,
+    m.StreamCreate: Canvas._stream_create,
+    m.StreamData: Canvas._stream_data,
+    m.StreamDataSized: Canvas._stream_data_sized,
+    m.StreamClip: Canvas._stream_clip,
+    m.StreamDestroy: Canvas._stream_destroy,
+    m.StreamDestroyAll: Canvas._stream_destroy_all,
     m.DrawCopy: Canvas._copy,
     m.DrawFill: Canvas._fill,
     m.CopyBits: Canvas._copy_bits,

@@ -72,6 +72,18 @@ class DisplayCap(IntEnum):
     CODEC_H265 = 14
 
 
+class VideoCodec(IntEnum):
+    MJPEG = 1
+    VP8 = 2
+    H264 = 3
+    VP9 = 4
+    H265 = 5
+
+
+class StreamFlags(IntFlag):
+    TOP_DOWN = 1
+
+
 class NotifySeverity(IntEnum):
     INFO = 0
     WARN = 1

@@ -25,6 +25,7 @@ class DisplayChannel(Channel):
                  policy: DecodingPolicy) -> None:
         super().__init__(channel_id, session_id, password, policy.display_caps())
         self.policy = policy
+        self._stream_codecs: dict[int, int] = {}
 
     def on_linked(self) -> list[ChannelEvent]:
         self.send(m.DisplayInit(PIXMAP_CACHE_ID, self.policy.pixmap_cache_pixels,
@@ -36,10 +37,28 @@ class DisplayChannel(Channel):
 
     def handle(self, msg: Message) -> list[ChannelEvent]:
         if isinstance(msg, m.StreamActivateReport):
-            # No video decoder yet: a report of zero frames and UINT32_MAX drops is
-            # spice-server's documented "client cannot play this stream" (it then stops
-            # streaming and sends the region as ordinary images, which this client draws).
-            self.send(m.StreamReport(msg.stream_id, msg.unique_id, 0, 0, 0,
-                                     REFUSE_STREAM_DROPS, 0, 0))
+            if self._stream_codecs.get(msg.stream_id) not in self.policy.video_codecs:
+                # A report of zero frames and UINT32_MAX drops is spice-server's documented
+                # "client cannot play this stream": it stops streaming and sends the region
+                # as ordinary images.
+                self.send(m.StreamReport(msg.stream_id, msg.unique_id, 0, 0, 0,
+                                         REFUSE_STREAM_DROPS, 0, 0))
             return []
+        if isinstance(msg, m.StreamCreate):
+            self._stream_codecs[msg.id] = msg.codec_type
+        elif isinstance(msg, m.StreamDestroy):
+            self._stream_codecs.pop(msg.id, None)
+        elif isinstance(msg, m.StreamDestroyAll):
+            self._stream_codecs.clear()
+        stream = _stream_id(msg)
+        if stream is not None and self._stream_codecs.get(stream) not in self.policy.video_codecs:
+            return []  # a refused stream never reaches the canvas
         return super().handle(msg)
+
+
+def _stream_id(msg: Message) -> int | None:
+    if isinstance(msg, m.StreamCreate | m.StreamClip):
+        return msg.id
+    if isinstance(msg, m.StreamData | m.StreamDataSized):
+        return msg.base.id
+    return None

@@ -1,0 +1,57 @@
+"""JPEG images and MJPEG video frames, decoded by SDL_image's libjpeg through pygame-ce
+(C-backed: on a board this is the only sensible way to decode video in Python)."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+from ..spice.errors import ProtocolError
+from .pixels import Pixels
+
+# Start-of-frame markers carry the size: baseline, extended, progressive, lossless.
+_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3})
+_STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD9)})
+
+
+def jpeg_size(data: memoryview) -> tuple[int, int]:
+    """(width, height) from the frame header, read before libjpeg allocates anything."""
+    pos = 2
+    if bytes(data[:2]) != b"\xff\xd8":
+        raise ProtocolError("JPEG without a start-of-image marker")
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise ProtocolError("corrupt JPEG: marker expected")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in _STANDALONE_MARKERS:
+            pos += 2
+            continue
+        length = data[pos + 2] << 8 | data[pos + 3]
+        if marker in _SOF_MARKERS and pos + 9 <= len(data):
+            height = data[pos + 5] << 8 | data[pos + 6]
+            width = data[pos + 7] << 8 | data[pos + 8]
+            return width, height
+        pos += 2 + length
+    raise ProtocolError("corrupt JPEG: no frame header")
+
+
+def decode_jpeg(data: memoryview, max_pixels: int) -> Pixels:
+    width, height = jpeg_size(data)
+    if not 0 < width * height <= max_pixels:
+        raise ProtocolError(f"JPEG of {width}x{height} is out of range")
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame  # noqa: PLC0415 - only sessions that receive JPEG pay for SDL_image
+
+    try:
+        image = pygame.image.load(io.BytesIO(data), "frame.jpg")
+    except pygame.error as exc:
+        raise ProtocolError(f"corrupt JPEG: {exc}") from None
+    width, height = image.get_size()
+    # SDL's BGRA byte order is the canvas's XRGB in a little-endian u32.
+    pixels: Pixels = np.frombuffer(pygame.image.tobytes(image, "BGRA"), np.uint32)
+    return pixels.reshape(height, width)

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+
+from spicebox.canvas.canvas import Canvas
+from spicebox.codecs.jpeg import decode_jpeg, jpeg_size
+from spicebox.spice import messages as m
+from spicebox.spice.constants import ClipType, StreamFlags, SurfaceFlags, VideoCodec
+from spicebox.spice.errors import ProtocolError, Unsupported
+
+
+def jpeg(width: int, height: int, rgb: tuple[int, int, int]) -> memoryview:
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame  # noqa: PLC0415
+
+    surface = pygame.Surface((width, height))
+    surface.fill(rgb)
+    out = io.BytesIO()
+    pygame.image.save(surface, out, "frame.jpg")
+    return memoryview(out.getvalue())
+
+
+def test_size_is_read_from_the_frame_header() -> None:
+    assert jpeg_size(jpeg(40, 24, (0, 0, 0))) == (40, 24)
+
+
+def test_decode_gives_xrgb_close_to_the_source() -> None:
+    out = decode_jpeg(jpeg(16, 8, (200, 100, 50)), 1000)
+    assert out.shape == (8, 16)
+    r, g, b = int(out[4, 4]) >> 16 & 255, int(out[4, 4]) >> 8 & 255, int(out[4, 4]) & 255
+    assert abs(r - 200) < 8 and abs(g - 100) < 8 and abs(b - 50) < 8
+
+
+@pytest.mark.parametrize("data", [b"not a jpeg", b"\xff\xd8\xff\xe0\x00\x10", b"\xff\xd8"])
+def test_corrupt_jpeg(data: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode_jpeg(memoryview(data), 1000)
+
+
+def test_oversized_jpeg_is_refused_before_decoding() -> None:
+    with pytest.raises(ProtocolError, match="out of range"):
+        decode_jpeg(jpeg(40, 24, (0, 0, 0)), 100)
+
+
+def stream_canvas(flags: int = StreamFlags.TOP_DOWN) -> Canvas:
+    c = Canvas()
+    c.apply(m.SurfaceCreate(0, 64, 48, 32, SurfaceFlags.PRIMARY))
+    c.apply(m.StreamCreate(0, 7, flags, VideoCodec.MJPEG, 0, 16, 8, 16, 8,
+                           m.Rect(10, 20, 26, 52), m.Clip(ClipType.NONE)))
+    return c
+
+
+def test_stream_frames_are_scaled_into_their_destination() -> None:
+    c = stream_canvas()
+    damage = c.apply(m.StreamData(m.StreamDataHeader(7, 0), jpeg(16, 8, (255, 255, 255))))
+    assert damage is not None and (damage.width, damage.height) == (32, 16)
+    assert c.primary is not None and c.stream_frames == 1
+    assert (c.primary.pixels[10:26, 20:52] & 0xFFFFFF > 0xF0F0F0).all()
+    assert not c.primary.pixels[:10].any()
+
+
+def test_stream_clip_limits_frames() -> None:
+    c = stream_canvas()
+    c.apply(m.StreamClip(7, m.Clip(ClipType.RECTS, (m.Rect(10, 20, 12, 22),))))
+    c.apply(m.StreamData(m.StreamDataHeader(7, 0), jpeg(16, 8, (255, 255, 255))))
+    assert c.primary is not None and int((c.primary.pixels != 0).sum()) == 4
+
+
+def test_streams_end_and_unknown_codecs_are_unsupported() -> None:
+    c = stream_canvas()
+    c.apply(m.StreamDestroy(7))
+    with pytest.raises(ProtocolError, match="unknown stream"):
+        c.apply(m.StreamData(m.StreamDataHeader(7, 0), jpeg(16, 8, (0, 0, 0))))
+    with pytest.raises(Unsupported):
+        c.apply(m.StreamCreate(0, 8, 0, VideoCodec.VP8, 0, 16, 8, 16, 8,
+                               m.Rect(0, 0, 8, 16), m.Clip(ClipType.NONE)))
+
+
+def test_bottom_up_stream_frames_are_flipped() -> None:
+    c = stream_canvas(flags=0)
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame  # noqa: PLC0415
+
+    surface = pygame.Surface((16, 8))
+    surface.fill((255, 255, 255), (0, 0, 16, 4))  # white top half in the encoded frame
+    out = io.BytesIO()
+    pygame.image.save(surface, out, "frame.jpg")
+    c.apply(m.StreamData(m.StreamDataHeader(7, 0), memoryview(out.getvalue())))
+    assert c.primary is not None
+    # Bottom-up: the encoded top half lands at the bottom of the destination.
+    assert np.mean(c.primary.pixels[22:26, 20:52] & 0xFF) > 200
+    assert np.mean(c.primary.pixels[10:14, 20:52] & 0xFF) < 50
