@@ -8,6 +8,7 @@ from spicebox.canvas.surface import Box
 from spicebox.codecs.lz import PLT8
 from spicebox.spice import messages as m
 from spicebox.spice.constants import (
+    AlphaFlags,
     BitmapFlags,
     BitmapFormat,
     BrushType,
@@ -238,3 +239,48 @@ def test_surface_memory_is_bounded() -> None:
     with pytest.raises(ProtocolError, match="MiB"):
         for surface_id in range(1, 10):
             c.apply(m.SurfaceCreate(surface_id, 16384, 16384, 32, 0))
+
+
+@pytest.mark.parametrize(("msg_type", "expect"), [
+    (m.DrawBlackness, 0), (m.DrawWhiteness, 0xFFFFFF), (m.DrawInvers, 0xFF00FF),
+])
+def test_paint_ops(msg_type: type, expect: int) -> None:
+    c = canvas()
+    assert c.primary is not None
+    c.primary.pixels[:] = 0x00FF00
+    c.apply(msg_type(base(rect(0, 0, 4, 4)), m.NO_MASK))
+    assert int(c.primary.pixels[1, 1]) & 0xFFFFFF == expect
+    assert int(c.primary.pixels[5, 5]) == 0x00FF00
+
+
+def test_blend_applies_its_rop() -> None:
+    c = canvas()
+    assert c.primary is not None
+    c.primary.pixels[:] = 0x0F0F0F
+    c.apply(m.DrawBlend(base(rect(0, 0, 2, 2)), bitmap(np.full((2, 2), 0xFF00FF, np.uint32)),
+                        rect(0, 0, 2, 2), Ropd.OP_XOR, 0, m.NO_MASK))
+    assert int(c.primary.pixels[0, 0]) == 0xF00FF0
+
+
+def test_transparent_keys_on_true_color() -> None:
+    c = canvas()
+    assert c.primary is not None
+    c.primary.pixels[:] = 7
+    src = np.array([[0x123456, 0xABCDEF]], np.uint32)
+    c.apply(m.DrawTransparent(base(rect(0, 0, 2, 1)), bitmap(src), rect(0, 0, 2, 1),
+                              0xDEAD, 0x123456))
+    assert c.primary.pixels[0, :2].tolist() == [7, 0xABCDEF]
+
+
+@pytest.mark.parametrize(("flags", "src", "alpha", "expect"), [
+    (0, 0x00FF0000, 255, 0xFF0000),  # opaque source, full alpha: a copy
+    (0, 0x00FF0000, 128, 0x80007F),  # half of red over blue (pixman rounding)
+    (AlphaFlags.SRC_SURFACE_HAS_ALPHA, 0x80800000, 255, 0x80007F),  # premultiplied 50% red
+])
+def test_alpha_blend(flags: int, src: int, alpha: int, expect: int) -> None:
+    c = canvas()
+    assert c.primary is not None
+    c.primary.pixels[:] = 0x0000FF
+    c.apply(m.DrawAlphaBlend(base(rect(0, 0, 1, 1)), flags, alpha,
+                             bitmap(np.array([[src]], np.uint32)), rect(0, 0, 1, 1)))
+    assert int(c.primary.pixels[0, 0]) & 0xFFFFFF == expect

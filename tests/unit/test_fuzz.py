@@ -51,6 +51,11 @@ def valid_traffic() -> list[bytes]:
         m.StreamCreate(0, 7, 1, 1, 0, 16, 8, 16, 8, m.Rect(10, 20, 26, 52),
                        m.Clip(ClipType.NONE)),
         m.StreamData(m.StreamDataHeader(7, 0), jpeg(16, 8, (255, 128, 0))),
+        m.DrawTransparent(m.DisplayBase(0, BOX, clip), bitmap(pixels[:38, :47].copy()),
+                          m.Rect(0, 0, 38, 47), 0, 0x123456),
+        m.DrawAlphaBlend(m.DisplayBase(0, BOX, clip), 2, 200, bitmap(pixels[:38, :47].copy()),
+                         m.Rect(0, 0, 38, 47)),
+        m.DrawInvers(m.DisplayBase(0, BOX, clip), m.NO_MASK),
         m.InvalPalette(77),
         m.DisplayReset(),
     ]

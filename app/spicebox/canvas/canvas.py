@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..codecs.bitmap import decode_bitmap
 from ..codecs.jpeg import decode_jpeg
@@ -20,6 +21,7 @@ from ..codecs.lz4 import decode_lz4
 from ..codecs.pixels import Pixels, from_rgb555, from_rgb565
 from ..spice import messages as m
 from ..spice.constants import (
+    AlphaFlags,
     BrushType,
     ClipType,
     ImageType,
@@ -139,21 +141,62 @@ class Canvas:
             total = total.union(b)
         return total
 
-    def _copy(self, msg: m.DrawCopy) -> Box | None:
-        surface, boxes = self._target(msg.base)
+    def _draw_image(self, base: m.DisplayBase, image: m.Image | None, src_area: m.Rect,
+                    mask: m.QMask | None, draw: Callable[[Pixels, Pixels], None]) -> Box | None:
+        """The shared path of the ops that draw a source image: clip, decode, scale."""
+        surface, boxes = self._target(base)
         if not boxes:
             return None
-        if msg.mask.bitmap is not None:
-            raise Unsupported("masked COPY is not rendered yet")
-        if msg.src_bitmap is None:
-            raise ProtocolError("COPY without a source image")
-        src = self._image(msg.src_bitmap)
-        a, dest = Box.of(msg.src_area), Box.of(msg.base.box)
+        if mask is not None and mask.bitmap is not None:
+            raise Unsupported("masked drawing is not rendered yet")
+        if image is None:
+            raise ProtocolError("image drawing without a source image")
+        src = self._image(image)
+        a = Box.of(src_area)
         if not (0 <= a.left < a.right <= src.shape[1] and 0 <= a.top < a.bottom <= src.shape[0]):
-            raise ProtocolError(f"COPY source area {a} outside its {src.shape[1]}x"
+            raise ProtocolError(f"source area {a} outside its {src.shape[1]}x"
                                 f"{src.shape[0]} image")
-        _blit(surface, boxes, dest, src[a.top:a.bottom, a.left:a.right], msg.rop_descriptor)
+        _blit(surface, boxes, Box.of(base.box), src[a.top:a.bottom, a.left:a.right], draw)
         return self._damage(surface, boxes)
+
+    def _copy(self, msg: m.DrawCopy | m.DrawBlend) -> Box | None:
+        # BLEND differs from COPY only in the ROP it is sent with.
+        ropd = msg.rop_descriptor
+        return self._draw_image(msg.base, msg.src_bitmap, msg.src_area, msg.mask,
+                                lambda dst, src: _rop(dst, src, ropd))
+
+    def _transparent(self, msg: m.DrawTransparent) -> Box | None:
+        # spice-gtk keys on true_color (the colour in the surface's format), not src_color.
+        key = np.uint32(msg.true_color & 0xFFFFFF)
+
+        def colorkey(dst: Pixels, src: Pixels) -> None:
+            np.copyto(dst, src, where=(src & 0xFFFFFF) != key)
+        return self._draw_image(msg.base, msg.src_bitmap, msg.src_area, None, colorkey)
+
+    def _alpha_blend(self, msg: m.DrawAlphaBlend) -> Box | None:
+        if msg.alpha == 0:
+            return None
+        with_alpha = bool(msg.alpha_flags & AlphaFlags.SRC_SURFACE_HAS_ALPHA)
+        overall = msg.alpha
+        return self._draw_image(msg.base, msg.src_bitmap, msg.src_area, None,
+                                lambda dst, src: _over(dst, src, with_alpha, overall))
+
+    def _paint(self, base: m.DisplayBase, mask: m.QMask, ropd: int) -> Box | None:
+        surface, boxes = self._target(base)
+        if mask.bitmap is not None:
+            raise Unsupported("masked drawing is not rendered yet")
+        for b in boxes:
+            _rop(surface.pixels[b.top:b.bottom, b.left:b.right], np.uint32(0), ropd)
+        return self._damage(surface, boxes)
+
+    def _blackness(self, msg: m.DrawBlackness) -> Box | None:
+        return self._paint(msg.base, msg.mask, Ropd.OP_BLACKNESS)
+
+    def _whiteness(self, msg: m.DrawWhiteness) -> Box | None:
+        return self._paint(msg.base, msg.mask, Ropd.OP_WHITENESS)
+
+    def _invers(self, msg: m.DrawInvers) -> Box | None:
+        return self._paint(msg.base, msg.mask, Ropd.OP_INVERS)
 
     # --- video streams ----------------------------------------------------------------
 
@@ -179,7 +222,7 @@ class Canvas:
             frame = frame[::-1]
         self.stream_frames += 1
         surface, boxes = self._target(m.DisplayBase(stream.surface_id, stream.dest, stream.clip))
-        _blit(surface, boxes, Box.of(stream.dest), frame, Ropd.OP_PUT)
+        _blit(surface, boxes, Box.of(stream.dest), frame, _put)
         return self._damage(surface, boxes)
 
     def _stream_data(self, msg: m.StreamData) -> Box | None:
@@ -279,7 +322,31 @@ def _sized(pixels: Pixels, d: m.ImageDescriptor) -> Pixels:
     return pixels
 
 
-def _blit(surface: Surface, boxes: Sequence[Box], dest: Box, area: Pixels, ropd: int) -> None:
+def _put(dst: Pixels, src: Pixels) -> None:
+    dst[...] = src
+
+
+def _div255(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    # pixman's exact rounding of x / 255, so results match the reference client's.
+    t = x + 128
+    result: npt.NDArray[Any] = (t + (t >> 8)) >> 8
+    return result
+
+
+def _over(dst: Pixels, src: Pixels, src_has_alpha: bool, overall: int) -> None:
+    """pixman's OVER with a constant mask: premultiplied source times overall/255."""
+    d = dst.view(np.uint8).reshape(*dst.shape, 4).astype(np.uint32)
+    s = np.ascontiguousarray(src).view(np.uint8).reshape(*src.shape, 4).astype(np.uint32)
+    if not src_has_alpha:
+        s[..., 3] = 255
+    if overall != 255:
+        s = _div255(s * overall)
+    out = s + _div255(d * (255 - s[..., 3:4]))
+    dst.view(np.uint8).reshape(*dst.shape, 4)[...] = np.minimum(out, 255)
+
+
+def _blit(surface: Surface, boxes: Sequence[Box], dest: Box, area: Pixels,
+          draw: Callable[[Pixels, Pixels], None]) -> None:
     """Draw ``area`` stretched over ``dest``, only inside ``boxes``."""
     scaled = area.shape != (dest.height, dest.width)
     for b in boxes:
@@ -290,7 +357,7 @@ def _blit(surface: Surface, boxes: Sequence[Box], dest: Box, area: Pixels, ropd:
         else:
             part = area[b.top - dest.top:b.bottom - dest.top,
                         b.left - dest.left:b.right - dest.left]
-        _rop(surface.pixels[b.top:b.bottom, b.left:b.right], part, ropd)
+        draw(surface.pixels[b.top:b.bottom, b.left:b.right], part)
 
 
 def _scale_nearest(src: Pixels, dest: Box, visible: Box) -> Pixels:
@@ -344,6 +411,12 @@ _HANDLERS: dict[type, Callable[[Canvas, Any], Box | None]] = {
     m.StreamDestroy: Canvas._stream_destroy,
     m.StreamDestroyAll: Canvas._stream_destroy_all,
     m.DrawCopy: Canvas._copy,
+    m.DrawBlend: Canvas._copy,
+    m.DrawTransparent: Canvas._transparent,
+    m.DrawAlphaBlend: Canvas._alpha_blend,
+    m.DrawBlackness: Canvas._blackness,
+    m.DrawWhiteness: Canvas._whiteness,
+    m.DrawInvers: Canvas._invers,
     m.DrawFill: Canvas._fill,
     m.CopyBits: Canvas._copy_bits,
 }

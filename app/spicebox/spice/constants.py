@@ -173,6 +173,11 @@ class Ropd(IntFlag):
     INVERS_RES = 1 << 10
 
 
+class AlphaFlags(IntFlag):
+    DEST_HAS_ALPHA = 1
+    SRC_SURFACE_HAS_ALPHA = 2
+
+
 class SurfaceFormat(IntEnum):
     INVALID = 0
     A1 = 1

@@ -592,6 +592,58 @@ class DrawCopy(Message):
     mask: QMask
 
 
+@message(DISPLAY, SERVER, 305)
+@dataclass(frozen=True, slots=True)
+class DrawBlend(Message):
+    base: DisplayBase
+    src_bitmap: Annotated[Image | None, Ptr(Image)]
+    src_area: Rect
+    rop_descriptor: U16
+    scale_mode: U8
+    mask: QMask
+
+
+@message(DISPLAY, SERVER, 306)
+@dataclass(frozen=True, slots=True)
+class DrawBlackness(Message):
+    base: DisplayBase
+    mask: QMask
+
+
+@message(DISPLAY, SERVER, 307)
+@dataclass(frozen=True, slots=True)
+class DrawWhiteness(Message):
+    base: DisplayBase
+    mask: QMask
+
+
+@message(DISPLAY, SERVER, 308)
+@dataclass(frozen=True, slots=True)
+class DrawInvers(Message):
+    base: DisplayBase
+    mask: QMask
+
+
+@message(DISPLAY, SERVER, 312)
+@dataclass(frozen=True, slots=True)
+class DrawTransparent(Message):
+    base: DisplayBase
+    src_bitmap: Annotated[Image | None, Ptr(Image)]
+    src_area: Rect
+    src_color: U32
+    true_color: U32
+
+
+@message(DISPLAY, SERVER, 313)
+@dataclass(frozen=True, slots=True)
+class DrawAlphaBlend(Message):
+    base: DisplayBase
+    alpha_flags: U8
+    alpha: U8
+    src_bitmap: Annotated[Image | None, Ptr(Image)]
+    src_area: Rect
+
+
 @message(DISPLAY, SERVER, 314)
 @dataclass(frozen=True, slots=True)
 class SurfaceCreate(Message):
