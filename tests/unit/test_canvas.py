@@ -284,3 +284,31 @@ def test_alpha_blend(flags: int, src: int, alpha: int, expect: int) -> None:
     c.apply(m.DrawAlphaBlend(base(rect(0, 0, 1, 1)), flags, alpha,
                              bitmap(np.array([[src]], np.uint32)), rect(0, 0, 1, 1)))
     assert int(c.primary.pixels[0, 0]) & 0xFFFFFF == expect
+
+
+@pytest.mark.parametrize(("code", "expect"), [
+    (0xCC, 0x00F0F0),  # SRCCOPY
+    (0xF0, 0x0000FF),  # PATCOPY
+    (0x66, 0x00F0F0 ^ 0x0F0F00),  # SRCINVERT: source xor dest
+    (0x00, 0x000000),  # BLACKNESS
+])
+def test_rop3_truth_tables(code: int, expect: int) -> None:
+    c = canvas()
+    assert c.primary is not None
+    c.primary.pixels[:] = 0x0F0F00
+    c.apply(m.DrawRop3(base(rect(0, 0, 1, 1)), bitmap(np.array([[0x00F0F0]], np.uint32)),
+                       rect(0, 0, 1, 1), m.Brush(BrushType.SOLID, 0x0000FF), code, 0,
+                       m.NO_MASK))
+    assert int(c.primary.pixels[0, 0]) & 0xFFFFFF == expect
+
+
+@pytest.mark.parametrize(("ropd", "expect"), [
+    (Ropd.OP_AND, 0x00F0F0 & 0x0000FF),  # brush AND image
+    (Ropd.OP_OR | Ropd.INVERS_SRC, ~0x00F0F0 & 0xFFFFFF | 0x0000FF),  # INVERS_SRC: the image
+])
+def test_opaque_puts_the_image_then_the_brush(ropd: int, expect: int) -> None:
+    c = canvas()
+    c.apply(m.DrawOpaque(base(rect(0, 0, 1, 1)), bitmap(np.array([[0x00F0F0]], np.uint32)),
+                         rect(0, 0, 1, 1), m.Brush(BrushType.SOLID, 0x0000FF), ropd, 0,
+                         m.NO_MASK))
+    assert c.primary is not None and int(c.primary.pixels[0, 0]) & 0xFFFFFF == expect

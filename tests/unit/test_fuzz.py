@@ -56,6 +56,10 @@ def valid_traffic() -> list[bytes]:
         m.DrawAlphaBlend(m.DisplayBase(0, BOX, clip), 2, 200, bitmap(pixels[:38, :47].copy()),
                          m.Rect(0, 0, 38, 47)),
         m.DrawInvers(m.DisplayBase(0, BOX, clip), m.NO_MASK),
+        m.DrawRop3(m.DisplayBase(0, BOX, clip), bitmap(pixels[:38, :47].copy()),
+                   m.Rect(0, 0, 38, 47), m.Brush(1, 0x00FF00), 0x66, 0, m.NO_MASK),
+        m.DrawOpaque(m.DisplayBase(0, BOX, clip), bitmap(pixels[:38, :47].copy()),
+                     m.Rect(0, 0, 38, 47), m.Brush(1, 0x00FF00), Ropd.OP_AND, 0, m.NO_MASK),
         m.InvalPalette(77),
         m.DisplayReset(),
     ]

@@ -52,6 +52,9 @@ class _Stream:
     top_down: bool
 
 
+_NO_COLOR = np.uint32(0)
+
+
 class Canvas:
     def __init__(self) -> None:
         self.surfaces: dict[int, Surface] = {}
@@ -165,6 +168,28 @@ class Canvas:
         return self._draw_image(msg.base, msg.src_bitmap, msg.src_area, msg.mask,
                                 lambda dst, src: _rop(dst, src, ropd))
 
+    def _solid_brush(self, brush: m.Brush, base: m.DisplayBase) -> np.uint32:
+        if brush.type != BrushType.SOLID:
+            raise Unsupported("pattern brushes are not rendered yet")
+        surface = self.surfaces.get(base.surface_id)
+        if surface is None:
+            raise ProtocolError(f"draw on unknown surface {base.surface_id}")
+        return _brush_color(surface, brush.color)
+
+    def _opaque(self, msg: m.DrawOpaque) -> Box | None:
+        # The image is put first, then the brush is combined over it.
+        color, ropd = self._solid_brush(msg.brush, msg.base), msg.rop_descriptor
+
+        def draw(dst: Pixels, src: Pixels) -> None:
+            dst[...] = src
+            _rop(dst, color, ropd, src_invert=Ropd.INVERS_BRUSH, dest_invert=Ropd.INVERS_SRC)
+        return self._draw_image(msg.base, msg.src_bitmap, msg.src_area, msg.mask, draw)
+
+    def _rop3(self, msg: m.DrawRop3) -> Box | None:
+        color, code = self._solid_brush(msg.brush, msg.base), msg.rop3
+        return self._draw_image(msg.base, msg.src_bitmap, msg.src_area, msg.mask,
+                                lambda dst, src: _ternary(dst, src, color, code))
+
     def _transparent(self, msg: m.DrawTransparent) -> Box | None:
         # spice-gtk keys on true_color (the colour in the surface's format), not src_color.
         key = np.uint32(msg.true_color & 0xFFFFFF)
@@ -181,12 +206,15 @@ class Canvas:
         return self._draw_image(msg.base, msg.src_bitmap, msg.src_area, None,
                                 lambda dst, src: _over(dst, src, with_alpha, overall))
 
-    def _paint(self, base: m.DisplayBase, mask: m.QMask, ropd: int) -> Box | None:
+    def _paint(self, base: m.DisplayBase, mask: m.QMask, ropd: int,
+               color: np.uint32 = _NO_COLOR) -> Box | None:
+        """FILL and the ops that need no colour at all (BLACKNESS, WHITENESS, INVERS)."""
         surface, boxes = self._target(base)
-        if mask.bitmap is not None:
+        if mask.bitmap is not None and boxes:
             raise Unsupported("masked drawing is not rendered yet")
         for b in boxes:
-            _rop(surface.pixels[b.top:b.bottom, b.left:b.right], np.uint32(0), ropd)
+            _rop(surface.pixels[b.top:b.bottom, b.left:b.right], color, ropd,
+                 src_invert=Ropd.INVERS_BRUSH)
         return self._damage(surface, boxes)
 
     def _blackness(self, msg: m.DrawBlackness) -> Box | None:
@@ -247,18 +275,8 @@ class Canvas:
         return None
 
     def _fill(self, msg: m.DrawFill) -> Box | None:
-        surface, boxes = self._target(msg.base)
-        if not boxes:
-            return None
-        if msg.mask.bitmap is not None:
-            raise Unsupported("masked FILL is not rendered yet")
-        if msg.brush.type != BrushType.SOLID:
-            raise Unsupported("pattern brushes are not rendered yet")
-        color = _brush_color(surface, msg.brush.color)
-        for b in boxes:
-            _rop(surface.pixels[b.top:b.bottom, b.left:b.right], color, msg.rop_descriptor,
-                 brush=True)
-        return self._damage(surface, boxes)
+        return self._paint(msg.base, msg.mask, msg.rop_descriptor,
+                           self._solid_brush(msg.brush, msg.base))
 
     def _copy_bits(self, msg: m.CopyBits) -> Box | None:
         surface, boxes = self._target(msg.base)
@@ -322,6 +340,19 @@ def _sized(pixels: Pixels, d: m.ImageDescriptor) -> Pixels:
     return pixels
 
 
+def _ternary(dst: Pixels, src: Pixels, pattern: np.uint32, code: int) -> None:
+    """A ROP3: bit (pattern << 2 | source << 1 | dest) of ``code`` is the result for those
+    input bits (the Windows ternary raster-op numbering: 0xCC copies the source)."""
+    result = np.zeros_like(dst)
+    for minterm in range(8):
+        if code >> minterm & 1:
+            p = pattern if minterm & 4 else ~pattern
+            s = src if minterm & 2 else ~src
+            d = dst if minterm & 1 else ~dst
+            result |= p & s & d
+    dst[...] = result
+
+
 def _put(dst: Pixels, src: Pixels) -> None:
     dst[...] = src
 
@@ -368,8 +399,13 @@ def _scale_nearest(src: Pixels, dest: Box, visible: Box) -> Pixels:
     return scaled
 
 
-def _rop(dst: Pixels, src: Pixels | np.uint32, ropd: int, brush: bool = False) -> None:
-    """Combine src into dst per a ROP descriptor (spice.proto ``ropd``)."""
+def _rop(dst: Pixels, src: Pixels | np.uint32, ropd: int,
+         src_invert: int = Ropd.INVERS_SRC, dest_invert: int = Ropd.INVERS_DEST) -> None:
+    """Combine src into dst per a ROP descriptor (spice.proto ``ropd``).
+
+    Which flag inverts which operand depends on what the operands are, as in spice-gtk's
+    ropd_descriptor_to_rop: a FILL's source is the brush (INVERS_BRUSH), an OPAQUE's
+    destination holds the source image (INVERS_SRC)."""
     if ropd == Ropd.OP_PUT:
         dst[...] = src
         return
@@ -380,9 +416,9 @@ def _rop(dst: Pixels, src: Pixels | np.uint32, ropd: int, brush: bool = False) -
     elif ropd & Ropd.OP_INVERS:
         result = ~dst
     else:
-        if ropd & (Ropd.INVERS_BRUSH if brush else Ropd.INVERS_SRC):
+        if ropd & src_invert:
             src = ~src
-        d = ~dst if ropd & Ropd.INVERS_DEST else dst
+        d = ~dst if ropd & dest_invert else dst
         if ropd & Ropd.OP_OR:
             result = d | src
         elif ropd & Ropd.OP_AND:
@@ -412,6 +448,8 @@ _HANDLERS: dict[type, Callable[[Canvas, Any], Box | None]] = {
     m.StreamDestroyAll: Canvas._stream_destroy_all,
     m.DrawCopy: Canvas._copy,
     m.DrawBlend: Canvas._copy,
+    m.DrawOpaque: Canvas._opaque,
+    m.DrawRop3: Canvas._rop3,
     m.DrawTransparent: Canvas._transparent,
     m.DrawAlphaBlend: Canvas._alpha_blend,
     m.DrawBlackness: Canvas._blackness,

@@ -592,6 +592,18 @@ class DrawCopy(Message):
     mask: QMask
 
 
+@message(DISPLAY, SERVER, 303)
+@dataclass(frozen=True, slots=True)
+class DrawOpaque(Message):
+    base: DisplayBase
+    src_bitmap: Annotated[Image | None, Ptr(Image)]
+    src_area: Rect
+    brush: Brush
+    rop_descriptor: U16
+    scale_mode: U8
+    mask: QMask
+
+
 @message(DISPLAY, SERVER, 305)
 @dataclass(frozen=True, slots=True)
 class DrawBlend(Message):
@@ -621,6 +633,18 @@ class DrawWhiteness(Message):
 @dataclass(frozen=True, slots=True)
 class DrawInvers(Message):
     base: DisplayBase
+    mask: QMask
+
+
+@message(DISPLAY, SERVER, 309)
+@dataclass(frozen=True, slots=True)
+class DrawRop3(Message):
+    base: DisplayBase
+    src_bitmap: Annotated[Image | None, Ptr(Image)]
+    src_area: Rect
+    brush: Brush
+    rop3: U8
+    scale_mode: U8
     mask: QMask
 
 
