@@ -312,3 +312,41 @@ def test_opaque_puts_the_image_then_the_brush(ropd: int, expect: int) -> None:
                          rect(0, 0, 1, 1), m.Brush(BrushType.SOLID, 0x0000FF), ropd, 0,
                          m.NO_MASK))
     assert c.primary is not None and int(c.primary.pixels[0, 0]) & 0xFFFFFF == expect
+
+
+def mask_image(rows: list[str]) -> m.Image:
+    """A 1-bit big-endian mask from '#.' strings."""
+    width = len(rows[0])
+    stride = (width + 7) // 8
+    data = b"".join(int(r.replace("#", "1").replace(".", "0").ljust(stride * 8, "0"), 2)
+                    .to_bytes(stride, "big") for r in rows)
+    return m.Image(m.ImageDescriptor(0, ImageType.BITMAP, 0, width, len(rows)),
+                   m.BitmapData(BitmapFormat.BIT1_BE, BitmapFlags.TOP_DOWN, width, len(rows),
+                                stride, None, 0, memoryview(data)))
+
+
+@pytest.mark.parametrize(("flags", "expect"), [
+    (0, [[1, 0, 0], [0, 1, 0], [0, 0, 0]]),
+    (1, [[0, 1, 0], [1, 0, 0], [0, 0, 0]]),  # INVERS; outside the 2x2 mask: never drawn
+])
+def test_masks_limit_fills(flags: int, expect: list[list[int]]) -> None:
+    c = canvas()
+    mask = m.QMask(flags, m.Point(1, 0), mask_image([".#.", "..#"]))
+    c.apply(m.DrawFill(base(rect(0, 0, 3, 3)), m.Brush(BrushType.SOLID, 1), Ropd.OP_PUT, mask))
+    assert c.primary is not None and c.primary.pixels[:3, :3].tolist() == expect
+
+
+def test_masks_limit_copies() -> None:
+    c = canvas()
+    src = np.full((2, 2), 9, np.uint32)
+    c.apply(m.DrawCopy(base(rect(0, 0, 2, 2)), bitmap(src), rect(0, 0, 2, 2), Ropd.OP_PUT, 0,
+                       m.QMask(0, m.Point(0, 0), mask_image(["#.", ".#"]))))
+    assert c.primary is not None and c.primary.pixels[:2, :2].tolist() == [[9, 0], [0, 9]]
+
+
+def test_mask_must_be_one_bit() -> None:
+    c = canvas()
+    mask = m.QMask(0, m.Point(0, 0), bitmap(np.zeros((2, 2), np.uint32)))
+    with pytest.raises(ProtocolError, match="1 bit"):
+        c.apply(m.DrawFill(base(rect(0, 0, 2, 2)), m.Brush(BrushType.SOLID, 1), Ropd.OP_PUT,
+                           mask))

@@ -19,7 +19,7 @@ from spicebox.spice.policy import DecodingPolicy
 from spicebox.spice.wire import Message
 
 from .server_bytes import frame, link_reply, link_result
-from .test_canvas import bitmap, copy_of, indexed
+from .test_canvas import bitmap, copy_of, indexed, mask_image
 from .test_codecs import lz4_image
 from .test_jpeg import jpeg
 from .test_lz import stream as lz_stream
@@ -56,6 +56,8 @@ def valid_traffic() -> list[bytes]:
         m.DrawAlphaBlend(m.DisplayBase(0, BOX, clip), 2, 200, bitmap(pixels[:38, :47].copy()),
                          m.Rect(0, 0, 38, 47)),
         m.DrawInvers(m.DisplayBase(0, BOX, clip), m.NO_MASK),
+        m.DrawFill(m.DisplayBase(0, BOX, clip), m.Brush(1, 0xFF), Ropd.OP_PUT,
+                   m.QMask(1, m.Point(3, 2), mask_image(["#.#.#", ".#.#.", "#####"]))),
         m.DrawRop3(m.DisplayBase(0, BOX, clip), bitmap(pixels[:38, :47].copy()),
                    m.Rect(0, 0, 38, 47), m.Brush(1, 0x00FF00), 0x66, 0, m.NO_MASK),
         m.DrawOpaque(m.DisplayBase(0, BOX, clip), bitmap(pixels[:38, :47].copy()),

@@ -33,6 +33,7 @@ from ..spice.constants import (
 )
 from ..spice.errors import ProtocolError, Unsupported
 from ..spice.wire import Message
+from .mask import Mask
 from .palettes import PaletteCache
 from .surface import Box, Surface
 
@@ -145,13 +146,11 @@ class Canvas:
         return total
 
     def _draw_image(self, base: m.DisplayBase, image: m.Image | None, src_area: m.Rect,
-                    mask: m.QMask | None, draw: Callable[[Pixels, Pixels], None]) -> Box | None:
+                    mask: m.QMask | None, draw: Draw) -> Box | None:
         """The shared path of the ops that draw a source image: clip, decode, scale."""
         surface, boxes = self._target(base)
         if not boxes:
             return None
-        if mask is not None and mask.bitmap is not None:
-            raise Unsupported("masked drawing is not rendered yet")
         if image is None:
             raise ProtocolError("image drawing without a source image")
         src = self._image(image)
@@ -159,7 +158,8 @@ class Canvas:
         if not (0 <= a.left < a.right <= src.shape[1] and 0 <= a.top < a.bottom <= src.shape[0]):
             raise ProtocolError(f"source area {a} outside its {src.shape[1]}x"
                                 f"{src.shape[0]} image")
-        _blit(surface, boxes, Box.of(base.box), src[a.top:a.bottom, a.left:a.right], draw)
+        _blit(surface, boxes, Box.of(base.box), src[a.top:a.bottom, a.left:a.right],
+              _masked(draw, mask, base))
         return self._damage(surface, boxes)
 
     def _copy(self, msg: m.DrawCopy | m.DrawBlend) -> Box | None:
@@ -210,11 +210,13 @@ class Canvas:
                color: np.uint32 = _NO_COLOR) -> Box | None:
         """FILL and the ops that need no colour at all (BLACKNESS, WHITENESS, INVERS)."""
         surface, boxes = self._target(base)
-        if mask.bitmap is not None and boxes:
-            raise Unsupported("masked drawing is not rendered yet")
+        if not boxes:
+            return None
+        draw = _masked(lambda dst, _src: _rop(dst, color, ropd, src_invert=Ropd.INVERS_BRUSH),
+                       mask, base)
         for b in boxes:
-            _rop(surface.pixels[b.top:b.bottom, b.left:b.right], color, ropd,
-                 src_invert=Ropd.INVERS_BRUSH)
+            view = surface.pixels[b.top:b.bottom, b.left:b.right]
+            draw(view, view, b)  # painting has no source; the view stands in for it
         return self._damage(surface, boxes)
 
     def _blackness(self, msg: m.DrawBlackness) -> Box | None:
@@ -249,8 +251,9 @@ class Canvas:
         if not stream.top_down:
             frame = frame[::-1]
         self.stream_frames += 1
-        surface, boxes = self._target(m.DisplayBase(stream.surface_id, stream.dest, stream.clip))
-        _blit(surface, boxes, Box.of(stream.dest), frame, _put)
+        base = m.DisplayBase(stream.surface_id, stream.dest, stream.clip)
+        surface, boxes = self._target(base)
+        _blit(surface, boxes, Box.of(stream.dest), frame, _masked(_put, None, base))
         return self._damage(surface, boxes)
 
     def _stream_data(self, msg: m.StreamData) -> Box | None:
@@ -376,8 +379,25 @@ def _over(dst: Pixels, src: Pixels, src_has_alpha: bool, overall: int) -> None:
     dst.view(np.uint8).reshape(*dst.shape, 4)[...] = np.minimum(out, 255)
 
 
+Draw = Callable[[Pixels, Pixels], None]  # (destination view, source part)
+BoxDraw = Callable[[Pixels, Pixels, Box], None]  # the same, told which box it draws
+
+
+def _masked(draw: Draw, qmask: m.QMask | None, base: m.DisplayBase) -> BoxDraw:
+    """``draw``, limited to the set bits of ``qmask`` when there is one."""
+    if qmask is None or qmask.bitmap is None:
+        return lambda dst, src, _box: draw(dst, src)
+    mask = Mask(qmask, Box.of(base.box))
+
+    def masked(dst: Pixels, src: Pixels, box: Box) -> None:
+        result = dst.copy()
+        draw(result, src)
+        np.copyto(dst, result, where=mask.window(box))
+    return masked
+
+
 def _blit(surface: Surface, boxes: Sequence[Box], dest: Box, area: Pixels,
-          draw: Callable[[Pixels, Pixels], None]) -> None:
+          draw: BoxDraw) -> None:
     """Draw ``area`` stretched over ``dest``, only inside ``boxes``."""
     scaled = area.shape != (dest.height, dest.width)
     for b in boxes:
@@ -388,7 +408,7 @@ def _blit(surface: Surface, boxes: Sequence[Box], dest: Box, area: Pixels,
         else:
             part = area[b.top - dest.top:b.bottom - dest.top,
                         b.left - dest.left:b.right - dest.left]
-        draw(surface.pixels[b.top:b.bottom, b.left:b.right], part)
+        draw(surface.pixels[b.top:b.bottom, b.left:b.right], part, b)
 
 
 def _scale_nearest(src: Pixels, dest: Box, visible: Box) -> Pixels:
