@@ -498,8 +498,9 @@ class ResourceId:
     id: U64
 
 
-# The cache invalidations arrive even when the client announced no caches (spice-server
-# sends INVAL_ALL_PALETTES on every display link); with nothing cached they change nothing.
+# Cache invalidations. The palette ones matter whatever the client announced (spice-server
+# always caches palettes, see canvas/palettes.py); the pixmap ones concern a cache this
+# client does not announce yet, so it has nothing to drop.
 @message(DISPLAY, SERVER, 105)
 @dataclass(frozen=True, slots=True)
 class InvalList(Message):
