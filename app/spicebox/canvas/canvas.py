@@ -125,11 +125,15 @@ class Canvas:
 
     # --- draw operations --------------------------------------------------------------
 
+    def _surface(self, surface_id: int) -> Surface:
+        try:
+            return self.surfaces[surface_id]
+        except KeyError:
+            raise ProtocolError(f"use of unknown surface {surface_id}") from None
+
     def _target(self, base: m.DisplayBase) -> tuple[Surface, list[Box]]:
         """The surface and the clipped boxes a draw may touch."""
-        surface = self.surfaces.get(base.surface_id)
-        if surface is None:
-            raise ProtocolError(f"draw on unknown surface {base.surface_id}")
+        surface = self._surface(base.surface_id)
         box = Box.of(base.box).intersect(surface.bounds)
         if base.clip.type == ClipType.RECTS:  # possibly no rects at all: nothing visible
             clipped = [box.intersect(Box.of(r)) for r in base.clip.rects]
@@ -171,10 +175,7 @@ class Canvas:
     def _solid_brush(self, brush: m.Brush, base: m.DisplayBase) -> np.uint32:
         if brush.type != BrushType.SOLID:
             raise Unsupported("pattern brushes are not rendered yet")
-        surface = self.surfaces.get(base.surface_id)
-        if surface is None:
-            raise ProtocolError(f"draw on unknown surface {base.surface_id}")
-        return _brush_color(surface, brush.color)
+        return _brush_color(self._surface(base.surface_id), brush.color)
 
     def _opaque(self, msg: m.DrawOpaque) -> Box | None:
         # The image is put first, then the brush is combined over it.
@@ -233,8 +234,7 @@ class Canvas:
     def _stream_create(self, msg: m.StreamCreate) -> Box | None:
         if msg.codec_type != VideoCodec.MJPEG:
             raise Unsupported(f"video codec {msg.codec_type} is not played")
-        if msg.surface_id not in self.surfaces:
-            raise ProtocolError(f"stream {msg.id} on unknown surface {msg.surface_id}")
+        self._surface(msg.surface_id)
         if len(self.streams) >= MAX_STREAMS and msg.id not in self.streams:
             raise ProtocolError(f"more than {MAX_STREAMS} video streams at once")
         self.streams[msg.id] = _Stream(msg.surface_id, msg.dest, msg.clip,
@@ -319,10 +319,7 @@ class Canvas:
         if d.type == ImageType.JPEG and isinstance(p, m.BinaryData):
             return _sized(decode_jpeg(p.data, d.width * d.height), d)
         if isinstance(p, m.SurfaceImage):
-            source = self.surfaces.get(p.surface_id)
-            if source is None:
-                raise ProtocolError(f"image refers to unknown surface {p.surface_id}")
-            return source.pixels
+            return self._surface(p.surface_id).pixels
         raise Unsupported(f"image type {d.type} is not rendered yet")
 
 
