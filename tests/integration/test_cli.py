@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spicebox import sdl_loader
 from tests.rig.qemu import VGA_DEVICES, QemuServer, free_port
 
 STD = VGA_DEVICES["std"]
@@ -32,8 +33,7 @@ def test_screenshot_and_clean_exit(tmp_path: Path) -> None:
         dump = qemu.screendump()
     assert done.returncode == 0, done.stderr
     assert f"saved to {png}" in done.stderr
-    import pygame  # noqa: PLC0415 - only this test reads PNGs back
-
+    pygame = sdl_loader.pygame()
     image = pygame.surfarray.array3d(pygame.image.load(str(png))).transpose(1, 0, 2)
     assert image.shape == dump.shape
     # SeaBIOS blinks its cursor and the screenshot and screendump are taken at different

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from spicebox import sdl_loader
 from spicebox.config.target import parse_uri
 from spicebox.display.sdl import SdlPresenter
 from tests.rig.client import ClientThread, assert_shows_guest_screen
@@ -23,8 +24,7 @@ def test_x11_window_equals_the_canvas(monkeypatch: pytest.MonkeyPatch) -> None:
             assert_shows_guest_screen(client, qemu)
 
             def window() -> RGB:
-                import pygame  # noqa: PLC0415 - the presenter has initialised it
-
+                pygame = sdl_loader.pygame()  # the presenter has initialised it
                 surface = pygame.display.get_surface()
                 assert surface is not None, "the presenter never opened its window"
                 shown: RGB = pygame.surfarray.array3d(surface).transpose(1, 0, 2)

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from spicebox.codecs.pixels import to_rgb
 from spicebox.config.target import Target
 from spicebox.display.base import Presenter
 from spicebox.display.headless import HeadlessPresenter
@@ -87,11 +88,7 @@ class ClientThread:
         """Monitor 0 as RGB, copied on the client's thread so no draw is half-applied."""
         def copy() -> RGB | None:
             pixels = self.session.primary_monitor()
-            if pixels is None:
-                return None
-            rgb = np.empty((*pixels.shape, 3), np.uint8)
-            rgb[..., 0], rgb[..., 1], rgb[..., 2] = pixels >> 16, pixels >> 8, pixels
-            return rgb
+            return None if pixels is None else to_rgb(pixels)
         return self.in_loop(copy)
 
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 import pytest
 
+from spicebox import sdl_loader
 from spicebox.canvas.canvas import Canvas
 from spicebox.codecs.jpeg import decode_jpeg, jpeg_size
 from spicebox.spice import messages as m
@@ -13,12 +13,12 @@ from spicebox.spice.constants import ClipType, StreamFlags, SurfaceFlags, VideoC
 from spicebox.spice.errors import ProtocolError, Unsupported
 
 
-def jpeg(width: int, height: int, rgb: tuple[int, int, int]) -> memoryview:
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame  # noqa: PLC0415
-
+def jpeg(width: int, height: int, rgb: tuple[int, int, int],
+         area: tuple[int, int, int, int] | None = None) -> memoryview:
+    """A JPEG of ``rgb`` over ``area`` (x, y, w, h; default all) on black."""
+    pygame = sdl_loader.pygame()
     surface = pygame.Surface((width, height))
-    surface.fill(rgb)
+    surface.fill(rgb, area)
     out = io.BytesIO()
     pygame.image.save(surface, out, "frame.jpg")
     return memoryview(out.getvalue())
@@ -82,14 +82,8 @@ def test_streams_end_and_unknown_codecs_are_unsupported() -> None:
 
 def test_bottom_up_stream_frames_are_flipped() -> None:
     c = stream_canvas(flags=0)
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame  # noqa: PLC0415
-
-    surface = pygame.Surface((16, 8))
-    surface.fill((255, 255, 255), (0, 0, 16, 4))  # white top half in the encoded frame
-    out = io.BytesIO()
-    pygame.image.save(surface, out, "frame.jpg")
-    c.apply(m.StreamData(m.StreamDataHeader(7, 0), memoryview(out.getvalue())))
+    # White top half in the encoded frame.
+    c.apply(m.StreamData(m.StreamDataHeader(7, 0), jpeg(16, 8, (255, 255, 255), (0, 0, 16, 4))))
     assert c.primary is not None
     # Bottom-up: the encoded top half lands at the bottom of the destination.
     assert np.mean(c.primary.pixels[22:26, 20:52] & 0xFF) > 200

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 
+from .. import sdl_loader
 from ..spice.errors import ProtocolError
 from .pixels import Pixels
 
@@ -44,9 +44,7 @@ def decode_jpeg(data: memoryview, max_pixels: int) -> Pixels:
     width, height = jpeg_size(data)
     if not 0 < width * height <= max_pixels:
         raise ProtocolError(f"JPEG of {width}x{height} is out of range")
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame  # noqa: PLC0415 - only sessions that receive JPEG pay for SDL_image
-
+    pygame = sdl_loader.pygame()
     try:
         image = pygame.image.load(io.BytesIO(data), "frame.jpg")
     except pygame.error as exc:

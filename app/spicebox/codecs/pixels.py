@@ -30,6 +30,13 @@ def row_bytes(fmt: int, width: int) -> int:
     raise Unsupported(f"bitmap format {fmt} is not decoded")
 
 
+def to_rgb(pixels: Pixels) -> npt.NDArray[np.uint8]:
+    """(h, w, 3) R, G, B bytes: what a PNG or a screendump holds."""
+    rgb = np.empty((*pixels.shape, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = pixels >> 16, pixels >> 8, pixels
+    return rgb
+
+
 def _widen(value: npt.NDArray[Any], bits: int) -> npt.NDArray[Any]:
     # Replicate the high bits into the low ones so all-ones maps to 0xff, as pixman does.
     return value << (8 - bits) | value >> (2 * bits - 8)

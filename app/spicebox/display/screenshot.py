@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import numpy as np
-
-from ..codecs.pixels import Pixels
+from .. import sdl_loader
+from ..codecs.pixels import Pixels, to_rgb
 
 
 def save_png(pixels: Pixels, path: Path) -> None:
     """Write XRGB pixels as an opaque RGB PNG, atomically (a reader never sees half a file).
 
     Raises OSError when the file cannot be written."""
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame  # noqa: PLC0415 - keeps pygame's import cost off paths that never save
-
+    pygame = sdl_loader.pygame()
     height, width = pixels.shape
-    rgb = np.empty((height, width, 3), np.uint8)
-    rgb[..., 0] = pixels >> 16
-    rgb[..., 1] = pixels >> 8
-    rgb[..., 2] = pixels
-    image = pygame.image.frombuffer(rgb.tobytes(), (width, height), "RGB")
+    image = pygame.image.frombuffer(to_rgb(pixels).tobytes(), (width, height), "RGB")
     tmp = path.with_name(f".{path.name}.tmp.png")
     try:
         pygame.image.save(image, str(tmp))

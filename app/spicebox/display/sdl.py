@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
+from .. import sdl_loader
 from ..canvas.surface import Box, Surface
 
 # SDL video driver for each backend name; SDL 2 has no fbdev driver (see fbdev.py).
@@ -22,18 +24,16 @@ class DisplayUnavailable(Exception):
 class SdlPresenter:
     def __init__(self, backend: str, title: str) -> None:
         os.environ["SDL_VIDEODRIVER"] = SDL_DRIVERS[backend]
-        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-        import pygame  # noqa: PLC0415 - only sessions that show a screen pay for SDL
-
-        self._pg = pygame
+        self._pg = pygame = sdl_loader.pygame()
         try:
             pygame.display.init()
         except pygame.error as exc:
             raise DisplayUnavailable(f"cannot open the {backend} display: {exc}") from None
         self.name = backend
         self._title = title
-        self._screen: pygame.Surface | None = None
-        self._source: pygame.Surface | None = None
+        # pygame.Surface objects; pygame ships no type information.
+        self._screen: Any = None
+        self._source: Any = None
         self._shown: Surface | None = None
         self._fullscreen = backend == "kmsdrm"
 
