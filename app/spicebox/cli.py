@@ -19,6 +19,7 @@ from .net.transport import CannotConnect
 from .session import Session
 from .spice.constants import MAX_PASSWORD_LENGTH
 from .spice.errors import AuthenticationFailed, ProtocolError
+from .spice.recording import Recorder
 
 EXIT_OK, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_TLS, EXIT_PROTOCOL = 0, 2, 3, 4, 5, 6
 
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--screenshot-after", type=_seconds, default=2.0, metavar="SECONDS")
     connect.add_argument("--exit-after", type=_seconds, metavar="SECONDS",
                          help="disconnect cleanly and exit 0 after this long")
+    connect.add_argument("--record", type=Path, metavar="FILE",
+                         help="write every display message received to FILE, for tests "
+                              "and bug reports (it holds the screen's contents)")
     connect.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -92,13 +96,23 @@ def _connect(args: argparse.Namespace) -> int:
     if args.screenshot is not None and not args.screenshot.parent.is_dir():
         raise ConfigError(f"cannot save a screenshot in {args.screenshot.parent}: "
                           f"no such directory")
+    recorder = _recorder(args.record)
     backend = resolve_backend(args.backend)
     presenter = open_presenter(backend, target.title or f"spicebox - {target.describe()}")
     log.debug("presenting with %s", presenter.name)
     session = Session(target, password, presenter, ca_file=args.ca_file,
-                      host_subject=args.host_subject)
+                      host_subject=args.host_subject, recorder=recorder)
     asyncio.run(_serve(session, args))
     return EXIT_OK
+
+
+def _recorder(path: Path | None) -> Recorder | None:
+    if path is None:
+        return None
+    try:
+        return Recorder(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the recording {path}: {exc.strerror}") from None
 
 
 async def _serve(session: Session, args: argparse.Namespace) -> None:

@@ -37,6 +37,7 @@ from .spice.events import (
 from .spice.main import MainChannel
 from .spice.messages import ChannelId
 from .spice.policy import DecodingPolicy
+from .spice.recording import Recorder
 from .spice.wire import Message
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ IDLE_POLL_SECONDS = 0.05
 class Session:
     def __init__(self, target: Target, password: str, presenter: Presenter,
                  policy: DecodingPolicy | None = None, ca_file: str | None = None,
-                 host_subject: str | None = None) -> None:
+                 host_subject: str | None = None, recorder: Recorder | None = None) -> None:
         self.target = target
         self.policy = policy or DecodingPolicy()
         self.presenter = presenter
@@ -75,6 +76,7 @@ class Session:
         self.session_id: int | None = None
         self.channels: tuple[ChannelId, ...] = ()  # what the server offers
         self.frames_presented = 0
+        self._recorder = recorder
         self.screenshot_saved = False
 
     async def run(self, screenshot: Path | None = None, screenshot_after: float = 0.0,
@@ -104,6 +106,8 @@ class Session:
             raise _first(group) from None
         finally:
             self.presenter.close()
+            if self._recorder is not None:
+                self._recorder.close()
 
     def stop(self) -> None:
         """Ask ``run`` to disconnect cleanly and return (call on the session's loop)."""
@@ -169,7 +173,9 @@ class Session:
         assert self.session_id is not None
         self._canvases.setdefault(ch.id, Canvas())
         log.debug("opening display:%d with %s", ch.id, self.policy.describe())
-        return DisplayChannel(ch.id, self.session_id, self._password, self.policy)
+        channel = DisplayChannel(ch.id, self.session_id, self._password, self.policy)
+        channel.recorder = self._recorder
+        return channel
 
     def _on_display_message(self, channel: DisplayChannel, msg: Message) -> None:
         canvas = self._canvases[channel.channel_id]

@@ -50,7 +50,7 @@ BYTES_PER_PIXEL = 4
 IMAGE_COUNT = 3
 # Rows and columns of the box that differs between images 0 and 2.
 VIDEO_BOX = (slice(256, 448), slice(384, 640))
-# Bump whenever the pixels produced by _render_image change: it is part of the cache key.
+# Bump whenever the pixels produced by render_image change: it is part of the cache key.
 IMAGE_GENERATOR_VERSION = 2
 
 # SeaBIOS' VBE list (bochs, qxl and virtio-vga all use it) has mode 0x118 as 1024x768 at
@@ -209,7 +209,7 @@ def build(cache_dir: Path) -> ConsoleGuest:
     try:
         deb = _download_kernel_package(package, version, cache_dir / "debs")
         _extract_kernel(deb, work / _KERNEL_NAME)
-        images = [_framebuffer_bytes(_render_image(i)) for i in range(IMAGE_COUNT)]
+        images = [_framebuffer_bytes(render_image(i)) for i in range(IMAGE_COUNT)]
         for index, data in enumerate(images):
             (work / _image_name(index)).write_bytes(data)
         (work / _INITRD_NAME).write_bytes(_initramfs(busybox, images))
@@ -367,7 +367,7 @@ def _extract_kernel(deb: Path, dest: Path) -> None:
         raise GuestBuildError(f"{deb.name} has no /boot/vmlinuz-*: is it a kernel image package?")
 
 
-def _render_image(index: int) -> npt.NDArray[np.uint8]:
+def render_image(index: int) -> npt.NDArray[np.uint8]:
     """Test image ``index`` as a (HEIGHT, WIDTH, 3) R,G,B array; integer maths only, so
     the pixels are identical on every host and numpy version."""
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.int64)

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
@@ -19,6 +20,7 @@ from spicebox.display.base import Presenter
 from spicebox.display.headless import HeadlessPresenter
 from spicebox.session import Session
 from spicebox.spice.policy import DecodingPolicy
+from spicebox.spice.recording import Recorder
 
 from .qemu import RGB, QemuServer
 
@@ -32,9 +34,12 @@ class ClientThread:
     def __init__(self, target: Target, password: str = "",
                  policy: DecodingPolicy | None = None, ca_file: str | None = None,
                  host_subject: str | None = None,
-                 presenter: Callable[[], Presenter] = HeadlessPresenter) -> None:
+                 presenter: Callable[[], Presenter] = HeadlessPresenter,
+                 record: Path | None = None) -> None:
         def make_session() -> Session:
-            return Session(target, password, presenter(), policy, ca_file, host_subject)
+            recorder = Recorder(record) if record is not None else None
+            return Session(target, password, presenter(), policy, ca_file, host_subject,
+                           recorder)
         self._make_session = make_session
         self._loop = asyncio.new_event_loop()
         self._done: Future[None] = Future()

@@ -19,6 +19,7 @@ from .errors import ProtocolError, Unsupported
 from .events import ChannelEvent, ChannelLinked, ServerDisconnecting, ServerNotice
 from .framing import Framer
 from .link import LinkHandshake
+from .recording import Recorder
 from .wire import SERVER, Message, decode, encode, lookup
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Channel:
         self._unacked = 0
         self._skip = LogOnce(log, logging.INFO)
         self._wakeup: Callable[[], None] | None = None
+        self.recorder: Recorder | None = None
         self.closed = False
 
     @property
@@ -103,6 +105,8 @@ class Channel:
                 if self._unacked >= self._ack_window:
                     self._unacked = 0
                     self.send(m.Ack())
+            if self.recorder is not None:
+                self.recorder.write(self.channel_type, self.channel_id, msg_type, body)
             events.extend(self._dispatch(msg_type, body))
         return events
 
