@@ -17,8 +17,9 @@ from .display.sdl import DisplayUnavailable
 from .net.tls import TlsVerificationFailed
 from .net.transport import CannotConnect
 from .session import Session
-from .spice.constants import MAX_PASSWORD_LENGTH
+from .spice.constants import MAX_PASSWORD_LENGTH, ImageCompression
 from .spice.errors import AuthenticationFailed, ProtocolError
+from .spice.policy import DecodingPolicy, compression_for
 from .spice.recording import Recorder
 
 EXIT_OK, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_TLS, EXIT_PROTOCOL = 0, 2, 3, 4, 5, 6
@@ -34,6 +35,9 @@ _EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
 )
 
 log = logging.getLogger("spicebox")
+
+_COMPRESSIONS = {c.name.lower().replace("_", "-"): c for c in ImageCompression
+                 if c != ImageCompression.INVALID}
 
 
 def _seconds(text: str) -> float:
@@ -62,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--screenshot-after", type=_seconds, default=2.0, metavar="SECONDS")
     connect.add_argument("--exit-after", type=_seconds, metavar="SECONDS",
                          help="disconnect cleanly and exit 0 after this long")
+    connect.add_argument("--compression", choices=["auto", *_COMPRESSIONS], default="auto",
+                         help="image compression to ask the server for; auto: off when "
+                              "the server is this machine, else lz4 (the cheapest to "
+                              "decode that still saves bandwidth)")
     connect.add_argument("--record", type=Path, metavar="FILE",
                          help="write every display message received to FILE, for tests "
                               "and bug reports (it holds the screen's contents)")
@@ -100,7 +108,10 @@ def _connect(args: argparse.Namespace) -> int:
     backend = resolve_backend(args.backend)
     presenter = open_presenter(backend, target.title or f"spicebox - {target.describe()}")
     log.debug("presenting with %s", presenter.name)
-    session = Session(target, password, presenter, ca_file=args.ca_file,
+    compression = (compression_for(target.host) if args.compression == "auto"
+                   else _COMPRESSIONS[args.compression])
+    policy = DecodingPolicy.for_device(compression)
+    session = Session(target, password, presenter, policy, ca_file=args.ca_file,
                       host_subject=args.host_subject, recorder=recorder)
     asyncio.run(_serve(session, args))
     return EXIT_OK

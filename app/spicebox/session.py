@@ -36,7 +36,7 @@ from .spice.events import (
 )
 from .spice.main import MainChannel
 from .spice.messages import ChannelId
-from .spice.policy import DecodingPolicy
+from .spice.policy import DecodingPolicy, compression_for
 from .spice.recording import Recorder
 from .spice.wire import Message
 
@@ -51,7 +51,7 @@ class Session:
                  policy: DecodingPolicy | None = None, ca_file: str | None = None,
                  host_subject: str | None = None, recorder: Recorder | None = None) -> None:
         self.target = target
-        self.policy = policy or DecodingPolicy()
+        self.policy = policy or DecodingPolicy.for_device(compression_for(target.host))
         self.presenter = presenter
         self._password = password
         tls = None
@@ -60,7 +60,7 @@ class Session:
         port = target.tls_port if target.uses_tls else target.port
         assert port is not None
         self.endpoint = Endpoint(target.host, port, tls)
-        self.canvas = Canvas()  # display channel 0, the primary monitor
+        self.canvas = self._new_canvas()  # display channel 0, the primary monitor
         self._canvases: dict[int, Canvas] = {0: self.canvas}
         self._connections: dict[tuple[int, int], ChannelConnection] = {}
         self._closing = False
@@ -171,11 +171,14 @@ class Session:
 
     def _display_channel(self, ch: ChannelId) -> Channel:
         assert self.session_id is not None
-        self._canvases.setdefault(ch.id, Canvas())
+        self._canvases.setdefault(ch.id, self._new_canvas())
         log.debug("opening display:%d with %s", ch.id, self.policy.describe())
         channel = DisplayChannel(ch.id, self.session_id, self._password, self.policy)
         channel.recorder = self._recorder
         return channel
+
+    def _new_canvas(self) -> Canvas:
+        return Canvas(self.policy.pixmap_cache_pixels, self.policy.glz_window_pixels)
 
     def _on_display_message(self, channel: DisplayChannel, msg: Message) -> None:
         canvas = self._canvases[channel.channel_id]

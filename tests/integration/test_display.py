@@ -42,23 +42,41 @@ def test_console_guest_framebuffer(console_guest: console.ConsoleGuest, vga: str
             assert np.array_equal(shown, _guest_image(console_guest, 1))
 
 
-@pytest.mark.parametrize(("preferred", "expected"), [(ImageCompression.LZ4, ImageType.LZ4),
-                                                     (ImageCompression.OFF, ImageType.BITMAP),
-                                                     (ImageCompression.LZ, ImageType.LZ_RGB)])
-def test_server_follows_decoding_policy(console_guest: console.ConsoleGuest,
-                                        preferred: ImageCompression, expected: ImageType) -> None:
-    # The server's default would be QUIC/GLZ; the client's preference must win.
+@pytest.mark.parametrize(("server", "preferred", "expected"), [
+    # The client's preference wins over the server's setting...
+    ("auto_glz", ImageCompression.LZ4, {ImageType.LZ4}),
+    ("auto_glz", ImageCompression.OFF, {ImageType.BITMAP}),
+    # ...and every codec a server may be set to, or asked for, decodes exactly.
+    ("off", ImageCompression.OFF, {ImageType.BITMAP}),
+    ("quic", ImageCompression.QUIC, {ImageType.QUIC}),
+    ("lz", ImageCompression.LZ, {ImageType.LZ_RGB}),
+    ("glz", ImageCompression.GLZ, {ImageType.GLZ_RGB}),
+    ("auto_lz", ImageCompression.AUTO_LZ, {ImageType.QUIC, ImageType.LZ_RGB}),
+    ("auto_glz", ImageCompression.AUTO_GLZ, {ImageType.QUIC, ImageType.GLZ_RGB}),
+    # (zlib is skipped for the images it would not shrink)
+    ("glz,zlib-glz-wan-compression=always", ImageCompression.GLZ,
+     {ImageType.ZLIB_GLZ_RGB, ImageType.GLZ_RGB}),
+])
+def test_every_image_compression_shows_the_guest_exactly(
+        console_guest: console.ConsoleGuest, server: str, preferred: ImageCompression,
+        expected: set[ImageType]) -> None:
     with QemuServer(VGA_DEVICES["std"] + console_guest.qemu_args(), serial=True,
-                    spice="disable-ticketing=on,image-compression=auto_glz") as qemu:
+                    spice=f"disable-ticketing=on,image-compression={server}") as qemu:
         assert qemu.serial_path is not None
-        policy = DecodingPolicy(image_compression=preferred)
+        policy = DecodingPolicy.for_device(preferred)
         with console.SerialConsole(qemu.serial_path) as serial, \
                 ClientThread(parse_uri(qemu.uri()), policy=policy) as client:
             serial.wait_for(console.READY, 120)
             assert_shows_guest_screen(client, qemu)
+            # Back and forth, so GLZ refers to images it decoded before.
+            for image in (1, 0):
+                serial.send(f"show {image}")
+                serial.wait_for(console.SHOWN, 60)
+                assert_shows_guest_screen(client, qemu)
             types = client.session.canvas.image_types
-            assert types[expected] > 0, types
-            assert set(types) <= {expected, ImageType.BITMAP}, types
+            # Small rectangles (under 54 bytes, or thinner than QUIC's 3 pixels) go raw.
+            assert expected & set(types), types
+            assert set(types) <= expected | {ImageType.BITMAP, ImageType.LZ_RGB}, types
 
 
 def animate_until(serial: console.SerialConsole, done: Callable[[], bool]) -> int:

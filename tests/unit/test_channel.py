@@ -15,7 +15,7 @@ from spicebox.spice.events import (
 )
 from spicebox.spice.framing import Framer
 from spicebox.spice.main import MainChannel
-from spicebox.spice.policy import DecodingPolicy
+from spicebox.spice.policy import DecodingPolicy, compression_for
 from spicebox.spice.wire import encode
 
 from .server_bytes import frame, link_reply, link_result, raw_frame
@@ -135,3 +135,27 @@ def test_refused_streams_never_reach_the_canvas() -> None:
     accepting.initiate()
     accepting.receive_data(link_reply() + link_result())
     assert accepting.receive_data(frame(create) + frame(data)) == [create, data]
+
+
+@pytest.mark.parametrize(("memory", "cache_mib", "glz_mib"), [
+    (256 << 20, 16, 12),  # small boards still get a useful cache
+    (512 << 20, 16, 16),
+    (2 << 30, 64, 64),
+    (16 << 30, 80, 64),  # spice-gtk's sizes are the ceiling
+])
+def test_cache_sizes_follow_the_device_memory(memory: int, cache_mib: int, glz_mib: int) -> None:
+    policy = DecodingPolicy.for_device(ImageCompression.AUTO_GLZ, memory)
+    assert policy.pixmap_cache_pixels * 4 >> 20 == cache_mib
+    assert policy.glz_window_pixels * 4 >> 20 == glz_mib
+    # Without GLZ asked for, there is no dictionary to spend memory on.
+    assert DecodingPolicy.for_device(ImageCompression.LZ4, memory).glz_window_pixels == 0
+
+
+@pytest.mark.parametrize(("host", "expected"), [
+    ("127.0.0.1", ImageCompression.OFF), ("::1", ImageCompression.OFF),
+    ("localhost", ImageCompression.OFF), ("192.0.2.7", ImageCompression.LZ4),
+    ("vdi.example.org", ImageCompression.LZ4),
+])
+def test_raw_bitmaps_only_when_the_server_is_this_machine(host: str,
+                                                          expected: ImageCompression) -> None:
+    assert compression_for(host) == expected

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..codecs.bitmap import decode_bitmap
+from ..codecs.glz import GlzWindow
 from ..codecs.jpeg import decode_jpeg
 from ..codecs.lz import decode_lz
 from ..codecs.lz4 import decode_lz4
@@ -22,9 +23,12 @@ from ..codecs.pixels import Pixels, from_rgb555, from_rgb565
 from ..spice import messages as m
 from ..spice.constants import (
     AlphaFlags,
+    BitmapFlags,
     BrushType,
     ClipType,
+    ImageFlags,
     ImageType,
+    ResourceType,
     Ropd,
     StreamFlags,
     SurfaceFlags,
@@ -33,8 +37,9 @@ from ..spice.constants import (
 )
 from ..spice.errors import ProtocolError, Unsupported
 from ..spice.wire import Message
-from .mask import Mask
+from .mask import Mask, mask_bits
 from .palettes import PaletteCache
+from .pixmaps import PixmapCache
 from .surface import Box, Surface
 
 MAX_SURFACE_SIDE = 16384  # larger than any real monitor; bounds what a server can allocate
@@ -57,12 +62,18 @@ _NO_COLOR = np.uint32(0)
 
 
 class Canvas:
-    def __init__(self) -> None:
+    """One display channel's surfaces, with the caches the channel announced (in pixels)."""
+
+    def __init__(self, pixmap_cache_pixels: int = 0, glz_window_pixels: int = 0) -> None:
         self.surfaces: dict[int, Surface] = {}
         self.primary: Surface | None = None
         self.monitors: tuple[m.Head, ...] = ()
         self.image_types: Counter[int] = Counter()  # diagnostics: what the server really sends
         self.palettes = PaletteCache()
+        self.pixmaps = PixmapCache(pixmap_cache_pixels)
+        # Twice the window: the server counts it in its own units and moves its head
+        # only after the image that needs the old one.
+        self.glz = GlzWindow(2 * glz_window_pixels)
         self.streams: dict[int, _Stream] = {}
         self.stream_frames = 0  # diagnostics: video frames drawn
 
@@ -111,6 +122,16 @@ class Canvas:
         self.primary.pixels[:] = 0
         return self.primary.bounds
 
+    def _inval_list(self, msg: m.InvalList) -> Box | None:
+        for resource in msg.resources:
+            if resource.type == ResourceType.PIXMAP:
+                self.pixmaps.remove(resource.id)
+        return None
+
+    def _inval_all_pixmaps(self, msg: m.InvalAllPixmaps) -> Box | None:
+        self.pixmaps.clear()
+        return None
+
     def _inval_palette(self, msg: m.InvalPalette) -> Box | None:
         self.palettes.invalidate(msg.id)
         return None
@@ -153,17 +174,20 @@ class Canvas:
                     mask: m.QMask | None, draw: Draw) -> Box | None:
         """The shared path of the ops that draw a source image: clip, decode, scale."""
         surface, boxes = self._target(base)
-        if not boxes:
-            return None
         if image is None:
             raise ProtocolError("image drawing without a source image")
+        draw_masked = self._masked(draw, mask, base)  # even unseen, a mask may be cached
+        if not boxes:
+            if _changes_state(image):
+                self._image(image)
+            return None
         src = self._image(image)
         a = Box.of(src_area)
         if not (0 <= a.left < a.right <= src.shape[1] and 0 <= a.top < a.bottom <= src.shape[0]):
             raise ProtocolError(f"source area {a} outside its {src.shape[1]}x"
                                 f"{src.shape[0]} image")
         _blit(surface, boxes, Box.of(base.box), src[a.top:a.bottom, a.left:a.right],
-              _masked(draw, mask, base))
+              draw_masked)
         return self._damage(surface, boxes)
 
     def _copy(self, msg: m.DrawCopy | m.DrawBlend) -> Box | None:
@@ -211,10 +235,10 @@ class Canvas:
                color: np.uint32 = _NO_COLOR) -> Box | None:
         """FILL and the ops that need no colour at all (BLACKNESS, WHITENESS, INVERS)."""
         surface, boxes = self._target(base)
+        draw = self._masked(lambda dst, _src: _rop(dst, color, ropd,
+                                                   src_invert=Ropd.INVERS_BRUSH), mask, base)
         if not boxes:
             return None
-        draw = _masked(lambda dst, _src: _rop(dst, color, ropd, src_invert=Ropd.INVERS_BRUSH),
-                       mask, base)
         for b in boxes:
             view = surface.pixels[b.top:b.bottom, b.left:b.right]
             draw(view, view, b)  # painting has no source; the view stands in for it
@@ -253,7 +277,7 @@ class Canvas:
         self.stream_frames += 1
         base = m.DisplayBase(stream.surface_id, stream.dest, stream.clip)
         surface, boxes = self._target(base)
-        _blit(surface, boxes, Box.of(stream.dest), frame, _masked(_put, None, base))
+        _blit(surface, boxes, Box.of(stream.dest), frame, self._masked(_put, None, base))
         return self._damage(surface, boxes)
 
     def _stream_data(self, msg: m.StreamData) -> Box | None:
@@ -294,13 +318,46 @@ class Canvas:
                 surface.pixels[src.top:src.bottom, src.left:src.right]
         return self._damage(surface, boxes)
 
+    def _masked(self, draw: Draw, qmask: m.QMask | None, base: m.DisplayBase) -> BoxDraw:
+        """``draw``, limited to the set bits of ``qmask`` when there is one."""
+        if qmask is None or qmask.bitmap is None:
+            return lambda dst, src, _box: draw(dst, src)
+        mask = Mask(qmask, self._mask_bits(qmask.bitmap), Box.of(base.box))
+
+        def masked(dst: Pixels, src: Pixels, box: Box) -> None:
+            result = dst.copy()
+            draw(result, src)
+            np.copyto(dst, result, where=mask.window(box))
+        return masked
+
+    def _mask_bits(self, image: m.Image) -> Pixels:
+        d, p = image.descriptor, image.payload
+        if d.type in (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS):
+            return self.pixmaps.get(d.id, lossless=d.type == ImageType.FROM_CACHE_LOSSLESS)
+        if not isinstance(p, m.BitmapData):
+            raise ProtocolError(f"mask of image type {d.type}: masks are bitmaps")
+        bits = mask_bits(p)
+        if d.flags & ImageFlags.CACHE_ME:
+            self.pixmaps.put(d.id, bits, lossy=False)
+        return bits
+
     def _image(self, image: m.Image) -> Pixels:
+        """A source image's pixels, from the cache or decoded (and cached if asked)."""
         d, p = image.descriptor, image.payload
         if not (0 < d.width <= MAX_SURFACE_SIDE and 0 < d.height <= MAX_SURFACE_SIDE
                 and d.width * d.height <= MAX_IMAGE_PIXELS):
             raise ProtocolError(f"image of {d.width}x{d.height} is out of range")
-        pixels = self._decode(d, p)
         self.image_types[d.type] += 1
+        if d.type in (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS):
+            return self.pixmaps.get(d.id, lossless=d.type == ImageType.FROM_CACHE_LOSSLESS)
+        pixels = self._decode(d, p)
+        if d.flags & ImageFlags.CACHE_ME:
+            self.pixmaps.put(d.id, pixels, lossy=d.type in _LOSSY)
+        elif d.flags & ImageFlags.CACHE_REPLACE_ME:
+            if d.type in _LOSSY:
+                raise ProtocolError(f"image {d.id:#x} replaces a lossy cache entry with "
+                                    f"another lossy one")
+            self.pixmaps.replace_lossy(d.id, pixels)
         return pixels
 
     def _decode(self, d: m.ImageDescriptor, p: m.ImagePayload) -> Pixels:
@@ -316,11 +373,29 @@ class Canvas:
             return decode_lz4(p.data, d.width, d.height)
         if d.type == ImageType.LZ_RGB and isinstance(p, m.BinaryData):
             return decode_lz(p.data, d.width, d.height)
+        if d.type == ImageType.GLZ_RGB and isinstance(p, m.BinaryData):
+            return self.glz.decode(p.data, d.width, d.height)
+        if isinstance(p, m.ZlibGlzData):
+            return self.glz.decode_zlib(p.data, p.glz_data_size, d.width, d.height)
         if d.type == ImageType.JPEG and isinstance(p, m.BinaryData):
             return _sized(decode_jpeg(p.data, d.width * d.height), d)
         if isinstance(p, m.SurfaceImage):
             return self._surface(p.surface_id).pixels
         raise Unsupported(f"image type {d.type} is not rendered yet")
+
+
+_LOSSY = (ImageType.JPEG, ImageType.JPEG_ALPHA)
+
+
+def _changes_state(image: m.Image) -> bool:
+    """Whether decoding ``image`` matters even when none of it is drawn: it fills a cache
+    or the GLZ window."""
+    d, p = image.descriptor, image.payload
+    if d.flags & (ImageFlags.CACHE_ME | ImageFlags.CACHE_REPLACE_ME):
+        return True
+    if d.type in (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB):
+        return True
+    return isinstance(p, m.BitmapData | m.LzPltData) and bool(p.flags & BitmapFlags.PAL_CACHE_ME)
 
 
 def _brush_color(surface: Surface, color: int) -> np.uint32:
@@ -378,19 +453,6 @@ def _over(dst: Pixels, src: Pixels, src_has_alpha: bool, overall: int) -> None:
 
 Draw = Callable[[Pixels, Pixels], None]  # (destination view, source part)
 BoxDraw = Callable[[Pixels, Pixels, Box], None]  # the same, told which box it draws
-
-
-def _masked(draw: Draw, qmask: m.QMask | None, base: m.DisplayBase) -> BoxDraw:
-    """``draw``, limited to the set bits of ``qmask`` when there is one."""
-    if qmask is None or qmask.bitmap is None:
-        return lambda dst, src, _box: draw(dst, src)
-    mask = Mask(qmask, Box.of(base.box))
-
-    def masked(dst: Pixels, src: Pixels, box: Box) -> None:
-        result = dst.copy()
-        draw(result, src)
-        np.copyto(dst, result, where=mask.window(box))
-    return masked
 
 
 def _blit(surface: Surface, boxes: Sequence[Box], dest: Box, area: Pixels,
@@ -455,6 +517,8 @@ _HANDLERS: dict[type, Callable[[Canvas, Any], Box | None]] = {
     m.DisplayMode: Canvas._mode,
     m.DisplayReset: Canvas._reset,
     m.MonitorsConfig: Canvas._monitors_config,
+    m.InvalList: Canvas._inval_list,
+    m.InvalAllPixmaps: Canvas._inval_all_pixmaps,
     m.InvalPalette: Canvas._inval_palette,
     m.InvalAllPalettes: Canvas._inval_all_palettes,
     m.StreamCreate: Canvas._stream_create,

@@ -122,6 +122,11 @@ class ImageCompression(IntEnum):
     LZ4 = 7
 
 
+class ResourceType(IntEnum):
+    INVALID = 0
+    PIXMAP = 1
+
+
 class ImageFlags(IntFlag):
     CACHE_ME = 1
     HIGH_BITS_SET = 2

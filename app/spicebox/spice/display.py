@@ -13,9 +13,6 @@ from .wire import Message
 
 REFUSE_STREAM_DROPS = 0xFFFFFFFF
 
-# Cache and dictionary ids only need to be shared between display channels of one client.
-PIXMAP_CACHE_ID = 1
-GLZ_DICTIONARY_ID = 1
 
 
 class DisplayChannel(Channel):
@@ -28,8 +25,12 @@ class DisplayChannel(Channel):
         self._stream_codecs: dict[int, int] = {}
 
     def on_linked(self) -> list[ChannelEvent]:
-        self.send(m.DisplayInit(PIXMAP_CACHE_ID, self.policy.pixmap_cache_pixels,
-                                GLZ_DICTIONARY_ID, self.policy.glz_window_pixels))
+        # The server shares a cache or dictionary among the channels that name the same id,
+        # and makes a channel wait for another's images. A cache and a dictionary per
+        # channel cost some sharing and spare the client all cross-channel waiting.
+        cache_id = self.channel_id + 1
+        self.send(m.DisplayInit(cache_id, self.policy.pixmap_cache_pixels,
+                                cache_id, self.policy.glz_window_pixels))
         # Sending a message the server never announced would be noise at best.
         if DisplayCap.PREF_COMPRESSION in self.channel_caps:
             self.send(m.PreferredCompression(self.policy.image_compression))

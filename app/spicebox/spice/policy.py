@@ -1,17 +1,27 @@
 """What the client asks the server for so that the device decodes as little as possible.
 
 LZ4 costs a low-power board a fraction of what QUIC or GLZ cost and still saves most of
-the bandwidth; on a fast LAN raw bitmaps (OFF) cost nothing to decode at all. Caches and
-the GLZ dictionary stay off by default: they save bandwidth, not CPU, and cost memory.
-Video comes as MJPEG only (libjpeg is cheap and everywhere); a stream in any codec the
-policy leaves out is refused, and the server then sends that region as images.
+the bandwidth; on a fast link raw bitmaps (OFF) cost nothing to decode at all. The pixmap
+cache saves decoding as well as bandwidth (a cached image is never decoded twice), so it
+is on, sized to the device's memory; the GLZ dictionary only matters when GLZ is asked
+for. Video comes as MJPEG only (libjpeg is cheap and everywhere); a stream in any codec
+the policy leaves out is refused, and the server then sends that region as images.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from dataclasses import dataclass
 
 from .constants import DisplayCap, ImageCompression, VideoCodec
+
+# spice-gtk announces 80 MiB of pixmap cache and a 12-64 MiB GLZ window; a thin client
+# spends at most 1/32 of its memory on each, within those bounds.
+_MIB_PIXELS = 1024 * 1024 // 4
+MIN_CACHE_PIXELS, MAX_CACHE_PIXELS = 16 * _MIB_PIXELS, 80 * _MIB_PIXELS
+MIN_GLZ_WINDOW_PIXELS, MAX_GLZ_WINDOW_PIXELS = 12 * _MIB_PIXELS, 64 * _MIB_PIXELS
+_USES_GLZ = (ImageCompression.GLZ, ImageCompression.AUTO_GLZ)
 
 
 @dataclass(frozen=True)
@@ -20,6 +30,15 @@ class DecodingPolicy:
     pixmap_cache_pixels: int = 0
     glz_window_pixels: int = 0
     video_codecs: frozenset[VideoCodec] = frozenset({VideoCodec.MJPEG})
+
+    @classmethod
+    def for_device(cls, image_compression: ImageCompression,
+                   memory_bytes: int | None = None) -> DecodingPolicy:
+        """Caches sized to ``memory_bytes`` (this machine's memory by default)."""
+        share = (memory_bytes or _physical_memory()) // 32 // 4
+        glz = (min(max(share, MIN_GLZ_WINDOW_PIXELS), MAX_GLZ_WINDOW_PIXELS)
+               if image_compression in _USES_GLZ else 0)
+        return cls(image_compression, min(max(share, MIN_CACHE_PIXELS), MAX_CACHE_PIXELS), glz)
 
     def display_caps(self) -> frozenset[int]:
         # STREAM_REPORT lets the display channel turn unwanted streams back into images.
@@ -32,6 +51,22 @@ class DecodingPolicy:
 
     def describe(self) -> str:
         return (f"image compression {self.image_compression.name}, "
-                f"pixmap cache {self.pixmap_cache_pixels} px, "
-                f"GLZ window {self.glz_window_pixels} px, video "
+                f"pixmap cache {self.pixmap_cache_pixels * 4 >> 20} MiB, "
+                f"GLZ window {self.glz_window_pixels * 4 >> 20} MiB, video "
                 f"{', '.join(sorted(c.name for c in self.video_codecs)) or 'refused'}")
+
+
+def compression_for(host: str) -> ImageCompression:
+    """OFF when the server is this machine (nothing to save on the wire), else LZ4."""
+    try:
+        local = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        local = host == "localhost"
+    return ImageCompression.OFF if local else ImageCompression.LZ4
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 1 << 30
