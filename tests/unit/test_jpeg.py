@@ -8,9 +8,20 @@ import pytest
 from spicebox import sdl_loader
 from spicebox.canvas.canvas import Canvas
 from spicebox.codecs.jpeg import decode_jpeg, jpeg_size
+from spicebox.codecs.lz import XXXA
 from spicebox.spice import messages as m
-from spicebox.spice.constants import ClipType, StreamFlags, SurfaceFlags, VideoCodec
+from spicebox.spice.constants import (
+    ClipType,
+    ImageType,
+    JpegAlphaFlags,
+    Ropd,
+    StreamFlags,
+    SurfaceFlags,
+    VideoCodec,
+)
 from spicebox.spice.errors import ProtocolError, Unsupported
+
+from .test_lz import stream as lz_stream
 
 
 def jpeg(width: int, height: int, rgb: tuple[int, int, int],
@@ -88,3 +99,35 @@ def test_bottom_up_stream_frames_are_flipped() -> None:
     # Bottom-up: the encoded top half lands at the bottom of the destination.
     assert np.mean(c.primary.pixels[22:26, 20:52] & 0xFF) > 200
     assert np.mean(c.primary.pixels[10:14, 20:52] & 0xFF) < 50
+
+
+def jpeg_alpha(flags: int, alpha_top_down: bool) -> m.Image:
+    """A 4x2 JPEG_ALPHA image: grey, with alpha rows 0x11 then 0x22 in stream order."""
+    colours = jpeg(4, 2, (128, 128, 128))
+    alpha = lz_stream(XXXA, 4, 2, 4, bytes([0, 0x11, 0x20, 0x00, 0, 0x22, 0x20, 0x00]),
+                      alpha_top_down)
+    return m.Image(m.ImageDescriptor(1, ImageType.JPEG_ALPHA, 0, 4, 2),
+                   m.JpegAlphaData(flags, len(colours), memoryview(bytes(colours) + alpha)))
+
+
+@pytest.mark.parametrize(("flags", "top_row_alpha"), [(JpegAlphaFlags.TOP_DOWN, 0x11),
+                                                      (0, 0x22)])
+def test_jpeg_alpha_joins_colours_and_the_alpha_plane(flags: int, top_row_alpha: int) -> None:
+    c = Canvas()
+    c.apply(m.SurfaceCreate(0, 4, 2, 32, SurfaceFlags.PRIMARY))
+    c.apply(m.DrawCopy(m.DisplayBase(0, m.Rect(0, 0, 2, 4), m.Clip(ClipType.NONE)),
+                       jpeg_alpha(flags, bool(flags)), m.Rect(0, 0, 2, 4), Ropd.OP_PUT, 0,
+                       m.NO_MASK))
+    assert c.primary is not None
+    alpha = (c.primary.pixels >> 24).tolist()
+    assert alpha == [[top_row_alpha] * 4, [0x11 + 0x22 - top_row_alpha] * 4]
+    assert all(abs((int(p) & 255) - 128) < 8 for p in c.primary.pixels.flat)
+
+
+def test_jpeg_alpha_planes_must_agree_on_row_order() -> None:
+    c = Canvas()
+    c.apply(m.SurfaceCreate(0, 4, 2, 32, SurfaceFlags.PRIMARY))
+    with pytest.raises(ProtocolError, match="other row order"):
+        c.apply(m.DrawAlphaBlend(m.DisplayBase(0, m.Rect(0, 0, 2, 4), m.Clip(ClipType.NONE)),
+                                 0, 255, jpeg_alpha(JpegAlphaFlags.TOP_DOWN, False),
+                                 m.Rect(0, 0, 2, 4)))

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from ..codecs.bitmap import decode_bitmap
 from ..codecs.glz import GlzWindow
 from ..codecs.jpeg import decode_jpeg
-from ..codecs.lz import decode_lz
+from ..codecs.lz import XXXA, decode_lz
 from ..codecs.lz4 import decode_lz4
 from ..codecs.pixels import Pixels, from_rgb555, from_rgb565
 from ..spice import messages as m
@@ -28,6 +28,7 @@ from ..spice.constants import (
     ClipType,
     ImageFlags,
     ImageType,
+    JpegAlphaFlags,
     ResourceType,
     Ropd,
     StreamFlags,
@@ -38,6 +39,7 @@ from ..spice.constants import (
 from ..spice.errors import ProtocolError, Unsupported
 from ..spice.wire import Message
 from .mask import Mask, mask_bits
+from .monitors import Monitor
 from .palettes import PaletteCache
 from .pixmaps import PixmapCache
 from .surface import Box, Surface
@@ -143,6 +145,20 @@ class Canvas:
     def _monitors_config(self, msg: m.MonitorsConfig) -> Box | None:
         self.monitors = msg.heads
         return self.primary.bounds if self.primary else None
+
+    def monitor_list(self) -> list[Monitor]:
+        """The heads shown from this channel's primary surface, by head id; the whole
+        surface when the server sent no usable layout."""
+        primary = self.primary
+        if primary is None:
+            return []
+        areas = []
+        for head in sorted(self.monitors, key=lambda h: h.id):
+            area = Box(head.x, head.y, head.x + head.width, head.y + head.height)
+            if head.surface_id == primary.id and area.intersect(primary.bounds) == area \
+                    and not area.empty:
+                areas.append(area)
+        return [Monitor(primary, a) for a in areas or [primary.bounds]]
 
     # --- draw operations --------------------------------------------------------------
 
@@ -379,6 +395,8 @@ class Canvas:
             return self.glz.decode_zlib(p.data, p.glz_data_size, d.width, d.height)
         if d.type == ImageType.JPEG and isinstance(p, m.BinaryData):
             return _sized(decode_jpeg(p.data, d.width * d.height), d)
+        if isinstance(p, m.JpegAlphaData):
+            return _jpeg_alpha(p, d)
         if isinstance(p, m.SurfaceImage):
             return self._surface(p.surface_id).pixels
         raise Unsupported(f"image type {d.type} is not rendered yet")
@@ -412,6 +430,22 @@ def _sized(pixels: Pixels, d: m.ImageDescriptor) -> Pixels:
     if pixels.shape != (d.height, d.width):
         raise ProtocolError(f"image of {pixels.shape[1]}x{pixels.shape[0]} in an image of "
                             f"{d.width}x{d.height}")
+    return pixels
+
+
+def _jpeg_alpha(p: m.JpegAlphaData, d: m.ImageDescriptor) -> Pixels:
+    """A JPEG for the colours, then an LZ alpha plane (XXXA) in the bitmap's row order."""
+    if p.jpeg_size > len(p.data):
+        raise ProtocolError(f"JPEG_ALPHA image whose JPEG part ({p.jpeg_size} bytes) is "
+                            f"longer than its data")
+    rgb = _sized(decode_jpeg(p.data[:p.jpeg_size], d.width * d.height), d)
+    alpha_plane = p.data[p.jpeg_size:]
+    if len(alpha_plane) < 28 or alpha_plane[11] != XXXA:
+        raise ProtocolError("JPEG_ALPHA image without an XXXA alpha plane")
+    if bool(alpha_plane[27]) != bool(p.flags & JpegAlphaFlags.TOP_DOWN):
+        raise ProtocolError("JPEG_ALPHA image whose alpha plane has the other row order")
+    alpha = decode_lz(alpha_plane, d.width, d.height)  # flipped to top-down, like the JPEG
+    pixels: Pixels = rgb & np.uint32(0x00FFFFFF) | alpha
     return pixels
 
 

@@ -2,7 +2,8 @@
 
 The stream is a header (big-endian u32s: magic, version, type, width, height, stride,
 top_down) then tokens over *units*: a palette byte, an RGB16 pixel (2 bytes, high first),
-or an RGB24/32 pixel (3 bytes: b, g, r). RGBA images add a second pass of alpha bytes.
+or an RGB24/32 pixel (3 bytes: b, g, r). RGBA images add a second pass of alpha bytes;
+XXXA streams (JPEG_ALPHA's alpha plane) are that pass alone.
 A token is a literal run or a back-reference; the decoder works token by token with byte
 slices (never per pixel), and numpy turns the units into XRGB at the end.
 
@@ -28,7 +29,7 @@ _MAX_COPY = 32
 _MAX_DISTANCE = 8191
 
 # LzImageType (lz_common.h)
-PLT1_LE, PLT1_BE, PLT4_LE, PLT4_BE, PLT8, RGB16, RGB24, RGB32, RGBA = range(1, 10)
+PLT1_LE, PLT1_BE, PLT4_LE, PLT4_BE, PLT8, RGB16, RGB24, RGB32, RGBA, XXXA = range(1, 11)
 _PLT_FORMATS = {PLT1_LE: BitmapFormat.BIT1_LE, PLT1_BE: BitmapFormat.BIT1_BE,
                 PLT4_LE: BitmapFormat.BIT4_LE, PLT4_BE: BitmapFormat.BIT4_BE,
                 PLT8: BitmapFormat.BIT8}
@@ -69,6 +70,9 @@ def decode_lz(data: memoryview, width: int, height: int,
             alpha = np.zeros(pixels, np.uint8)
         xrgb = (channels[:, 0] | channels[:, 1] << 8 | channels[:, 2] << 16
                 | alpha.astype(np.uint32) << 24).astype(np.uint32, copy=False)
+    elif kind == XXXA:  # JPEG_ALPHA's alpha plane alone: pixels with only their top byte
+        alpha = np.frombuffer(stream.decode(pixels, unit=1, min_match=3), np.uint8)
+        xrgb = (alpha.astype(np.uint32) << 24).astype(np.uint32, copy=False)
     else:
         raise ProtocolError(f"LZ image of unknown type {kind}")
     rows: Pixels = xrgb.reshape(height, width)

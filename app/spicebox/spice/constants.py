@@ -122,6 +122,10 @@ class ImageCompression(IntEnum):
     LZ4 = 7
 
 
+class JpegAlphaFlags(IntFlag):
+    TOP_DOWN = 1
+
+
 class ResourceType(IntEnum):
     INVALID = 0
     PIXMAP = 1
