@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--backend", choices=BACKENDS, default="auto")
     connect.add_argument("--screenshot", type=Path, metavar="PNG",
                          help="save the primary monitor as PNG")
+    connect.add_argument("--screenshot-dir", type=Path, metavar="DIR",
+                         help="save every monitor as DIR/monitor-N.png")
     connect.add_argument("--screenshot-after", type=_seconds, default=2.0, metavar="SECONDS")
     connect.add_argument("--exit-after", type=_seconds, metavar="SECONDS",
                          help="disconnect cleanly and exit 0 after this long")
@@ -101,9 +103,11 @@ def _connect(args: argparse.Namespace) -> int:
         target.delete_file.unlink(missing_ok=True)
     if args.ca_file and not Path(args.ca_file).is_file():
         raise ConfigError(f"CA file {args.ca_file} does not exist")
-    if args.screenshot is not None and not args.screenshot.parent.is_dir():
-        raise ConfigError(f"cannot save a screenshot in {args.screenshot.parent}: "
-                          f"no such directory")
+    shot_dirs = [d for d in (args.screenshot and args.screenshot.parent, args.screenshot_dir)
+                 if d is not None]
+    for directory in shot_dirs:
+        if not directory.is_dir():
+            raise ConfigError(f"cannot save a screenshot in {directory}: no such directory")
     recorder = _recorder(args.record)
     backend = resolve_backend(args.backend)
     presenter = open_presenter(backend, target.title or f"spicebox - {target.describe()}")
@@ -131,8 +135,9 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, session.stop)
-    await session.run(args.screenshot, args.screenshot_after, args.exit_after)
-    if args.screenshot is not None and not session.screenshot_saved:
+    await session.run(args.screenshot, args.screenshot_after, args.exit_after,
+                      args.screenshot_dir)
+    if (args.screenshot or args.screenshot_dir) and not session.screenshot_saved:
         log.warning("no screenshot saved: no frame arrived before the session ended")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from .canvas.canvas import Canvas
 from .canvas.damage import Damage
+from .canvas.monitors import MAX_MONITORS, Monitor
 from .codecs.pixels import Pixels
 from .config.target import Target
 from .display.base import Presenter
@@ -65,7 +66,7 @@ class Session:
         self._connections: dict[tuple[int, int], ChannelConnection] = {}
         self._closing = False
         self._tasks: asyncio.TaskGroup | None = None
-        self._damage = Damage()
+        self._damage: dict[int, Damage] = {}  # per display channel
         self._damaged = asyncio.Event()
         self._first_frame = asyncio.Event()
         self._stop = asyncio.Event()
@@ -80,15 +81,16 @@ class Session:
         self.screenshot_saved = False
 
     async def run(self, screenshot: Path | None = None, screenshot_after: float = 0.0,
-                  exit_after: float | None = None) -> None:
+                  exit_after: float | None = None, screenshot_dir: Path | None = None) -> None:
         """Serve the session until the server ends it, the user quits, or ``exit_after``."""
         try:
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
                 serving = tasks.create_task(self._serve_main())
                 tasks.create_task(self._present_loop())
-                if screenshot is not None:
-                    tasks.create_task(self._screenshot(screenshot, screenshot_after))
+                if screenshot is not None or screenshot_dir is not None:
+                    tasks.create_task(self._screenshots(screenshot, screenshot_dir,
+                                                        screenshot_after))
                 stopping = tasks.create_task(self._stop.wait())
                 await asyncio.wait({serving, stopping}, timeout=exit_after,
                                    return_when=asyncio.FIRST_COMPLETED)
@@ -187,8 +189,8 @@ class Session:
         except Unsupported as exc:
             self._skip(str(exc), "%s: %s; skipping such drawings", channel.name, exc)
             return
-        if damage is not None and canvas is self.canvas:
-            self._damage.add(damage)
+        if damage is not None:
+            self._damage.setdefault(channel.channel_id, Damage()).add(damage)
             self._damaged.set()
 
     # --- frames ---------------------------------------------------------------------
@@ -209,40 +211,50 @@ class Session:
             if not self._damaged.is_set():
                 continue
             self._damaged.clear()
-            primary, damage = self.canvas.primary, self._damage.take()
-            if primary is not None and damage:
+            monitors = self.monitors()
+            pending = {channel: d.take() for channel, d in self._damage.items()}
+            damage = [monitor.damage(pending.get(channel, ())) for channel, monitor in monitors]
+            if any(damage):
                 started = loop.time()
-                self.presenter.present(primary, damage)
+                self.presenter.present([monitor for _, monitor in monitors], damage)
                 self.frames_presented += 1
                 self._first_frame.set()
                 # At most one present per refresh: damage arriving meanwhile is merged.
                 await asyncio.sleep(max(0.0, REFRESH_SECONDS - (loop.time() - started)))
 
-    def primary_monitor(self) -> Pixels | None:
-        """Monitor 0 as the client holds it: its head on the primary surface, or the whole
-        primary surface when the server sent no monitor layout."""
-        primary = self.canvas.primary
-        if primary is None:
-            return None
-        for head in self.canvas.monitors:
-            if head.id == 0 and head.surface_id == primary.id and head.width and head.height:
-                return primary.pixels[head.y:head.y + head.height, head.x:head.x + head.width]
-        return primary.pixels
+    def monitors(self) -> list[tuple[int, Monitor]]:
+        """Every monitor the server shows (at most MAX_MONITORS), in order, each with the
+        display channel it comes from."""
+        found = [(channel, monitor) for channel in sorted(self._canvases)
+                 for monitor in self._canvases[channel].monitor_list()]
+        return found[:MAX_MONITORS]
 
-    async def _screenshot(self, path: Path, delay: float) -> None:
+    def primary_monitor(self) -> Pixels | None:
+        """Monitor 0 as the client holds it."""
+        monitors = self.monitors()
+        return monitors[0][1].pixels if monitors else None
+
+    async def _screenshots(self, path: Path | None, directory: Path | None,
+                           delay: float) -> None:
+        """Monitor 0 to ``path``, and every monitor to ``directory``/monitor-N.png."""
         await asyncio.sleep(delay)
         await self._first_frame.wait()
-        pixels = self.primary_monitor()
-        if pixels is None:
+        monitors = [monitor for _, monitor in self.monitors()]
+        if not monitors:
             log.error("screenshot not saved: the server has removed the screen")
             return
-        try:
-            save_png(pixels, path)
-        except OSError as exc:
-            log.error("screenshot not saved: %s", exc)  # the session itself goes on
-            return
+        shots = [(monitors[0], path)] if path is not None else []
+        if directory is not None:
+            shots += [(monitor, directory / f"monitor-{i}.png")
+                      for i, monitor in enumerate(monitors)]
+        for monitor, target in shots:
+            try:
+                save_png(monitor.pixels, target)
+            except OSError as exc:
+                log.error("screenshot not saved: %s", exc)  # the session itself goes on
+                return
+            log.info("screenshot of %dx%d saved to %s", monitor.width, monitor.height, target)
         self.screenshot_saved = True
-        log.info("screenshot of %dx%d saved to %s", pixels.shape[1], pixels.shape[0], path)
 
 
 class _Finished(Exception):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from spicebox import sdl_loader
+from spicebox.spice.recording import read_recording
 from tests.rig.qemu import VGA_DEVICES, QemuServer, free_port
 
 STD = VGA_DEVICES["std"]
@@ -45,6 +46,18 @@ def test_screenshot_and_clean_exit(tmp_path: Path) -> None:
         assert bottom - top < 16 and right - left < 9, (top, left, bottom, right)
 
 
+def test_screenshot_dir_and_recording(tmp_path: Path) -> None:
+    with QemuServer([*STD, "-device", "secondary-vga"]) as qemu:
+        done = spicebox(qemu.uri(), "--screenshot-dir", str(tmp_path), "--screenshot-after",
+                        "2", "--exit-after", "3", "--record", str(tmp_path / "s.rec"))
+    assert done.returncode == 0, done.stderr
+    pygame = sdl_loader.pygame()
+    sizes = [pygame.image.load(str(tmp_path / f"monitor-{i}.png")).get_size() for i in (0, 1)]
+    assert sizes == [(720, 400), (640, 480)]
+    records = list(read_recording((tmp_path / "s.rec").read_bytes()))
+    assert {r.channel_id for r in records} == {0, 1}  # both display channels
+
+
 def test_vv_file_with_password_from_environment(tmp_path: Path) -> None:
     vv = tmp_path / "desk.vv"
     with QemuServer(STD, spice="password-secret=pw",
@@ -74,6 +87,8 @@ def test_wrong_password_file_exit_4(tmp_path: Path) -> None:
     (["spice+tls://127.0.0.1:1", "--ca-file", "{garbage}"], "cannot load the CA"),
     (["spice://127.0.0.1:1", "--password-file", "{long}"], "60 bytes"),
     (["spice://127.0.0.1:1", "--screenshot", "/nonexistent/x.png"], "no such directory"),
+    (["spice://127.0.0.1:1", "--screenshot-dir", "/nonexistent"], "no such directory"),
+    (["spice://127.0.0.1:1", "--record", "/nonexistent/x.rec"], "cannot write the recording"),
 ])
 def test_configuration_errors_exit_2(args: list[str], words: str, tmp_path: Path) -> None:
     garbage, long = tmp_path / "ca.pem", tmp_path / "pw"

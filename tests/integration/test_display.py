@@ -139,3 +139,33 @@ def test_video_streams_are_turned_back_into_images(console_guest: console.Consol
             assert client.session.canvas.stream_frames == 0
             shown = assert_shows_guest_screen(client, qemu)
             assert np.array_equal(shown, _guest_image(console_guest, image))
+
+
+def test_jpeg_images_when_the_server_may_be_lossy(console_guest: console.ConsoleGuest) -> None:
+    with QemuServer(VGA_DEVICES["std"] + console_guest.qemu_args(), serial=True,
+                    spice="disable-ticketing=on,image-compression=quic,"
+                          "jpeg-wan-compression=always") as qemu:
+        assert qemu.serial_path is not None
+        with console.SerialConsole(qemu.serial_path) as serial, \
+                ClientThread(parse_uri(qemu.uri()),
+                             policy=DecodingPolicy.for_device(ImageCompression.QUIC)) as client:
+            serial.wait_for(console.READY, 120)
+            expected = _guest_image(console_guest, 0)
+            deadline = time.monotonic() + 60
+            quality = 0.0
+            while quality < 30 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                shown = client.snapshot()
+                quality = psnr(shown, expected) if shown is not None else 0.0
+            assert quality >= 30, f"screen PSNR {quality:.1f} dB"
+            assert client.session.canvas.image_types[ImageType.JPEG] > 0
+
+
+def test_each_display_channel_is_a_monitor() -> None:
+    # Two display devices: the server offers a display channel for each, as for a
+    # multi-head Windows guest, and the client shows them as monitors 0 and 1.
+    with QemuServer(VGA_DEVICES["std"] + ["-device", "secondary-vga,id=second"]) as qemu, \
+            ClientThread(parse_uri(qemu.uri())) as client:
+        assert_shows_guest_screen(client, qemu)
+        second = assert_shows_guest_screen(client, qemu, monitor=1, device="second")
+        assert second.shape[:2] == (480, 640)

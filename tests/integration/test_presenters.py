@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from spicebox import sdl_loader
+from spicebox.canvas.monitors import Monitor
+from spicebox.canvas.surface import Box, Surface
 from spicebox.config.target import parse_uri
 from spicebox.display.sdl import SdlPresenter
 from tests.rig.client import ClientThread, assert_shows_guest_screen
@@ -39,3 +41,31 @@ def test_x11_window_equals_the_canvas(monkeypatch: pytest.MonkeyPatch) -> None:
                 assert time.monotonic() < deadline, "the window never matched the canvas"
                 time.sleep(0.1)
             assert client.session.frames_presented > 0
+
+
+def test_each_monitor_gets_its_own_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    with xvfb() as display:
+        monkeypatch.setenv("DISPLAY", display)
+        presenter = SdlPresenter("x11", "test")
+        try:
+            surface = Surface(0, 8, 4, 32, primary=True)
+            surface.pixels[:, :4] = 0x112233
+            surface.pixels[:, 4:] = 0x445566
+            monitors = [Monitor(surface, Box(0, 0, 4, 4)), Monitor(surface, Box(4, 0, 8, 4))]
+            presenter.present(monitors, [[], []])  # a new layout is shown whole anyway
+            pygame = sdl_loader.pygame()
+            first = pygame.surfarray.array2d(pygame.display.get_surface())
+            second = pygame.surfarray.array2d(presenter._windows[0].get_surface())
+            assert first.shape == second.shape == (4, 4)
+            assert {int(v) & 0xFFFFFF for v in first.flat} == {0x112233}
+            assert {int(v) & 0xFFFFFF for v in second.flat} == {0x445566}
+            # A change on the second monitor reaches its window only.
+            surface.pixels[1, 5] = 0x778899
+            presenter.present(monitors, [[], [Box(1, 1, 2, 2)]])
+            second = pygame.surfarray.array2d(presenter._windows[0].get_surface())
+            assert int(second[1, 1]) & 0xFFFFFF == 0x778899
+            # Back to one monitor: the extra window goes.
+            presenter.present(monitors[:1], [[Box(0, 0, 4, 4)]])
+            assert presenter._windows == []
+        finally:
+            presenter.close()

@@ -89,16 +89,16 @@ class ClientThread:
             return fn()
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
 
-    def snapshot(self) -> RGB | None:
-        """Monitor 0 as RGB, copied on the client's thread so no draw is half-applied."""
+    def snapshot(self, monitor: int = 0) -> RGB | None:
+        """A monitor as RGB, copied on the client's thread so no draw is half-applied."""
         def copy() -> RGB | None:
-            pixels = self.session.primary_monitor()
-            return None if pixels is None else to_rgb(pixels)
+            monitors = self.session.monitors()
+            return to_rgb(monitors[monitor][1].pixels) if monitor < len(monitors) else None
         return self.in_loop(copy)
 
 
-def assert_shows_guest_screen(client: ClientThread, qemu: QemuServer,
-                              timeout: float = 60.0) -> RGB:
+def assert_shows_guest_screen(client: ClientThread, qemu: QemuServer, timeout: float = 60.0,
+                              monitor: int = 0, device: str | None = None) -> RGB:
     """Pixel-exact: the client's monitor equals QEMU's screendump.
 
     The guest may change under us (SeaBIOS blinks its text cursor every ~270 ms), so the
@@ -106,13 +106,13 @@ def assert_shows_guest_screen(client: ClientThread, qemu: QemuServer,
     judges when both agree, i.e. when the guest held still around the snapshot.
     """
     deadline = time.monotonic() + timeout
-    last = "the client never received a primary surface"
+    last = f"the client never showed monitor {monitor}"
     while time.monotonic() < deadline:
-        before = qemu.screendump()
+        before = qemu.screendump(device)
         time.sleep(0.1)
-        ours = client.snapshot()
+        ours = client.snapshot(monitor)
         time.sleep(0.05)
-        after = qemu.screendump()
+        after = qemu.screendump(device)
         if ours is None or not np.array_equal(before, after):
             time.sleep(0.1)
             continue

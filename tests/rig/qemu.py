@@ -160,10 +160,12 @@ class QemuServer:
             self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def screendump(self) -> RGB:
+    def screendump(self, device: str | None = None) -> RGB:
+        """The guest's screen; ``device`` names another display device's (QOM id)."""
         assert self.qmp is not None
         path = self.workdir / f"dump-{os.getpid()}-{time.monotonic_ns()}.ppm"
-        self.qmp.execute("screendump", filename=str(path))
+        args = {"device": device} if device is not None else {}
+        self.qmp.execute("screendump", filename=str(path), **args)
         try:
             return read_ppm(path)
         finally:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spicebox.canvas.monitors import Monitor
 from spicebox.canvas.surface import Box, Surface
 from spicebox.display.fbdev import LAYOUTS, FbdevPresenter
 from spicebox.display.sdl import DisplayUnavailable
@@ -34,7 +35,7 @@ def test_32bpp_copies_only_the_damage(tmp_path: Path) -> None:
     device, sysfs = framebuffer(tmp_path, 32)
     presenter = FbdevPresenter(device, sysfs)
     src = surface()
-    presenter.present(src, [Box(1, 1, 3, 3)])
+    presenter.present([Monitor(src, src.bounds)], [[Box(1, 1, 3, 3)]])
     presenter.close()
     fb = np.frombuffer(device.read_bytes(), np.uint8).reshape(4, 32)[:, :24].view("<u4")
     np.testing.assert_array_equal(fb[1:3, 1:3], src.pixels[1:3, 1:3])
@@ -46,7 +47,7 @@ def test_16bpp_converts_to_rgb565(tmp_path: Path) -> None:
     presenter = FbdevPresenter(device, sysfs)
     src = Surface(0, 6, 4, 32, primary=True)
     src.pixels[:] = 0x00FF8040
-    presenter.present(src, [src.bounds])
+    presenter.present([Monitor(src, src.bounds)], [[src.bounds]])
     presenter.close()
     fb = np.frombuffer(device.read_bytes(), "<u2")
     assert (fb == (0x1F << 11 | 0x20 << 5 | 0x08)).all()

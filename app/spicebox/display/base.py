@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ..canvas.surface import Box, Surface
+from ..canvas.monitors import Monitor
+from ..canvas.surface import Box
 
 
 class Presenter(Protocol):
     name: str
 
-    def present(self, surface: Surface, damage: Sequence[Box]) -> None:
-        """Show the damaged boxes of ``surface`` (disjoint, non-empty); called at most once
-        per refresh."""
+    def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
+        """Show every monitor; ``damage[i]`` are the changed boxes of monitor i in its own
+        coordinates (disjoint, possibly none). Called at most once per refresh, always
+        with the whole current layout, which may differ from the last one."""
 
     def quit_requested(self) -> bool:
         """Whether the user closed the window (dev backends); polls input as a side effect."""

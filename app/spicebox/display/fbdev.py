@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ..canvas.surface import Box, Surface
+from ..canvas.monitors import Monitor
+from ..canvas.surface import Box
 from ..codecs.pixels import Pixels
 from .sdl import DisplayUnavailable
 
@@ -91,12 +92,16 @@ class FbdevPresenter:
         self._fb: npt.NDArray[np.uint32 | np.uint16] = rows[:, :width * bpp // 8].view(dtype)
         self._bounds = Box(0, 0, width, height)
 
-    def present(self, surface: Surface, damage: Sequence[Box]) -> None:
-        for box in damage:
+    def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
+        # One framebuffer is one output: it shows monitor 0 (KMS drives several).
+        if not monitors:
+            return
+        pixels = monitors[0].pixels
+        for box in damage[0]:
             b = box.intersect(self._bounds)
             if not b.empty:
-                src = surface.pixels[b.top:b.bottom, b.left:b.right]
-                self._fb[b.top:b.bottom, b.left:b.right] = self._convert(src)
+                self._fb[b.top:b.bottom, b.left:b.right] = \
+                    self._convert(pixels[b.top:b.bottom, b.left:b.right])
 
     def quit_requested(self) -> bool:
         return False

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..canvas.surface import Box, Surface
+from ..canvas.monitors import Monitor
+from ..canvas.surface import Box
 
 
 class HeadlessPresenter:
@@ -13,7 +14,7 @@ class HeadlessPresenter:
     def __init__(self) -> None:
         self.frames = 0
 
-    def present(self, surface: Surface, damage: Sequence[Box]) -> None:
+    def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
         self.frames += 1
 
     def quit_requested(self) -> bool:

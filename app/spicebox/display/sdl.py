@@ -1,20 +1,29 @@
-"""pygame (SDL 2) presenter: an X11 window for development, KMS/DRM on devices.
+"""pygame (SDL 2) presenter: X11 windows for development, KMS/DRM outputs on devices.
 
-The canvas's numpy buffer is wrapped as a pygame surface without copying; presenting a
-damaged box is one blit of that box and one display update of it.
+Monitor 0 is SDL's display-module window, updated box by box; each further monitor gets
+a window of its own (on KMS: fullscreen on the next output). The canvas's numpy buffers
+are wrapped as pygame surfaces without copying, so presenting a damaged box is one blit
+of that box.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from .. import sdl_loader
+from ..canvas.monitors import Monitor
 from ..canvas.surface import Box, Surface
+from ..logonce import LogOnce
+
+log = logging.getLogger(__name__)
 
 # SDL video driver for each backend name; SDL 2 has no fbdev driver (see fbdev.py).
 SDL_DRIVERS = {"x11": "x11", "kmsdrm": "kmsdrm"}
+# SDL_WINDOWPOS_UNDEFINED_DISPLAY(n): let SDL place the window, on display n.
+_ON_DISPLAY = 0x1FFF0000
 
 
 class DisplayUnavailable(Exception):
@@ -31,36 +40,69 @@ class SdlPresenter:
             raise DisplayUnavailable(f"cannot open the {backend} display: {exc}") from None
         self.name = backend
         self._title = title
-        # pygame.Surface objects; pygame ships no type information.
-        self._screen: Any = None
-        self._source: Any = None
-        self._shown: Surface | None = None
         self._fullscreen = backend == "kmsdrm"
+        self._layout: list[Monitor] = []
+        # pygame objects (pygame ships no type information): per monitor, the surface to
+        # draw on and how to show it; per canvas surface, its zero-copy wrapper.
+        self._targets: list[Any] = []
+        self._windows: list[Any] = []
+        self._sources: dict[int, Any] = {}
+        self._unshown = LogOnce(log, logging.WARNING)
 
-    def _attach(self, surface: Surface) -> None:
+    def _attach(self, monitors: Sequence[Monitor]) -> None:
         pg = self._pg
-        flags = pg.FULLSCREEN if self._fullscreen else 0
-        self._screen = pg.display.set_mode((surface.width, surface.height), flags)
-        pg.display.set_caption(self._title)
-        pg.mouse.set_visible(not self._fullscreen)
-        # Byte order B, G, R, X in memory is SDL's BGRA; blending off makes X irrelevant.
-        self._source = pg.image.frombuffer(surface.pixels, (surface.width, surface.height),
-                                           "BGRA")
-        self._source.set_alpha(None)
-        self._shown = surface
+        for window in self._windows:
+            window.destroy()
+        self._windows, self._targets, self._sources = [], [], {}
+        outputs = len(pg.display.get_desktop_sizes()) if self._fullscreen else len(monitors)
+        for index, monitor in enumerate(monitors[:outputs]):
+            size = (monitor.width, monitor.height)
+            if index == 0:
+                flags = pg.FULLSCREEN if self._fullscreen else 0
+                self._targets.append(pg.display.set_mode(size, flags))
+                pg.display.set_caption(self._title)
+                pg.mouse.set_visible(not self._fullscreen)
+            else:
+                window = pg.Window(f"{self._title} (monitor {index + 1})", size,
+                                   (_ON_DISPLAY | index, _ON_DISPLAY | index),
+                                   fullscreen_desktop=self._fullscreen)
+                self._windows.append(window)
+                self._targets.append(window.get_surface())
+            self._sources.setdefault(id(monitor.surface), self._wrap(monitor.surface))
+        if len(monitors) > outputs:
+            self._unshown(outputs, "the server shows %d monitors, this device has %d "
+                          "outputs; the others are not shown", len(monitors), outputs)
+        self._layout = list(monitors)
 
-    def present(self, surface: Surface, damage: Sequence[Box]) -> None:
-        if surface is not self._shown:
-            self._attach(surface)
-            damage = [surface.bounds]
-        assert self._screen is not None and self._source is not None
-        rects = [(b.left, b.top, b.width, b.height) for b in damage]
-        for rect in rects:
-            self._screen.blit(self._source, rect[:2], rect)
-        self._pg.display.update(rects)
+    def _wrap(self, surface: Surface) -> Any:
+        # Byte order B, G, R, X in memory is SDL's BGRA; blending off makes X irrelevant.
+        source = self._pg.image.frombuffer(surface.pixels, (surface.width, surface.height),
+                                           "BGRA")
+        source.set_alpha(None)
+        return source
+
+    def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
+        if list(monitors) != self._layout:
+            self._attach(monitors)
+            damage = [[Box(0, 0, m.width, m.height)] for m in monitors]
+        for index, target in enumerate(self._targets):
+            monitor, boxes = monitors[index], damage[index]
+            if not boxes:
+                continue
+            source, area = self._sources[id(monitor.surface)], monitor.area
+            for b in boxes:
+                target.blit(source, (b.left, b.top),
+                            (b.left + area.left, b.top + area.top, b.width, b.height))
+            if index == 0:
+                self._pg.display.update([(b.left, b.top, b.width, b.height) for b in boxes])
+            else:
+                self._windows[index - 1].flip()
 
     def quit_requested(self) -> bool:
-        return any(e.type == self._pg.QUIT for e in self._pg.event.get())
+        return any(e.type in (self._pg.QUIT, self._pg.WINDOWCLOSE)
+                   for e in self._pg.event.get())
 
     def close(self) -> None:
+        for window in self._windows:
+            window.destroy()
         self._pg.display.quit()
