@@ -31,12 +31,14 @@ from .spice.events import (
     ChannelEvent,
     ChannelLinked,
     ChannelsAvailable,
+    MediaTime,
     ServerDisconnecting,
     ServerNotice,
     SessionStarted,
 )
 from .spice.main import MainChannel
 from .spice.messages import ChannelId
+from .spice.mmclock import MediaClock
 from .spice.policy import DecodingPolicy, compression_for
 from .spice.recording import Recorder
 from .spice.wire import Message
@@ -78,6 +80,8 @@ class Session:
         self.channels: tuple[ChannelId, ...] = ()  # what the server offers
         self.frames_presented = 0
         self._recorder = recorder
+        self.clock = MediaClock()
+        self.display_channels: dict[int, DisplayChannel] = {}
         self.screenshot_saved = False
 
     async def run(self, screenshot: Path | None = None, screenshot_after: float = 0.0,
@@ -153,6 +157,8 @@ class Session:
         elif isinstance(event, SessionStarted):
             self.session_id = event.session_id
             log.info("connected to %s, session %08x", self.endpoint, event.session_id)
+        elif isinstance(event, MediaTime):
+            self.clock.set(event.mm_time)
         elif isinstance(event, ChannelsAvailable):
             self._open_channels(event)
         elif isinstance(event, ServerNotice):
@@ -175,8 +181,10 @@ class Session:
         assert self.session_id is not None
         self._canvases.setdefault(ch.id, self._new_canvas())
         log.debug("opening display:%d with %s", ch.id, self.policy.describe())
-        channel = DisplayChannel(ch.id, self.session_id, self._password, self.policy)
+        channel = DisplayChannel(ch.id, self.session_id, self._password, self.policy,
+                                 self.clock)
         channel.recorder = self._recorder
+        self.display_channels[ch.id] = channel
         return channel
 
     def _new_canvas(self) -> Canvas:

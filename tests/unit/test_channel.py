@@ -10,6 +10,7 @@ from spicebox.spice.events import (
     ChannelEvent,
     ChannelLinked,
     ChannelsAvailable,
+    MediaTime,
     ServerNotice,
     SessionStarted,
 )
@@ -38,7 +39,7 @@ def test_main_session_setup() -> None:
     main, events = linked_main()
     assert isinstance(events[0], ChannelLinked)
     events = main.receive_data(frame(m.MainInit(0x1234, 1, 3, 1, 0, 10, 99, 0)))
-    assert events == [SessionStarted(0x1234, 1, False)]
+    assert events == [SessionStarted(0x1234, 1, False), MediaTime(99)]
     assert sent(main) == [(m.AttachChannels.spec.number, b"")]
     events = main.receive_data(frame(m.ChannelsList((m.ChannelId(2, 0), m.ChannelId(3, 0)))))
     assert events == [ChannelsAvailable((m.ChannelId(2, 0), m.ChannelId(3, 0)))]
@@ -64,7 +65,7 @@ def test_notify_becomes_event() -> None:
 def test_unknown_message_is_skipped_and_stream_continues() -> None:
     main, _ = linked_main()
     events = main.receive_data(raw_frame(999, b"whatever") + frame(m.MultiMediaTime(5)))
-    assert events == [m.MultiMediaTime(5)]
+    assert events == [MediaTime(5)]
 
 
 def test_malformed_known_message_names_itself() -> None:

@@ -8,7 +8,9 @@ from . import messages as m
 from .channel import Channel
 from .constants import ChannelType, DisplayCap
 from .events import ChannelEvent
+from .mmclock import MediaClock
 from .policy import DecodingPolicy
+from .streamreport import StreamReporter
 from .wire import Message
 
 REFUSE_STREAM_DROPS = 0xFFFFFFFF
@@ -19,10 +21,13 @@ class DisplayChannel(Channel):
     channel_type: ClassVar[ChannelType] = ChannelType.DISPLAY
 
     def __init__(self, channel_id: int, session_id: int, password: str,
-                 policy: DecodingPolicy) -> None:
+                 policy: DecodingPolicy, clock: MediaClock | None = None) -> None:
         super().__init__(channel_id, session_id, password, policy.display_caps())
         self.policy = policy
+        self.clock = clock or MediaClock()
         self._stream_codecs: dict[int, int] = {}
+        self._reporters: dict[int, StreamReporter] = {}
+        self.stream_reports_sent = 0  # diagnostics
 
     def on_linked(self) -> list[ChannelEvent]:
         # The server shares a cache or dictionary among the channels that name the same id,
@@ -44,17 +49,33 @@ class DisplayChannel(Channel):
                 # as ordinary images.
                 self.send(m.StreamReport(msg.stream_id, msg.unique_id, 0, 0, 0,
                                          REFUSE_STREAM_DROPS, 0, 0))
+            elif msg.max_window_size and msg.timeout_ms:
+                self._reporters[msg.stream_id] = StreamReporter(
+                    msg.stream_id, msg.unique_id, msg.max_window_size, msg.timeout_ms)
             return []
         if isinstance(msg, m.StreamCreate):
             self._stream_codecs[msg.id] = msg.codec_type
+            self._reporters.pop(msg.id, None)  # a new stream under a reused id
         elif isinstance(msg, m.StreamDestroy):
             self._stream_codecs.pop(msg.id, None)
+            self._reporters.pop(msg.id, None)
         elif isinstance(msg, m.StreamDestroyAll):
             self._stream_codecs.clear()
+            self._reporters.clear()
+        elif isinstance(msg, m.StreamData | m.StreamDataSized):
+            self._account(msg.base)
         stream = _stream_id(msg)
         if stream is not None and self._stream_codecs.get(stream) not in self.policy.video_codecs:
             return []  # a refused stream never reaches the canvas
         return super().handle(msg)
+
+    def _account(self, frame: m.StreamDataHeader) -> None:
+        reporter, now = self._reporters.get(frame.id), self.clock.now()
+        if reporter is not None and now is not None:
+            report = reporter.frame(frame.multi_media_time, now)
+            if report is not None:
+                self.send(report)
+                self.stream_reports_sent += 1
 
 
 def _stream_id(msg: Message) -> int | None:

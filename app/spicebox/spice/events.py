@@ -42,6 +42,13 @@ class SessionStarted(Event):
 
 
 @dataclass(frozen=True)
+class MediaTime(Event):
+    """The server's multimedia time now (ms), for the session's MediaClock."""
+
+    mm_time: int
+
+
+@dataclass(frozen=True)
 class ChannelsAvailable(Event):
     channels: tuple[ChannelId, ...]
 

@@ -8,7 +8,7 @@ from . import messages as m
 from .channel import Channel
 from .constants import ChannelType
 from .errors import ProtocolError
-from .events import ChannelEvent, ChannelsAvailable, SessionStarted
+from .events import ChannelEvent, ChannelsAvailable, MediaTime, SessionStarted
 from .wire import Message
 
 
@@ -25,7 +25,10 @@ class MainChannel(Channel):
             self.session_id = msg.session_id
             self.send(m.AttachChannels())
             return [SessionStarted(msg.session_id, msg.display_channels_hint,
-                                   bool(msg.agent_connected))]
+                                   bool(msg.agent_connected)),
+                    MediaTime(msg.multi_media_time)]
+        if isinstance(msg, m.MultiMediaTime):
+            return [MediaTime(msg.time)]
         if isinstance(msg, m.ChannelsList):
             if self.session_id is None:
                 raise ProtocolError("the server listed channels before opening the session")
