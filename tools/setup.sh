@@ -9,6 +9,7 @@ APT_PACKAGES=(
   busybox-static      # the console test guest's userland
   python3-venv python3-dev gcc
   ca-certificates
+  liblz4-1            # the LZ4 image decoder (ctypes, see codecs/lz4.py)
   xvfb                # an X server for testing the x11 presenter
 )
 

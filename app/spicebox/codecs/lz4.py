@@ -1,14 +1,19 @@
 """LZ4 images: [top-down u8][format u8] then linked LZ4 blocks, each [u32 BE size][data].
 
-Blocks are compressed as one stream, so each may reference the previous 64 KiB of output;
-python-lz4's block API takes that window as its ``dict``.
+Blocks are compressed as one stream, so each may reference the previous 64 KiB of output.
+This is the hot path of the default policy, so the blocks are decoded straight into one
+output buffer by the system's liblz4: with the window right in front of the destination
+LZ4 takes its fastest (prefix) path, and there is no per-block copy or join. python-lz4's
+block API cannot write into a caller's buffer, which cost about 1.9x a one-block decode.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import struct
 
-import lz4.block
+import numpy as np
 
 from ..spice.constants import BitmapFormat
 from ..spice.errors import ProtocolError
@@ -16,6 +21,24 @@ from .pixels import BYTES_PER_PIXEL, Pixels, to_xrgb
 
 _BLOCK_SIZE = struct.Struct(">I")
 _WINDOW = 64 * 1024
+
+
+def _load_liblz4() -> ctypes.CDLL:
+    name = ctypes.util.find_library("lz4") or "liblz4.so.1"
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError as exc:
+        raise ImportError(f"liblz4 is missing ({exc}): install the liblz4-1 package") from None
+    fn = lib.LZ4_decompress_safe_usingDict
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                   ctypes.c_void_p, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return lib
+
+
+# The bounds-checked decoder: it never reads past a block or writes past its capacity,
+# whatever the bytes say.
+_decompress = _load_liblz4().LZ4_decompress_safe_usingDict
 
 
 def decode_lz4(data: memoryview, width: int, height: int) -> Pixels:
@@ -26,8 +49,9 @@ def decode_lz4(data: memoryview, width: int, height: int) -> Pixels:
         raise ProtocolError(f"LZ4 image in bitmap format {fmt}, which LZ4 never carries")
     stride = width * BYTES_PER_PIXEL[BitmapFormat(fmt)]
     total = stride * height
-    blocks: list[bytes] = []
-    window = b""  # the last 64 KiB of output, which the next block may reference
+    source = np.frombuffer(data, np.uint8)
+    out = np.empty(total, np.uint8)
+    src, dst = source.ctypes.data, out.ctypes.data
     produced, pos, end = 0, 2, len(data)
     while pos < end and produced < total:
         if pos + 4 > end:
@@ -36,21 +60,15 @@ def decode_lz4(data: memoryview, width: int, height: int) -> Pixels:
         pos += 4
         if pos + size > end:
             raise ProtocolError("LZ4 image truncated inside a block")
-        # LZ4 expands at most about 255:1, so asking for more only costs allocation.
-        limit = min(total - produced, size * 255 + 16)
-        try:
-            block = lz4.block.decompress(data[pos:pos + size], uncompressed_size=limit,
-                                         dict=window)
-        except lz4.block.LZ4BlockError as exc:
-            raise ProtocolError(f"corrupt LZ4 image block: {exc}") from None
-        if not block:  # spice-gtk refuses these too; accepting them lets a server spin us
+        window = min(produced, _WINDOW)
+        n = _decompress(src + pos, dst + produced, size, total - produced,
+                        dst + produced - window, window)
+        if n < 0:
+            raise ProtocolError(f"corrupt LZ4 image block at byte {pos}")
+        if n == 0:  # spice-gtk refuses these too; accepting them lets a server spin us
             raise ProtocolError("LZ4 image block decodes to nothing")
         pos += size
-        blocks.append(block)
-        produced += len(block)
-        # A block at least as long as the window is the window: no copy needed.
-        window = block if len(block) >= _WINDOW else (window + block)[-_WINDOW:]
+        produced += n
     if produced != total:
         raise ProtocolError(f"LZ4 image decoded to {produced} bytes, expected {total}")
-    out = blocks[0] if len(blocks) == 1 else b"".join(blocks)
-    return to_xrgb(out, fmt, width, height, stride, bool(top_down))
+    return to_xrgb(out.data, fmt, width, height, stride, bool(top_down))
