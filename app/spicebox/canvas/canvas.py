@@ -71,6 +71,7 @@ class Canvas:
         self.primary: Surface | None = None
         self.monitors: tuple[m.Head, ...] = ()
         self.image_types: Counter[int] = Counter()  # diagnostics: what the server really sends
+        self.decoded_pixels: Counter[int] = Counter()  # per image type
         self.palettes = PaletteCache()
         self.pixmaps = PixmapCache(pixmap_cache_pixels)
         # Twice the window: the server counts it in its own units and moves its head
@@ -367,6 +368,7 @@ class Canvas:
         if d.type in (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS):
             return self.pixmaps.get(d.id, lossless=d.type == ImageType.FROM_CACHE_LOSSLESS)
         pixels = self._decode(d, p)
+        self.decoded_pixels[d.type] += d.width * d.height
         if d.flags & ImageFlags.CACHE_ME:
             self.pixmaps.put(d.id, pixels, lossy=d.type in _LOSSY)
         elif d.flags & ImageFlags.CACHE_REPLACE_ME:
