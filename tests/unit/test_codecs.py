@@ -6,9 +6,12 @@ import lz4.block
 import numpy as np
 import pytest
 
+from spicebox.canvas.canvas import Canvas
+from spicebox.canvas.surface import Box
 from spicebox.codecs.lz4 import decode_lz4
 from spicebox.codecs.pixels import to_xrgb
-from spicebox.spice.constants import BitmapFormat
+from spicebox.spice import messages as m
+from spicebox.spice.constants import BitmapFormat, ClipType, ImageType, Ropd, SurfaceFlags
 from spicebox.spice.errors import ProtocolError
 
 RNG = np.random.default_rng(1)
@@ -89,3 +92,26 @@ def test_lz4_empty_block_is_refused() -> None:
     data = bytes([1, BitmapFormat.BIT32]) + struct.pack(">I", 1) + b"\x00"
     with pytest.raises(ProtocolError):
         decode_lz4(memoryview(data), 4, 4)
+
+
+@pytest.mark.parametrize("clipped", [False, True])
+@pytest.mark.parametrize("top_down", [True, False])
+def test_whole_width_lz4_copies_land_the_same_in_place_or_not(clipped: bool,
+                                                              top_down: bool) -> None:
+    # Unclipped, top-down, whole-width: decoded straight into the surface; otherwise
+    # through the general path. Both must give the same pixels.
+    w, h = 16, 5
+    rows = RNG.integers(0, 2**32, (h, w), dtype=np.uint32)
+    raw = (rows if top_down else rows[::-1]).tobytes()
+    canvas = Canvas()
+    canvas.apply(m.SurfaceCreate(0, w, 8, 32, SurfaceFlags.PRIMARY))
+    image = m.Image(m.ImageDescriptor(1, ImageType.LZ4, 0, w, h),
+                    m.BinaryData(lz4_image(raw, BitmapFormat.BIT32, top_down, 100)))
+    dest = m.Rect(2, 0, 2 + h, w)
+    clip = m.Clip(ClipType.RECTS, (dest,)) if clipped else m.Clip(ClipType.NONE)
+    damage = canvas.apply(m.DrawCopy(m.DisplayBase(0, dest, clip), image, m.Rect(0, 0, h, w),
+                                     Ropd.OP_PUT, 0, m.NO_MASK))
+    assert damage == Box(0, 2, w, 2 + h)
+    assert canvas.primary is not None
+    np.testing.assert_array_equal(canvas.primary.pixels[2:2 + h], rows)
+    assert not canvas.primary.pixels[:2].any() and not canvas.primary.pixels[2 + h:].any()

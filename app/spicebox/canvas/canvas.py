@@ -18,7 +18,7 @@ from ..codecs.bitmap import decode_bitmap
 from ..codecs.glz import GlzWindow
 from ..codecs.jpeg import decode_jpeg
 from ..codecs.lz import XXXA, decode_lz
-from ..codecs.lz4 import decode_lz4
+from ..codecs.lz4 import decode_lz4, decodes_in_place
 from ..codecs.pixels import Pixels, from_rgb555, from_rgb565
 from ..spice import messages as m
 from ..spice.constants import (
@@ -210,8 +210,34 @@ class Canvas:
     def _copy(self, msg: m.DrawCopy | m.DrawBlend) -> Box | None:
         # BLEND differs from COPY only in the ROP it is sent with.
         ropd = msg.rop_descriptor
+        if ropd == Ropd.OP_PUT and isinstance(msg, m.DrawCopy):
+            damage = self._copy_in_place(msg)
+            if damage is not None:
+                return damage
         return self._draw_image(msg.base, msg.src_bitmap, msg.src_area, msg.mask,
                                 lambda dst, src: _rop(dst, src, ropd))
+
+    def _copy_in_place(self, msg: m.DrawCopy) -> Box | None:
+        """The default policy's common case, an unclipped whole-width LZ4 COPY, decoded
+        straight into the surface rows it covers: a frame copy less. None when the draw
+        is anything else."""
+        image = msg.src_bitmap
+        if image is None or not isinstance(image.payload, m.BinaryData):
+            return None
+        d, data = image.descriptor, image.payload.data
+        if (d.type != ImageType.LZ4 or d.flags & _CACHING or msg.mask.bitmap is not None
+                or msg.base.clip.type != ClipType.NONE or not decodes_in_place(data)
+                or msg.src_area != m.Rect(0, 0, d.height, d.width)):
+            return None
+        surface = self._surface(msg.base.surface_id)
+        box = Box.of(msg.base.box)
+        if box != Box(0, box.top, d.width, box.top + d.height) or d.width != surface.width \
+                or not 0 <= box.top < box.bottom <= surface.height:
+            return None
+        decode_lz4(data, d.width, d.height, into=surface.pixels[box.top:box.bottom])
+        self.image_types[d.type] += 1
+        self.decoded_pixels[d.type] += d.width * d.height
+        return self._damage(surface, [box])
 
     def _solid_brush(self, brush: m.Brush, base: m.DisplayBase) -> np.uint32:
         if brush.type != BrushType.SOLID:
@@ -405,13 +431,14 @@ class Canvas:
 
 
 _LOSSY = (ImageType.JPEG, ImageType.JPEG_ALPHA)
+_CACHING = ImageFlags.CACHE_ME | ImageFlags.CACHE_REPLACE_ME
 
 
 def _changes_state(image: m.Image) -> bool:
     """Whether decoding ``image`` matters even when none of it is drawn: it fills a cache
     or the GLZ window."""
     d, p = image.descriptor, image.payload
-    if d.flags & (ImageFlags.CACHE_ME | ImageFlags.CACHE_REPLACE_ME):
+    if d.flags & _CACHING:
         return True
     if d.type in (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB):
         return True

@@ -41,7 +41,16 @@ def _load_liblz4() -> ctypes.CDLL:
 _decompress = _load_liblz4().LZ4_decompress_safe_usingDict
 
 
-def decode_lz4(data: memoryview, width: int, height: int) -> Pixels:
+def decodes_in_place(data: memoryview) -> bool:
+    """Whether the image's bytes are already canvas pixels (32 bpp, top-down), so it can be
+    decoded straight into a surface with ``decode_lz4(..., into=)``."""
+    return len(data) >= 2 and data[0] == 1 and data[1] in (BitmapFormat.BIT32,
+                                                          BitmapFormat.RGBA)
+
+
+def decode_lz4(data: memoryview, width: int, height: int, into: Pixels | None = None) -> Pixels:
+    """The image's pixels; written into ``into`` (C-contiguous, height x width) when given,
+    which the caller has checked with ``decodes_in_place``."""
     if len(data) < 2:
         raise ProtocolError("LZ4 image shorter than its 2-byte header")
     top_down, fmt = data[0], data[1]
@@ -50,7 +59,12 @@ def decode_lz4(data: memoryview, width: int, height: int) -> Pixels:
     stride = width * BYTES_PER_PIXEL[BitmapFormat(fmt)]
     total = stride * height
     source = np.frombuffer(data, np.uint8)
-    out = np.empty(total, np.uint8)
+    if into is not None:
+        assert into.shape == (height, width) and into.flags.c_contiguous
+        assert decodes_in_place(data)
+        out = into.reshape(-1).view(np.uint8)
+    else:
+        out = np.empty(total, np.uint8)
     src, dst = source.ctypes.data, out.ctypes.data
     produced, pos, end = 0, 2, len(data)
     while pos < end and produced < total:
@@ -71,4 +85,6 @@ def decode_lz4(data: memoryview, width: int, height: int) -> Pixels:
         produced += n
     if produced != total:
         raise ProtocolError(f"LZ4 image decoded to {produced} bytes, expected {total}")
+    if into is not None:
+        return into
     return to_xrgb(out.data, fmt, width, height, stride, bool(top_down))
