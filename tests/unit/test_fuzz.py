@@ -4,6 +4,7 @@ than drawing is a ProtocolError (which ends the session with exit 6), never a cr
 from __future__ import annotations
 
 import contextlib
+import lzma
 import random
 
 import numpy as np
@@ -11,18 +12,29 @@ import numpy as np
 from spicebox.canvas.canvas import Canvas
 from spicebox.codecs.lz import PLT8
 from spicebox.spice import messages as m
-from spicebox.spice.constants import BitmapFlags, ClipType, ImageType, Ropd, SurfaceFlags
+from spicebox.spice.constants import (
+    BitmapFlags,
+    ChannelType,
+    ClipType,
+    ImageType,
+    ResourceType,
+    Ropd,
+    SurfaceFlags,
+)
 from spicebox.spice.display import DisplayChannel
 from spicebox.spice.errors import ProtocolError
 from spicebox.spice.main import MainChannel
 from spicebox.spice.policy import DecodingPolicy
+from spicebox.spice.recording import read_recording
 from spicebox.spice.wire import Message
 
-from .server_bytes import frame, link_reply, link_result
+from .replay import FIXTURES
+from .server_bytes import frame, link_reply, link_result, raw_frame
 from .test_canvas import bitmap, copy_of, indexed, mask_image
 from .test_codecs import lz4_image
 from .test_jpeg import jpeg
 from .test_lz import stream as lz_stream
+from .test_pixmaps import cached, from_cache
 
 LZ_TOKENS = bytes([1, 1, 0, 0x80, 0x01])
 
@@ -63,6 +75,9 @@ def valid_traffic() -> list[bytes]:
         m.DrawOpaque(m.DisplayBase(0, BOX, clip), bitmap(pixels[:38, :47].copy()),
                      m.Rect(0, 0, 38, 47), m.Brush(1, 0x00FF00), Ropd.OP_AND, 0, m.NO_MASK),
         m.InvalPalette(77),
+        copy_of(cached(bitmap(pixels[:4, :4].copy()), 5)),
+        copy_of(from_cache(5, 4, 4)),
+        m.InvalList((m.ResourceId(ResourceType.PIXMAP, 5),)),
         m.DisplayReset(),
     ]
     return [frame(msg) for msg in msgs]
@@ -82,7 +97,7 @@ def feed(stream: bytes) -> None:
     display = DisplayChannel(0, 1, "", DecodingPolicy())
     display.initiate()
     display.receive_data(link_reply() + link_result())
-    canvas = Canvas()
+    canvas = Canvas(pixmap_cache_pixels=4096, glz_window_pixels=1 << 20)
     for event in display.receive_data(stream):
         if isinstance(event, Message):
             canvas.apply(event)
@@ -107,6 +122,22 @@ def feed_main(stream: bytes) -> None:
     main.initiate()
     main.receive_data(link_reply() + link_result())
     main.receive_data(stream)
+
+
+def recorded_traffic(name: str, count: int) -> list[bytes]:
+    """The first ``count`` display messages of a recorded server."""
+    data = lzma.decompress((FIXTURES / f"{name}.rec.xz").read_bytes())
+    return [raw_frame(r.msg_type, bytes(r.body)) for r in read_recording(data)
+            if r.channel_type == ChannelType.DISPLAY][:count]
+
+
+def test_corrupted_glz_raises_only_protocol_errors() -> None:
+    rng = random.Random(102)
+    glz = recorded_traffic("glz", 12)
+    feed(b"".join(glz))
+    for i in range(300):
+        with contextlib.suppress(ProtocolError):
+            feed(corrupt(rng, glz, headers=i % 10 == 0))
 
 
 def test_corrupted_traffic_raises_only_protocol_errors() -> None:
