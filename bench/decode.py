@@ -136,7 +136,7 @@ def main() -> None:
         x11 = full_screen_update(payload, SdlPresenter("x11", "bench"))
     print(f"the same through the x11 presenter (Xvfb)          : {x11 / ref_lz4:5.2f}x"
           f"   ({x11 * 1e3:.2f} ms; SDL's X11 window surface, development only)")
-    for name in ("glz",):
+    for name in ("glz", "quic"):
         rate, pixels = fallback_throughput(name)
         print(f"{name.upper()} (recorded from QEMU, {pixels:.1f} Mpx) decode+draw      : "
               f"{rate:5.1f} Mpx/s")
