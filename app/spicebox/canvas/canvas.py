@@ -20,6 +20,7 @@ from ..codecs.jpeg import decode_jpeg
 from ..codecs.lz import XXXA, decode_lz
 from ..codecs.lz4 import decode_lz4, decodes_in_place
 from ..codecs.pixels import Pixels, from_rgb555, from_rgb565
+from ..codecs.quic import decode_quic
 from ..spice import messages as m
 from ..spice.constants import (
     AlphaFlags,
@@ -417,6 +418,8 @@ class Canvas:
             return decode_lz4(p.data, d.width, d.height)
         if d.type == ImageType.LZ_RGB and isinstance(p, m.BinaryData):
             return decode_lz(p.data, d.width, d.height)
+        if d.type == ImageType.QUIC and isinstance(p, m.BinaryData):
+            return decode_quic(p.data, d.width, d.height)
         if d.type == ImageType.GLZ_RGB and isinstance(p, m.BinaryData):
             return self.glz.decode(p.data, d.width, d.height)
         if isinstance(p, m.ZlibGlzData):
