@@ -18,7 +18,7 @@ from spicebox.spice.constants import (
     SurfaceFlags,
     SurfaceFormat,
 )
-from spicebox.spice.errors import ProtocolError, Unsupported
+from spicebox.spice.errors import ProtocolError
 from spicebox.spice.wire import Message
 
 from .test_lz import stream as lz_stream
@@ -128,10 +128,10 @@ def test_inconsistent_draws_are_protocol_errors(msg: Message) -> None:
         c.apply(msg)
 
 
-def test_pattern_brush_is_reported_unsupported() -> None:
+def test_pattern_brush_without_an_image_is_a_protocol_error() -> None:
     c = canvas()
     pattern = m.Brush(BrushType.PATTERN, pattern=m.Pattern(None, m.Point(0, 0)))
-    with pytest.raises(Unsupported):
+    with pytest.raises(ProtocolError, match="pattern"):
         c.apply(m.DrawFill(base(rect(0, 0, 2, 2)), pattern, Ropd.OP_PUT, m.NO_MASK))
 
 

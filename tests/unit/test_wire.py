@@ -9,7 +9,17 @@ from typing import Any
 import pytest
 
 from spicebox.spice import messages as m
-from spicebox.spice.constants import BitmapFlags, BitmapFormat, BrushType, ClipType, ImageType
+from spicebox.spice.constants import (
+    BitmapFlags,
+    BitmapFormat,
+    BrushType,
+    ClipType,
+    CompositeFlags,
+    ImageType,
+    LineFlags,
+    PathFlags,
+    StringFlags,
+)
 from spicebox.spice.errors import ProtocolError
 from spicebox.spice.framing import Framer
 from spicebox.spice.wire import Array, Blob, Prim, Ptr, Rest, all_messages, decode, encode
@@ -22,6 +32,17 @@ CUSTOM_SAMPLES: dict[type, Any] = {
     m.Clip: m.Clip(ClipType.RECTS, (RECT, m.Rect(0, 0, 1, 1))),
     m.Brush: m.Brush(BrushType.SOLID, color=0x00FF8000),
     m.Image: BITMAP_IMAGE,
+    m.PathSegment: m.PathSegment(PathFlags.BEGIN, memoryview(bytes(range(16)))),
+    m.LineAttr: m.LineAttr(LineFlags.STYLED, (16, -32, 48)),
+    m.String: m.String(StringFlags.RASTER_A4, (
+        m.RasterGlyph(m.Point(1, 2), m.Point(-1, -9), 3, 2, memoryview(b"\x12\x34\x56\x78")),
+        m.RasterGlyph(m.Point(9, 2), m.Point(0, -9), 1, 1, memoryview(b"\xf0")))),
+    m.DrawComposite: m.DrawComposite(
+        m.DisplayBase(0, RECT, m.Clip(ClipType.NONE)),
+        3 | CompositeFlags.HAS_MASK | CompositeFlags.HAS_SRC_TRANSFORM
+        | CompositeFlags.HAS_MASK_TRANSFORM, BITMAP_IMAGE, BITMAP_IMAGE,
+        m.Transform(1 << 16, 0, 5, 0, 1 << 16, 0xFFFF0000), m.Transform(2, 3, 4, 5, 6, 7),
+        m.Point16(-3, 4), m.Point16(5, -6)),
 }
 
 
@@ -154,3 +175,90 @@ def test_golden_bytes_from_spice_proto() -> None:
     # Head: id, surface_id, width, height, x, y, flags; after count u16 and max_allowed u16.
     heads = decode(m.MonitorsConfig, b"\1\0\4\0" + bytes(8) + b"\x80\2\0\0\xe0\1\0\0" + bytes(12))
     assert heads.heads == (m.Head(0, 0, 640, 480, 0, 0, 0),)
+
+
+def fix(*values: int) -> memoryview:
+    """PointFix pairs as the wire holds them."""
+    return memoryview(b"".join(v.to_bytes(4, "little", signed=True) for v in values))
+
+
+STROKE = m.DrawStroke(m.DisplayBase(0, RECT, m.Clip(ClipType.NONE)),
+                      m.Path((m.PathSegment(PathFlags.BEGIN | PathFlags.END, fix(16, 32, 48, 64)),
+                              m.PathSegment(PathFlags.BEGIN, fix()))),
+                      m.LineAttr(LineFlags.STYLED | LineFlags.START_WITH_GAP, (32, 16)),
+                      m.Brush(BrushType.SOLID, 0x123456), 8, 8)
+
+
+def test_stroke_layout_from_spice_proto() -> None:
+    body = encode(STROKE)
+    # base 21, path pointer 4, attr: flags, nseg, style pointer; brush: type, color; modes.
+    assert len(body[21:25]) == 4 and body[25:27] == bytes([0x0C, 2])
+    path_at = int.from_bytes(body[21:25], "little")
+    style_at = int.from_bytes(body[27:31], "little")
+    assert body[31:36] == b"\x01\x56\x34\x12\x00" and body[36:40] == b"\x08\0\x08\0"
+    assert path_at == 40  # pointed-to data follows the fixed part, in field order
+    assert body[path_at:path_at + 9] == b"\x02\0\0\0\x03\x02\0\0\0"  # 2 segments, ...
+    assert style_at == path_at + 4 + (5 + 16) + 5
+    assert body[style_at:] == b"\x20\0\0\0\x10\0\0\0"
+    assert decode(m.DrawStroke, body) == STROKE
+
+
+def test_styled_line_with_null_style_decodes_to_none() -> None:
+    body = bytearray(encode(STROKE))
+    body[27:31] = bytes(4)
+    assert decode(m.DrawStroke, bytes(body)).attr.style is None
+
+
+def test_plain_line_attr_is_one_byte() -> None:
+    plain = dataclasses.replace(STROKE, attr=m.LineAttr(0))
+    body = encode(plain)
+    assert body[25:26] == b"\0" and body[26] == BrushType.SOLID
+    assert decode(m.DrawStroke, body) == plain
+
+
+def test_path_point_count_beyond_the_message_is_refused() -> None:
+    body = bytearray(encode(STROKE))
+    path_at = int.from_bytes(body[21:25], "little")
+    body[path_at + 5:path_at + 9] = (1 << 30).to_bytes(4, "little")
+    with pytest.raises(ProtocolError, match="path points"):
+        decode(m.DrawStroke, bytes(body))
+
+
+def test_text_glyph_sizes_follow_the_depth() -> None:
+    """image_size(bpp, width, height): A1 rows round up to bytes, A8 rows are width bytes."""
+    glyph = (bytes(8) + (3).to_bytes(4, "little") + (0).to_bytes(4, "little")
+             + (9).to_bytes(2, "little") + (2).to_bytes(2, "little"))
+    for flags, size in ((StringFlags.RASTER_A1, 4), (StringFlags.RASTER_A4, 10),
+                        (StringFlags.RASTER_A8, 18)):
+        string = b"\1\0" + bytes([flags]) + glyph + bytes(range(size))
+        head = bytearray(encode(m.DrawText(m.DisplayBase(0, RECT, m.Clip(ClipType.NONE)), None,
+                                           RECT, m.Brush(BrushType.NONE),
+                                           m.Brush(BrushType.NONE), 8, 8)))
+        head[21:25] = len(head).to_bytes(4, "little")
+        text = decode(m.DrawText, bytes(head) + string)
+        assert text.string is not None
+        (g,) = text.string.glyphs
+        assert (g.width, g.height, g.glyph_origin, bytes(g.data)) == \
+            (9, 2, m.Point(3, 0), bytes(range(size)))
+
+
+def test_vector_strings_carry_no_glyphs() -> None:
+    string = m.String(0, ())
+    text = m.DrawText(m.DisplayBase(0, RECT, m.Clip(ClipType.NONE)), string, RECT,
+                      m.Brush(BrushType.NONE), m.Brush(BrushType.NONE), 8, 8)
+    assert decode(m.DrawText, encode(text)).string == string
+
+
+def test_composite_optional_fields_follow_the_flags() -> None:
+    plain = m.DrawComposite(m.DisplayBase(0, RECT, m.Clip(ClipType.NONE)), 3, BITMAP_IMAGE,
+                            None, None, None, m.Point16(1, 2), m.Point16(3, 4))
+    body = encode(plain)
+    # base 21, flags 4, src pointer 4, then the two Point16 origins: no mask, no transforms.
+    assert body[29:37] == b"\1\0\2\0\3\0\4\0"
+    assert int.from_bytes(body[25:29], "little") == 37
+    assert decode(m.DrawComposite, body) == plain
+    masked = dataclasses.replace(plain, flags=3 | CompositeFlags.HAS_SRC_TRANSFORM,
+                                 src_transform=m.Transform(1, 2, 3, 4, 5, 6))
+    body = encode(masked)
+    assert body[29:53] == b"".join(v.to_bytes(4, "little") for v in (1, 2, 3, 4, 5, 6))
+    assert decode(m.DrawComposite, body) == masked

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from ..codecs.bitmap import decode_bitmap
 from ..codecs.glz import GlzWindow
 from ..codecs.jpeg import decode_jpeg
-from ..codecs.lz import XXXA, decode_lz
+from ..codecs.lz import RGBA, XXXA, decode_lz
 from ..codecs.lz4 import decode_lz4, decodes_in_place
 from ..codecs.pixels import Pixels, from_rgb555, from_rgb565
 from ..codecs.quic import decode_quic
@@ -25,8 +24,10 @@ from ..spice import messages as m
 from ..spice.constants import (
     AlphaFlags,
     BitmapFlags,
+    BitmapFormat,
     BrushType,
     ClipType,
+    CompositeFlags,
     ImageFlags,
     ImageType,
     JpegAlphaFlags,
@@ -39,10 +40,16 @@ from ..spice.constants import (
 )
 from ..spice.errors import ProtocolError, Unsupported
 from ..spice.wire import Message
+from . import rop
+from .brush import Paint, Tile, paint_over
+from .composite import Format, Op, Picture, composite_region, div255
+from .glyphs import string_box, string_mask
 from .mask import Mask, mask_bits
 from .monitors import Monitor
 from .palettes import PaletteCache
 from .pixmaps import PixmapCache
+from .region import Region
+from .stroke import dash_pattern, polylines, stroke
 from .surface import Box, Surface
 
 MAX_SURFACE_SIDE = 16384  # larger than any real monitor; bounds what a server can allocate
@@ -80,9 +87,11 @@ class Canvas:
         self.glz = GlzWindow(2 * glz_window_pixels)
         self.streams: dict[int, _Stream] = {}
         self.stream_frames = 0  # diagnostics: video frames drawn
+        self.messages: Counter[type[Message]] = Counter()  # diagnostics: every message applied
 
     def apply(self, msg: Message) -> Box | None:
         """Execute one message; return the damaged box on the primary surface, if any."""
+        self.messages[type(msg)] += 1
         handler = _HANDLERS.get(type(msg))
         if handler is None:
             return None
@@ -195,6 +204,8 @@ class Canvas:
         if image is None:
             raise ProtocolError("image drawing without a source image")
         draw_masked = self._masked(draw, mask, base)  # even unseen, a mask may be cached
+        if isinstance(draw, _Located):
+            draw_masked = draw.around(draw_masked)
         if not boxes:
             if _changes_state(image):
                 self._image(image)
@@ -240,24 +251,40 @@ class Canvas:
         self.decoded_pixels[d.type] += d.width * d.height
         return self._damage(surface, [box])
 
-    def _solid_brush(self, brush: m.Brush, base: m.DisplayBase) -> np.uint32:
-        if brush.type != BrushType.SOLID:
-            raise Unsupported("pattern brushes are not rendered yet")
+    def _brush(self, brush: m.Brush, base: m.DisplayBase) -> Paint:
+        """What a brush puts on the target surface. A pattern's image is decoded even if
+        the draw turns out invisible: spice-gtk touches it too, for the caches."""
+        if brush.type == BrushType.PATTERN:
+            pattern = brush.pattern
+            if pattern is None or pattern.image is None:
+                raise ProtocolError("pattern brush without a pattern image")
+            return Tile(self._image(pattern.image), pattern.pos.x, pattern.pos.y)
+        # A NONE brush paints colour 0, which matters for ROPs that read it.
         return _brush_color(self._surface(base.surface_id), brush.color)
 
     def _opaque(self, msg: m.DrawOpaque) -> Box | None:
         # The image is put first, then the brush is combined over it.
-        color, ropd = self._solid_brush(msg.brush, msg.base), msg.rop_descriptor
+        paint, ropd = self._brush(msg.brush, msg.base), msg.rop_descriptor
 
-        def draw(dst: Pixels, src: Pixels) -> None:
-            dst[...] = src
-            _rop(dst, color, ropd, src_invert=Ropd.INVERS_BRUSH, dest_invert=Ropd.INVERS_SRC)
-        return self._draw_image(msg.base, msg.src_bitmap, msg.src_area, msg.mask, draw)
+        def draw_at(box: Box) -> Draw:
+            brush = paint_over(paint, box)
+
+            def draw(dst: Pixels, src: Pixels) -> None:
+                dst[...] = src
+                _rop(dst, brush, ropd, src_invert=Ropd.INVERS_BRUSH,
+                     dest_invert=Ropd.INVERS_SRC)
+            return draw
+        return self._draw_image(msg.base, msg.src_bitmap, msg.src_area, msg.mask,
+                                _Located(draw_at))
 
     def _rop3(self, msg: m.DrawRop3) -> Box | None:
-        color, code = self._solid_brush(msg.brush, msg.base), msg.rop3
+        paint, code = self._brush(msg.brush, msg.base), msg.rop3
+
+        def draw_at(box: Box) -> Draw:
+            pattern = paint_over(paint, box)
+            return lambda dst, src: _ternary(dst, src, pattern, code)
         return self._draw_image(msg.base, msg.src_bitmap, msg.src_area, msg.mask,
-                                lambda dst, src: _ternary(dst, src, color, code))
+                                _Located(draw_at))
 
     def _transparent(self, msg: m.DrawTransparent) -> Box | None:
         # spice-gtk keys on true_color (the colour in the surface's format), not src_color.
@@ -276,11 +303,12 @@ class Canvas:
                                 lambda dst, src: _over(dst, src, with_alpha, overall))
 
     def _paint(self, base: m.DisplayBase, mask: m.QMask, ropd: int,
-               color: np.uint32 = _NO_COLOR) -> Box | None:
+               paint: Paint = _NO_COLOR) -> Box | None:
         """FILL and the ops that need no colour at all (BLACKNESS, WHITENESS, INVERS)."""
         surface, boxes = self._target(base)
-        draw = self._masked(lambda dst, _src: _rop(dst, color, ropd,
-                                                   src_invert=Ropd.INVERS_BRUSH), mask, base)
+        located = _Located(lambda box: lambda dst, _src: _rop(
+            dst, paint_over(paint, box), ropd, src_invert=Ropd.INVERS_BRUSH))
+        draw = located.around(self._masked(located, mask, base))
         if not boxes:
             return None
         for b in boxes:
@@ -347,7 +375,116 @@ class Canvas:
 
     def _fill(self, msg: m.DrawFill) -> Box | None:
         return self._paint(msg.base, msg.mask, msg.rop_descriptor,
-                           self._solid_brush(msg.brush, msg.base))
+                           self._brush(msg.brush, msg.base))
+
+    def _stroke(self, msg: m.DrawStroke) -> Box | None:
+        surface, boxes = self._target(msg.base)
+        paint = self._brush(msg.brush, msg.base)
+        region = Region(boxes)
+        if region.empty:
+            return None
+        if msg.path is None:
+            raise ProtocolError("stroke without a path")
+        # Only the foreground mode counts: spice-gtk draws on-off dashes, never the gaps.
+        code = rop.from_ropd(msg.fore_mode, Ropd.INVERS_BRUSH, Ropd.INVERS_DEST)
+        box = stroke(surface.pixels, region, polylines(msg.path), dash_pattern(msg.attr),
+                     paint, code)
+        return self._damage(surface, [box]) if box else None
+
+    def _text(self, msg: m.DrawText) -> Box | None:
+        surface, boxes = self._target(msg.base)
+        fore = None if msg.fore_brush.type == BrushType.NONE else \
+            self._brush(msg.fore_brush, msg.base)
+        back = self._brush(msg.back_brush, msg.base)
+        region = Region(boxes)
+        if region.empty:
+            return None
+        if msg.string is None:
+            raise ProtocolError("text without a string")
+        drawn: list[Box] = []
+        area = msg.back_area
+        if area.top != area.bottom and area.left != area.right:
+            if msg.fore_mode != Ropd.OP_PUT:
+                return None  # spice-gtk refuses to draw such text at all
+            # The background is put with the brush, whatever back_mode says.
+            for b in region.boxes:
+                part = b.intersect(Box.of(area))
+                if not part.empty:
+                    surface.pixels[part.top:part.bottom, part.left:part.right] = \
+                        paint_over(back, part)
+                    drawn.append(part)
+        bpp = m.glyph_bpp(msg.string.flags)
+        bounds = string_box(msg.string)
+        if fore is not None and bpp is not None and bounds is not None:
+            window = bounds.intersect(region.extents)
+            if not window.empty:
+                mask = string_mask(msg.string, bpp, window).astype(np.uint32)
+                # The brush goes OVER through the glyph coverage. A pattern is tiled from
+                # the string's top left corner here, not from the surface's, and counts
+                # as opaque (its alpha, if it had one, is not known here).
+                if isinstance(fore, Tile):
+                    src = Picture(fore.pixels, Format.XRGB, repeat=1)
+                    src_origin = (-fore.x, -fore.y)
+                else:
+                    src = Picture(np.array([[fore | 0xFF000000]], np.uint32), Format.ARGB,
+                                  repeat=1)
+                    src_origin = (0, 0)
+                box = composite_region(
+                    surface.pixels, _format(surface), region, window, Op.OVER, src,
+                    src_origin, Picture(mask, Format.A8),
+                    (bounds.left - window.left, bounds.top - window.top), False,
+                    (bounds.left, bounds.top), (bounds.width, bounds.height))
+                if box is not None:
+                    drawn.append(box)
+        return self._damage(surface, drawn)
+
+    def _composite(self, msg: m.DrawComposite) -> Box | None:
+        surface, boxes = self._target(msg.base)
+        flags = msg.flags
+        # spice-gtk decodes both images before it looks at the clip.
+        src = self._picture(msg.src_bitmap, (flags >> 8) & 7, (flags >> 14) & 3,
+                            msg.src_transform if flags & CompositeFlags.HAS_SRC_TRANSFORM
+                            else None, bool(flags & CompositeFlags.SOURCE_OPAQUE))
+        mask = None
+        if flags & CompositeFlags.HAS_MASK:
+            # MASK_OPAQUE is the server's hint; spice-gtk never applies it.
+            mask = self._picture(msg.mask_bitmap, (flags >> 11) & 7, (flags >> 16) & 3,
+                                 msg.mask_transform
+                                 if flags & CompositeFlags.HAS_MASK_TRANSFORM else None,
+                                 False)
+        region = Region(boxes)
+        if region.empty:
+            return None
+        dest = Box.of(msg.base.box)
+        box = composite_region(
+            surface.pixels, _format(surface), region, None, flags & 0xFF, src,
+            (msg.src_origin.x, msg.src_origin.y), mask,
+            (msg.mask_origin.x, msg.mask_origin.y),
+            bool(flags & CompositeFlags.COMPONENT_ALPHA), (dest.left, dest.top),
+            (dest.width, dest.height))
+        return self._damage(surface, [box]) if box else None
+
+    def _picture(self, image: m.Image | None, filter_: int, repeat: int,
+                 transform: m.Transform | None, opaque: bool) -> Picture:
+        """A composite operand with the pixel format spice-gtk gives it: a surface's own
+        (SOURCE_OPAQUE drops its alpha), else alpha only for images that carry one."""
+        if image is None:
+            raise ProtocolError("composite without its image")
+        if isinstance(image.payload, m.SurfaceImage):
+            owner = self._surface(image.payload.surface_id)
+            fmt = _format(owner)
+            if opaque and fmt == Format.ARGB:
+                fmt = Format.XRGB
+        else:
+            fmt = Format.ARGB if _has_alpha(image) else Format.XRGB
+        matrix = None
+        if transform is not None:
+            t = transform  # pixman_fixed_t is signed: the wire's u32 carries the same bits
+            matrix = (_i32(t.t00), _i32(t.t01), _i32(t.t02), _i32(t.t10), _i32(t.t11),
+                      _i32(t.t12))
+            if matrix == _IDENTITY:
+                matrix = None  # pixman_image_set_transform forgets an identity
+        return Picture(self._image(image), fmt, filter_, repeat, matrix)
 
     def _copy_bits(self, msg: m.CopyBits) -> Box | None:
         surface, boxes = self._target(msg.base)
@@ -481,7 +618,7 @@ def _jpeg_alpha(p: m.JpegAlphaData, d: m.ImageDescriptor) -> Pixels:
     return pixels
 
 
-def _ternary(dst: Pixels, src: Pixels, pattern: np.uint32, code: int) -> None:
+def _ternary(dst: Pixels, src: Pixels, pattern: Pixels | np.uint32, code: int) -> None:
     """A ROP3: bit (pattern << 2 | source << 1 | dest) of ``code`` is the result for those
     input bits (the Windows ternary raster-op numbering: 0xCC copies the source)."""
     result = np.zeros_like(dst)
@@ -498,13 +635,6 @@ def _put(dst: Pixels, src: Pixels) -> None:
     dst[...] = src
 
 
-def _div255(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    # pixman's exact rounding of x / 255, so results match the reference client's.
-    t = x + 128
-    result: npt.NDArray[Any] = (t + (t >> 8)) >> 8
-    return result
-
-
 def _over(dst: Pixels, src: Pixels, src_has_alpha: bool, overall: int) -> None:
     """pixman's OVER with a constant mask: premultiplied source times overall/255."""
     d = dst.view(np.uint8).reshape(*dst.shape, 4).astype(np.uint32)
@@ -512,13 +642,63 @@ def _over(dst: Pixels, src: Pixels, src_has_alpha: bool, overall: int) -> None:
     if not src_has_alpha:
         s[..., 3] = 255
     if overall != 255:
-        s = _div255(s * overall)
-    out = s + _div255(d * (255 - s[..., 3:4]))
+        s = div255(s * overall)
+    out = s + div255(d * (255 - s[..., 3:4]))
     dst.view(np.uint8).reshape(*dst.shape, 4)[...] = np.minimum(out, 255)
 
 
 Draw = Callable[[Pixels, Pixels], None]  # (destination view, source part)
 BoxDraw = Callable[[Pixels, Pixels, Box], None]  # the same, told which box it draws
+
+
+class _Located:
+    """A Draw made anew for each box it draws: a pattern brush lines up with the surface,
+    which a Draw does not see. ``around`` gives it the box the surrounding BoxDraw gets."""
+
+    def __init__(self, draw_at: Callable[[Box], Draw]) -> None:
+        self.draw_at = draw_at
+        self.box = Box(0, 0, 0, 0)
+
+    def __call__(self, dst: Pixels, src: Pixels) -> None:
+        self.draw_at(self.box)(dst, src)
+
+    def around(self, draw: BoxDraw) -> BoxDraw:
+        def located(dst: Pixels, src: Pixels, box: Box) -> None:
+            self.box = box
+            draw(dst, src, box)
+        return located
+
+
+def _format(surface: Surface) -> Format:
+    if surface.format == SurfaceFormat.A8:
+        return Format.A8
+    return Format.ARGB if surface.format == SurfaceFormat.ARGB32 else Format.XRGB
+
+
+_IDENTITY = (1 << 16, 0, 0, 0, 1 << 16, 0)
+
+
+def _i32(v: int) -> int:
+    return (v ^ 0x80000000) - 0x80000000
+
+
+_LZ_TYPE_BYTE = 11  # the low byte of the LZ header's big-endian type word
+
+
+def _has_alpha(image: m.Image) -> bool:
+    """Whether spice-gtk decodes ``image`` to a8r8g8b8 (an alpha channel), not x8r8g8b8.
+    Cached images do not say; they count as opaque (see the pixmap cache)."""
+    d, p = image.descriptor, image.payload
+    if isinstance(p, m.BitmapData):
+        return p.format == BitmapFormat.RGBA
+    if isinstance(p, m.JpegAlphaData):
+        return True
+    if isinstance(p, m.BinaryData):
+        if d.type == ImageType.LZ_RGB:
+            return len(p.data) > _LZ_TYPE_BYTE and p.data[_LZ_TYPE_BYTE] == RGBA
+        if d.type == ImageType.LZ4:
+            return len(p.data) > 1 and p.data[1] == BitmapFormat.RGBA
+    return False
 
 
 def _blit(surface: Surface, boxes: Sequence[Box], dest: Box, area: Pixels,
@@ -603,5 +783,8 @@ _HANDLERS: dict[type, Callable[[Canvas, Any], Box | None]] = {
     m.DrawWhiteness: Canvas._whiteness,
     m.DrawInvers: Canvas._invers,
     m.DrawFill: Canvas._fill,
+    m.DrawStroke: Canvas._stroke,
+    m.DrawText: Canvas._text,
+    m.DrawComposite: Canvas._composite,
     m.CopyBits: Canvas._copy_bits,
 }

@@ -187,6 +187,40 @@ class AlphaFlags(IntFlag):
     SRC_SURFACE_HAS_ALPHA = 2
 
 
+class PathFlags(IntFlag):
+    BEGIN = 1 << 0
+    END = 1 << 1
+    CLOSE = 1 << 3
+    BEZIER = 1 << 4
+
+
+class LineFlags(IntFlag):
+    # The values of the Windows display driver's LA_STARTGAP and LA_STYLED.
+    START_WITH_GAP = 1 << 2
+    STYLED = 1 << 3
+
+
+class StringFlags(IntFlag):
+    RASTER_A1 = 1 << 0
+    RASTER_A4 = 1 << 1
+    RASTER_A8 = 1 << 2
+    RASTER_TOP_DOWN = 1 << 3
+
+
+class CompositeFlags(IntFlag):
+    """DRAW_COMPOSITE's flags word. Besides these bits it packs pixman enums: the operator
+    in bits 0-7, source and mask filters in bits 8-10 and 11-13, source and mask repeat
+    modes in bits 14-15 and 16-17."""
+
+    COMPONENT_ALPHA = 1 << 18
+    HAS_MASK = 1 << 19
+    HAS_SRC_TRANSFORM = 1 << 20
+    HAS_MASK_TRANSFORM = 1 << 21
+    SOURCE_OPAQUE = 1 << 22
+    MASK_OPAQUE = 1 << 23
+    DEST_OPAQUE = 1 << 24
+
+
 class SurfaceFormat(IntEnum):
     INVALID = 0
     A1 = 1

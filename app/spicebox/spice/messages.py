@@ -2,7 +2,8 @@
 
 Field order, widths and numbering follow spice-common's ``spice.proto``. Decoders and
 encoders for all of them are derived by ``wire.py``; nothing here is parsed by hand
-except the few ``switch`` types (Clip, Brush, Image), whose shape depends on a tag.
+except the few ``switch`` types (Clip, Brush, Image, LineAttr, String, DrawComposite),
+whose shape depends on a tag.
 """
 
 from __future__ import annotations
@@ -11,11 +12,21 @@ import struct
 from dataclasses import dataclass
 from typing import Annotated
 
-from .constants import BitmapFlags, BrushType, ChannelType, ClipType, ImageType
+from .constants import (
+    BitmapFlags,
+    BrushType,
+    ChannelType,
+    ClipType,
+    CompositeFlags,
+    ImageType,
+    LineFlags,
+    StringFlags,
+)
 from .errors import ProtocolError, Unsupported
 from .wire import (
     BASE_CHANNEL,
     CLIENT,
+    I16,
     I32,
     I64,
     SERVER,
@@ -25,6 +36,7 @@ from .wire import (
     U64,
     Array,
     Blob,
+    Codec,
     Custom,
     Message,
     Prim,
@@ -298,6 +310,153 @@ class Brush(Custom):
             _U32.write(w, value.color)
         elif value.type == BrushType.PATTERN:
             codec_of(Pattern).write(w, value.pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class PointFix:
+    """A point in 28.4 fixed point: x / 16, y / 16."""
+
+    x: I32
+    y: I32
+
+
+@dataclass(frozen=True, slots=True)
+class Point16:
+    x: I16
+    y: I16
+
+
+@dataclass(frozen=True, slots=True)
+class Transform:
+    """The first two rows of an affine matrix in pixman's 16.16 fixed point (the wire says
+    u32; pixman reads the same bits as signed)."""
+
+    t00: U32
+    t01: U32
+    t02: U32
+    t10: U32
+    t11: U32
+    t12: U32
+
+
+class _PackedPoints(Codec[memoryview]):
+    """A u32 count, then that many PointFix, kept as their raw little-endian bytes: a path
+    may carry millions of points, too many to become a Python object each."""
+
+    min_size = 4
+    item_size = 8
+
+    def read(self, r: Reader) -> memoryview:
+        n = _U32.read(r)
+        if n > (r.end - r.pos) // self.item_size:
+            raise ProtocolError(f"{n} path points cannot fit in {r.end - r.pos} bytes")
+        return r.take(n * self.item_size)
+
+    def write(self, w: Writer, value: memoryview) -> None:
+        _U32.write(w, len(value) // self.item_size)
+        w.buf += value
+
+
+@dataclass(frozen=True, slots=True)
+class PathSegment:
+    """``points`` holds PointFix pairs (x, y: little-endian i32) back to back."""
+
+    flags: U8
+    points: Annotated[memoryview, _PackedPoints()]
+
+
+# Each segment becomes a Python object; Windows paths have at most a few hundred figures.
+MAX_PATH_SEGMENTS = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    segments: Annotated[tuple[PathSegment, ...],
+                        Array(PathSegment, Prim("I"), limit=MAX_PATH_SEGMENTS)]
+
+
+_STYLE: Array[int] = Array(I32, "style_nseg")  # counted by LineAttr's style_nseg
+
+
+@dataclass(frozen=True, slots=True)
+class LineAttr(Custom):
+    """``style`` (dash and gap lengths in 28.4 fixed point) is read only for STYLED lines;
+    it is None for plain lines and for a null style pointer."""
+
+    flags: int
+    style: tuple[int, ...] | None = None
+
+    @classmethod
+    def read(cls, r: Reader) -> LineAttr:
+        flags = r.take(1)[0]
+        if not flags & LineFlags.STYLED:
+            return cls(flags)
+        nseg = r.take(1)[0]
+        offset = _U32.read(r)
+        return cls(flags, _STYLE.read_n(r.at(offset), nseg) if offset else None)
+
+    @classmethod
+    def write(cls, w: Writer, value: LineAttr) -> None:
+        w.buf.append(value.flags)
+        if value.flags & LineFlags.STYLED:
+            w.buf.append(len(value.style or ()))
+            if value.style is None:
+                _U32.write(w, 0)
+            else:
+                w.pointer(_STYLE, value.style)
+
+
+@dataclass(frozen=True, slots=True)
+class RasterGlyph:
+    """One glyph bitmap: rows of ``ceil(width * bpp / 8)`` bytes, the string's bpp."""
+
+    render_pos: Point
+    glyph_origin: Point
+    width: int
+    height: int
+    data: memoryview
+
+
+_GLYPH_HEAD = struct.Struct("<iiiiHH")  # render_pos, glyph_origin, width, height
+_GLYPH_BPP = ((StringFlags.RASTER_A1, 1), (StringFlags.RASTER_A4, 4), (StringFlags.RASTER_A8, 8))
+
+
+def glyph_bpp(flags: int) -> int | None:
+    """Bits per glyph pixel; the first raster flag wins, as in spice-common's demarshaller.
+    None for vector glyphs, which carry no glyph data at all."""
+    return next((bpp for flag, bpp in _GLYPH_BPP if flags & flag), None)
+
+
+@dataclass(frozen=True, slots=True)
+class String(Custom):
+    flags: int
+    glyphs: tuple[RasterGlyph, ...]
+
+    @classmethod
+    def read(cls, r: Reader) -> String:
+        length, flags = r.unpack(_STRING_HEAD)
+        bpp = glyph_bpp(flags)
+        if bpp is None:
+            return cls(flags, ())
+        if length * _GLYPH_HEAD.size > r.end - r.pos:
+            raise ProtocolError(f"{length} glyphs cannot fit in {r.end - r.pos} bytes")
+        glyphs = []
+        for _ in range(length):
+            x, y, ox, oy, width, height = r.unpack(_GLYPH_HEAD)
+            data = r.take((width * bpp + 7) // 8 * height)
+            glyphs.append(RasterGlyph(Point(x, y), Point(ox, oy), width, height, data))
+        return cls(flags, tuple(glyphs))
+
+    @classmethod
+    def write(cls, w: Writer, value: String) -> None:
+        w.pack(_STRING_HEAD, len(value.glyphs), value.flags)
+        for g in value.glyphs:
+            w.pack(_GLYPH_HEAD, g.render_pos.x, g.render_pos.y, g.glyph_origin.x,
+                   g.glyph_origin.y, g.width, g.height)
+            w.buf += g.data
+
+
+_STRING_HEAD = struct.Struct("<HB")  # length, flags
 
 
 
@@ -649,6 +808,29 @@ class DrawRop3(Message):
     mask: QMask
 
 
+@message(DISPLAY, SERVER, 310)
+@dataclass(frozen=True, slots=True)
+class DrawStroke(Message):
+    base: DisplayBase
+    path: Annotated[Path | None, Ptr(Path)]
+    attr: LineAttr
+    brush: Brush
+    fore_mode: U16
+    back_mode: U16
+
+
+@message(DISPLAY, SERVER, 311)
+@dataclass(frozen=True, slots=True)
+class DrawText(Message):
+    base: DisplayBase
+    string: Annotated[String | None, Ptr(String)]
+    back_area: Rect
+    fore_brush: Brush
+    back_brush: Brush
+    fore_mode: U16
+    back_mode: U16
+
+
 @message(DISPLAY, SERVER, 312)
 @dataclass(frozen=True, slots=True)
 class DrawTransparent(Message):
@@ -701,6 +883,51 @@ class StreamDataSized(Message):
     height: U32
     dest: Rect
     data: Annotated[memoryview, Blob(Prim("I"))]
+
+
+@message(DISPLAY, SERVER, 318)
+@dataclass(frozen=True, slots=True)
+class DrawComposite(Message, Custom):
+    """spice.proto's Composite: the mask and the two transforms are on the wire only when
+    ``flags`` says so (CompositeFlags)."""
+
+    base: DisplayBase
+    flags: int
+    src_bitmap: Image | None
+    mask_bitmap: Image | None
+    src_transform: Transform | None
+    mask_transform: Transform | None
+    src_origin: Point16
+    mask_origin: Point16
+
+    @classmethod
+    def read(cls, r: Reader) -> DrawComposite:
+        base = codec_of(DisplayBase).read(r)
+        flags = _U32.read(r)
+        src = _IMAGE_PTR.read(r)
+        mask = _IMAGE_PTR.read(r) if flags & CompositeFlags.HAS_MASK else None
+        transform = codec_of(Transform)
+        src_t = transform.read(r) if flags & CompositeFlags.HAS_SRC_TRANSFORM else None
+        mask_t = transform.read(r) if flags & CompositeFlags.HAS_MASK_TRANSFORM else None
+        point = codec_of(Point16)
+        return cls(base, flags, src, mask, src_t, mask_t, point.read(r), point.read(r))
+
+    @classmethod
+    def write(cls, w: Writer, value: DrawComposite) -> None:
+        codec_of(DisplayBase).write(w, value.base)
+        _U32.write(w, value.flags)
+        _IMAGE_PTR.write(w, value.src_bitmap)
+        if value.flags & CompositeFlags.HAS_MASK:
+            _IMAGE_PTR.write(w, value.mask_bitmap)
+        for flag, t in ((CompositeFlags.HAS_SRC_TRANSFORM, value.src_transform),
+                        (CompositeFlags.HAS_MASK_TRANSFORM, value.mask_transform)):
+            if value.flags & flag:
+                codec_of(Transform).write(w, t)
+        codec_of(Point16).write(w, value.src_origin)
+        codec_of(Point16).write(w, value.mask_origin)
+
+
+_IMAGE_PTR: Ptr[Image] = Ptr(Image)
 
 
 @message(DISPLAY, SERVER, 319)
