@@ -726,35 +726,16 @@ def _scale_nearest(src: Pixels, dest: Box, visible: Box) -> Pixels:
 
 def _rop(dst: Pixels, src: Pixels | np.uint32, ropd: int,
          src_invert: int = Ropd.INVERS_SRC, dest_invert: int = Ropd.INVERS_DEST) -> None:
-    """Combine src into dst per a ROP descriptor (spice.proto ``ropd``).
+    """Combine src into dst per a ROP descriptor (spice.proto ``ropd``), reduced to one of
+    the sixteen raster ops as spice-gtk does (``rop.from_ropd``).
 
-    Which flag inverts which operand depends on what the operands are, as in spice-gtk's
-    ropd_descriptor_to_rop: a FILL's source is the brush (INVERS_BRUSH), an OPAQUE's
-    destination holds the source image (INVERS_SRC)."""
-    if ropd == Ropd.OP_PUT:
+    Which flag inverts which operand depends on what the operands are: a FILL's source is
+    the brush (INVERS_BRUSH), an OPAQUE's destination holds the source image (INVERS_SRC)."""
+    code = rop.from_ropd(ropd, src_invert, dest_invert)
+    if code == rop.COPY:
         dst[...] = src
-        return
-    if ropd & Ropd.OP_BLACKNESS:
-        result: Pixels | np.uint32 = np.uint32(0)
-    elif ropd & Ropd.OP_WHITENESS:
-        result = np.uint32(0xFFFFFFFF)
-    elif ropd & Ropd.OP_INVERS:
-        result = ~dst
-    else:
-        if ropd & src_invert:
-            src = ~src
-        d = ~dst if ropd & dest_invert else dst
-        if ropd & Ropd.OP_OR:
-            result = d | src
-        elif ropd & Ropd.OP_AND:
-            result = d & src
-        elif ropd & Ropd.OP_XOR:
-            result = d ^ src
-        else:  # OP_PUT with inversion flags
-            result = src
-    if ropd & Ropd.INVERS_RES:
-        result = ~result
-    dst[...] = result
+    elif code != rop.NOOP:
+        dst[...] = rop.apply(code, src, dst)
 
 
 _HANDLERS: dict[type, Callable[[Canvas, Any], Box | None]] = {
