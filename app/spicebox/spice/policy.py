@@ -43,8 +43,11 @@ class DecodingPolicy:
     def display_caps(self) -> frozenset[int]:
         # STREAM_REPORT lets the display channel turn unwanted streams back into images.
         # Without MULTI_CODEC the server assumes MJPEG, which is all this client plays.
+        # COMPOSITE and A8_SURFACE reach the guest's QXL driver, which then renders with
+        # RENDER operations on the client instead of sending their results as images.
         caps = {DisplayCap.MONITORS_CONFIG, DisplayCap.PREF_COMPRESSION,
-                DisplayCap.STREAM_REPORT, DisplayCap.SIZED_STREAM}
+                DisplayCap.STREAM_REPORT, DisplayCap.SIZED_STREAM, DisplayCap.COMPOSITE,
+                DisplayCap.A8_SURFACE}
         if self.image_compression == ImageCompression.LZ4:
             caps.add(DisplayCap.LZ4_COMPRESSION)
         return frozenset(caps)
