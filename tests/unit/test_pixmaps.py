@@ -11,6 +11,7 @@ import pytest
 from spicebox.canvas.canvas import Canvas
 from spicebox.spice import messages as m
 from spicebox.spice.constants import (
+    BitmapFormat,
     BrushType,
     ClipType,
     ImageFlags,
@@ -123,3 +124,15 @@ def test_a_server_that_never_evicts_is_stopped() -> None:
     c.apply(copy(cached(bitmap(np.ones((10, 10), np.uint32)), 2), rect(0, 0, 10, 10)))
     with pytest.raises(ProtocolError, match="caches more than the 100 pixels"):
         c.apply(copy(cached(bitmap(np.ones((1, 1), np.uint32)), 3), rect(0, 0, 1, 1)))
+
+
+def test_cached_images_remember_whether_they_carry_alpha() -> None:
+    # Compositing reads a source's alpha only when its format has one.
+    c = caching_canvas()
+    rgba = bitmap(np.full((1, 1), 0x80FFFFFF, np.uint32))
+    assert isinstance(rgba.payload, m.BitmapData)
+    rgba = dataclasses.replace(rgba, payload=dataclasses.replace(rgba.payload,
+                                                                 format=BitmapFormat.RGBA))
+    c.apply(copy(cached(rgba, 1), rect(0, 0, 1, 1)))
+    c.apply(copy(cached(bitmap(np.ones((1, 1), np.uint32)), 2), rect(0, 0, 1, 1)))
+    assert c.pixmaps.has_alpha(1) and not c.pixmaps.has_alpha(2)

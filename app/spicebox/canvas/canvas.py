@@ -6,6 +6,7 @@ damage it returns to a presenter.
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from ..codecs.jpeg import decode_jpeg
 from ..codecs.lz import RGBA, XXXA, decode_lz
 from ..codecs.lz4 import decode_lz4, decodes_in_place
 from ..codecs.pixels import Pixels, from_rgb555, from_rgb565
+from ..codecs.quic import RGBA as QUIC_RGBA
 from ..codecs.quic import decode_quic
 from ..spice import messages as m
 from ..spice.constants import (
@@ -476,7 +478,7 @@ class Canvas:
             if opaque and fmt == Format.ARGB:
                 fmt = Format.XRGB
         else:
-            fmt = Format.ARGB if _has_alpha(image) else Format.XRGB
+            fmt = Format.ARGB if self._has_alpha(image) else Format.XRGB
         matrix = None
         if transform is not None:
             t = transform  # pixman_fixed_t is signed: the wire's u32 carries the same bits
@@ -522,6 +524,12 @@ class Canvas:
             self.pixmaps.put(d.id, bits, lossy=False)
         return bits
 
+    def _has_alpha(self, image: m.Image) -> bool:
+        d = image.descriptor
+        if d.type in (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS):
+            return self.pixmaps.has_alpha(d.id)
+        return _carries_alpha(image)
+
     def _image(self, image: m.Image) -> Pixels:
         """A source image's pixels, from the cache or decoded (and cached if asked)."""
         d, p = image.descriptor, image.payload
@@ -534,12 +542,12 @@ class Canvas:
         pixels = self._decode(d, p)
         self.decoded_pixels[d.type] += d.width * d.height
         if d.flags & ImageFlags.CACHE_ME:
-            self.pixmaps.put(d.id, pixels, lossy=d.type in _LOSSY)
+            self.pixmaps.put(d.id, pixels, lossy=d.type in _LOSSY, alpha=_carries_alpha(image))
         elif d.flags & ImageFlags.CACHE_REPLACE_ME:
             if d.type in _LOSSY:
                 raise ProtocolError(f"image {d.id:#x} replaces a lossy cache entry with "
                                     f"another lossy one")
-            self.pixmaps.replace_lossy(d.id, pixels)
+            self.pixmaps.replace_lossy(d.id, pixels, alpha=_carries_alpha(image))
         return pixels
 
     def _decode(self, d: m.ImageDescriptor, p: m.ImagePayload) -> Pixels:
@@ -682,22 +690,34 @@ def _i32(v: int) -> int:
     return (v ^ 0x80000000) - 0x80000000
 
 
-_LZ_TYPE_BYTE = 11  # the low byte of the LZ header's big-endian type word
+# Where each compressed format says its pixel type: the LZ header's big-endian type word
+# (low byte), GLZ's type byte (low nibble), QUIC's little-endian type word.
+_LZ_TYPE_BYTE, _GLZ_TYPE_BYTE, _QUIC_TYPE_BYTE = 11, 8, 8
 
 
-def _has_alpha(image: m.Image) -> bool:
-    """Whether spice-gtk decodes ``image`` to a8r8g8b8 (an alpha channel), not x8r8g8b8.
-    Cached images do not say; they count as opaque (see the pixmap cache)."""
+def _carries_alpha(image: m.Image) -> bool:
+    """Whether spice-gtk decodes ``image`` to a8r8g8b8 (an alpha channel), not x8r8g8b8."""
     d, p = image.descriptor, image.payload
     if isinstance(p, m.BitmapData):
         return p.format == BitmapFormat.RGBA
     if isinstance(p, m.JpegAlphaData):
         return True
+    if isinstance(p, m.ZlibGlzData):  # the GLZ header's first bytes tell
+        try:
+            head = zlib.decompressobj().decompress(p.data, _GLZ_TYPE_BYTE + 1)
+        except zlib.error:
+            return False  # decoding it says what is wrong
+        return len(head) > _GLZ_TYPE_BYTE and head[_GLZ_TYPE_BYTE] & 0x0F == RGBA
     if isinstance(p, m.BinaryData):
+        data = p.data
         if d.type == ImageType.LZ_RGB:
-            return len(p.data) > _LZ_TYPE_BYTE and p.data[_LZ_TYPE_BYTE] == RGBA
+            return len(data) > _LZ_TYPE_BYTE and data[_LZ_TYPE_BYTE] == RGBA
+        if d.type == ImageType.GLZ_RGB:
+            return len(data) > _GLZ_TYPE_BYTE and data[_GLZ_TYPE_BYTE] & 0x0F == RGBA
+        if d.type == ImageType.QUIC:
+            return len(data) > _QUIC_TYPE_BYTE and data[_QUIC_TYPE_BYTE] == QUIC_RGBA
         if d.type == ImageType.LZ4:
-            return len(p.data) > 1 and p.data[1] == BitmapFormat.RGBA
+            return len(data) > 1 and data[1] == BitmapFormat.RGBA
     return False
 
 

@@ -10,8 +10,16 @@ entry is always put before it is used and no cross-channel waiting is needed.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from ..codecs.pixels import Pixels
 from ..spice.errors import ProtocolError
+
+
+class _Entry(NamedTuple):
+    pixels: Pixels
+    lossy: bool
+    alpha: bool
 
 
 class PixmapCache:
@@ -20,44 +28,50 @@ class PixmapCache:
         # the cache may briefly hold more than announced; twice as much is a server that
         # does not evict at all.
         self.limit = 2 * announced_pixels
-        self._entries: dict[int, tuple[Pixels, bool]] = {}  # id -> (pixels, lossy)
+        self._entries: dict[int, _Entry] = {}
         self._pixels = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def put(self, image_id: int, pixels: Pixels, lossy: bool) -> None:
+    def put(self, image_id: int, pixels: Pixels, lossy: bool, alpha: bool = False) -> None:
+        """Keep ``pixels``; ``alpha``: whether their top byte is alpha (compositing uses it)."""
         self.remove(image_id)
         size = pixels.shape[0] * pixels.shape[1]
         if self._pixels + size > self.limit:
             raise ProtocolError(f"the server caches more than the {self.limit // 2} pixels "
                                 f"this client announced")
         # A copy: the pixels may be a view of a surface that later draws change.
-        self._entries[image_id] = (pixels.copy(), lossy)
+        self._entries[image_id] = _Entry(pixels.copy(), lossy, alpha)
         self._pixels += size
 
-    def replace_lossy(self, image_id: int, pixels: Pixels) -> None:
-        entry = self._entries.get(image_id)
-        if entry is None:
+    def replace_lossy(self, image_id: int, pixels: Pixels, alpha: bool = False) -> None:
+        if image_id not in self._entries:
             raise ProtocolError(f"lossless replacement for image {image_id:#x}, which is "
                                 f"not cached")
-        self.put(image_id, pixels, lossy=False)
+        self.put(image_id, pixels, lossy=False, alpha=alpha)
 
     def get(self, image_id: int, lossless: bool) -> Pixels:
+        entry = self._entry(image_id)
+        if lossless and entry.lossy:
+            raise ProtocolError(f"image {image_id:#x} is wanted lossless, but only a lossy "
+                                f"version was cached")
+        return entry.pixels
+
+    def has_alpha(self, image_id: int) -> bool:
+        return self._entry(image_id).alpha
+
+    def _entry(self, image_id: int) -> _Entry:
         entry = self._entries.get(image_id)
         if entry is None:
             raise ProtocolError(f"image {image_id:#x} is drawn from the cache, but the server "
                                 f"never cached it or already took it back")
-        pixels, lossy = entry
-        if lossless and lossy:
-            raise ProtocolError(f"image {image_id:#x} is wanted lossless, but only a lossy "
-                                f"version was cached")
-        return pixels
+        return entry
 
     def remove(self, image_id: int) -> None:
         entry = self._entries.pop(image_id, None)
         if entry is not None:
-            self._pixels -= entry[0].shape[0] * entry[0].shape[1]
+            self._pixels -= entry.pixels.shape[0] * entry.pixels.shape[1]
 
     def clear(self) -> None:
         self._entries.clear()
