@@ -10,15 +10,20 @@ import random
 import numpy as np
 
 from spicebox.canvas.canvas import Canvas
+from spicebox.canvas.composite import Op
 from spicebox.codecs.lz import PLT8
 from spicebox.spice import messages as m
 from spicebox.spice.constants import (
     BitmapFlags,
     ChannelType,
     ClipType,
+    CompositeFlags,
     ImageType,
+    LineFlags,
+    PathFlags,
     ResourceType,
     Ropd,
+    StringFlags,
     SurfaceFlags,
 )
 from spicebox.spice.display import DisplayChannel
@@ -32,6 +37,7 @@ from .replay import FIXTURES
 from .server_bytes import frame, link_reply, link_result, raw_frame
 from .test_canvas import bitmap, copy_of, indexed, mask_image
 from .test_codecs import lz4_image
+from .test_draw_ops import glyph, segment
 from .test_jpeg import jpeg
 from .test_lz import stream as lz_stream
 from .test_pixmaps import cached, from_cache
@@ -74,6 +80,22 @@ def valid_traffic() -> list[bytes]:
                    m.Rect(0, 0, 38, 47), m.Brush(1, 0x00FF00), 0x66, 0, m.NO_MASK),
         m.DrawOpaque(m.DisplayBase(0, BOX, clip), bitmap(pixels[:38, :47].copy()),
                      m.Rect(0, 0, 38, 47), m.Brush(1, 0x00FF00), Ropd.OP_AND, 0, m.NO_MASK),
+        m.DrawStroke(m.DisplayBase(0, BOX, clip),
+                     m.Path((segment(PathFlags.BEGIN, (0, 0), (300, 160), (40, 500)),
+                             segment(PathFlags.BEZIER | PathFlags.END, (90, 90), (10, 400),
+                                     (600, 30)))),
+                     m.LineAttr(LineFlags.STYLED, (32, 48)), m.Brush(1, 0xABCDEF),
+                     Ropd.OP_XOR, Ropd.OP_PUT),
+        m.DrawText(m.DisplayBase(0, BOX, clip),
+                   m.String(StringFlags.RASTER_A4, (glyph(5, 9, [[15, 3, 0], [8, 8, 8]], 4),
+                                                    glyph(9, 9, [[1, 15], [15, 1]], 4))),
+                   m.Rect(3, 3, 20, 20), m.Brush(1, 0x123), m.Brush(1, 0x456), Ropd.OP_PUT,
+                   Ropd.OP_PUT),
+        m.DrawComposite(m.DisplayBase(0, BOX, clip), Op.OVER | CompositeFlags.HAS_MASK
+                        | CompositeFlags.HAS_SRC_TRANSFORM | 1 << 8,
+                        bitmap(pixels[:9, :7].copy()), bitmap(pixels[:5, :5].copy()),
+                        m.Transform(2 << 16, 0, 3 << 16, 0, 1 << 15, 0), None,
+                        m.Point16(1, 2), m.Point16(0, 1)),
         m.InvalPalette(77),
         copy_of(cached(bitmap(pixels[:4, :4].copy()), 5)),
         copy_of(from_cache(5, 4, 4)),
@@ -145,7 +167,10 @@ def test_corrupted_traffic_raises_only_protocol_errors() -> None:
     display, main = valid_traffic(), main_traffic()
     feed_main(b"".join(main))
     for i in range(3000):
-        with contextlib.suppress(ProtocolError):
-            feed(corrupt(rng, display, headers=i % 10 == 0))
+        # Every draw op runs each time the display traffic is fed: a third of the rounds
+        # keeps the suite fast and still damages each message dozens of times.
+        if i % 3 == 0:
+            with contextlib.suppress(ProtocolError):
+                feed(corrupt(rng, display, headers=i % 10 == 0))
         with contextlib.suppress(ProtocolError):
             feed_main(corrupt(rng, main, headers=i % 10 == 0))
