@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.guests import console
+from tests.guests import console, desktop
 from tests.rig.qemu import qemu_available
 
 
@@ -17,3 +17,9 @@ def _need_qemu() -> None:
 @pytest.fixture(scope="session")
 def console_guest() -> console.ConsoleGuest:
     return console.build(console.default_cache_dir())
+
+
+@pytest.fixture(scope="session")
+def desktop_guest() -> desktop.DesktopGuest:
+    # Minutes the first time (mmdebstrap), then a cache lookup.
+    return desktop.build(console.default_cache_dir())

@@ -101,12 +101,13 @@ class QemuServer:
     """``with QemuServer(["-vga", "std"]) as q:`` starts QEMU with SPICE on loopback.
 
     ``spice`` holds extra ``-spice`` options (e.g. ``password-secret=...``); ``tls_dir`` adds
-    a TLS port with that x509 directory.
+    a TLS port with that x509 directory. ``memory`` is the guest's RAM in MiB: the BIOS
+    and the console guest fit in 256, a desktop guest with X does not.
     """
 
     def __init__(self, args: list[str], spice: str = "disable-ticketing=on",
                  tls_dir: Path | None = None, extra_objects: list[str] | None = None,
-                 serial: bool = False) -> None:
+                 serial: bool = False, memory: int = 256) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="spicebox-qemu-"))
         self.port = free_port()
         self.tls_port = free_port() if tls_dir else None
@@ -116,8 +117,8 @@ class QemuServer:
         self.qmp_path = self.workdir / "qmp.sock"
         self.log_path = self.workdir / "qemu.log"
         self.serial_path = self.workdir / "serial.sock" if serial else None
-        self.command = [QEMU, "-accel", "tcg", "-m", "256", "-display", "none", "-nic", "none",
-                        "-spice", spice_opts,
+        self.command = [QEMU, "-accel", "tcg", "-m", str(memory), "-display", "none",
+                        "-nic", "none", "-spice", spice_opts,
                         "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
         for obj in extra_objects or []:
             self.command += ["-object", obj]
