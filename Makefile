@@ -26,7 +26,9 @@ integration: setup
 	$(PY) -m pytest -q tests/integration
 
 bench: setup
+	tools/setup.sh --bench
 	$(PY) -m bench.decode
+	$(PY) -m bench.desktop
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

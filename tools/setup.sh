@@ -16,6 +16,8 @@ APT_PACKAGES=(
   # mirror's signatures), packed into an ext4 image with mkfs.ext4 -d, without loop mounts.
   mmdebstrap mount gpg e2fsprogs
 )
+# `make bench` (tools/setup.sh --bench) also measures remote-viewer, the reference client.
+[ "${1:-}" != "--bench" ] || APT_PACKAGES+=(virt-viewer)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

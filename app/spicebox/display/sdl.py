@@ -33,6 +33,12 @@ class DisplayUnavailable(Exception):
 class SdlPresenter:
     def __init__(self, backend: str, title: str) -> None:
         os.environ["SDL_VIDEODRIVER"] = SDL_DRIVERS[backend]
+        if backend == "x11":
+            # SDL otherwise backs an X11 window surface with an OpenGL texture, which under
+            # a software GL (Xvfb, VMs, remote X) costs ~9 ms of CPU per update however
+            # small; the plain X11 framebuffer (MIT-SHM) costs ~0.02 ms. KMS has no plain
+            # framebuffer in SDL, so there the texture (on the GPU) stays.
+            os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
         self._pg = pygame = sdl_loader.pygame()
         try:
             pygame.display.init()

@@ -1,0 +1,124 @@
+"""`make bench`, part two: the client against remote-viewer on one scripted desktop workload.
+
+Both clients run in turn under the same Xvfb against the same desktop guest (Xorg with the
+QXL driver, tests/guests/desktop.py) booted afresh for each, and the guest plays the same
+script: text that scrolls, scrolling, RENDER compositing, a few seconds of animation
+(which the server streams as MJPEG) and a redraw. The result is the ratio of the two
+processes' CPU time over the script, plus this client's peak RSS. Each client runs as it
+would for a user: spicebox with its defaults (raw bitmaps from a local server), remote-
+viewer (virt-viewer from Debian, spice-gtk in C) with its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from spicebox.spice.constants import ChannelType
+from spicebox.spice.errors import ProtocolError
+from spicebox.spice.recording import read_recording
+from tests.guests import console, desktop
+from tests.rig.qemu import VGA_DEVICES, QemuServer
+from tests.rig.xvfb import xvfb
+
+WORKLOAD = ("text 60", "scroll 7", "text 20", "render", "animate start", "sleep 5",
+            "animate stop", "scene 0", "text 30")
+SETTLE_SECONDS = 3.0  # after the script, for the client to draw what is still queued
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    cpu_seconds: float
+    peak_rss_mib: float
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def connected(qemu: QemuServer) -> bool:
+    assert qemu.qmp is not None
+    channels = qemu.qmp.execute("query-spice").get("channels", [])
+    return any(c.get("channel-type") == ChannelType.DISPLAY for c in channels)
+
+
+def run_client(guest: desktop.DesktopGuest, command: list[str], display: str) -> Run:
+    with QemuServer(VGA_DEVICES["qxl"] + guest.qemu_args(), serial=True, memory=512,
+                    spice="disable-ticketing=on,streaming-video=all") as qemu:
+        assert qemu.serial_path is not None
+        with console.SerialConsole(qemu.serial_path) as serial:
+            serial.wait_for(desktop.READY, 180)
+            client = subprocess.Popen([*command, qemu.uri()], env={**os.environ,
+                                                                   "DISPLAY": display},
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.monotonic() + 60
+                while not connected(qemu):
+                    if time.monotonic() > deadline or client.poll() is not None:
+                        raise RuntimeError(f"{command[0]} did not connect")
+                    time.sleep(0.2)
+                time.sleep(SETTLE_SECONDS)  # the first screen, outside the measurement
+                start = cpu_seconds(client.pid)
+                for step in WORKLOAD:
+                    if step.startswith("sleep "):
+                        time.sleep(float(step.split()[1]))
+                        continue
+                    serial.send(step)
+                    serial.wait_for(f"{desktop.DONE} {step}", 60)
+                time.sleep(SETTLE_SECONDS)
+                return Run(cpu_seconds(client.pid) - start, peak_rss_mib(client.pid))
+            finally:
+                client.terminate()
+                client.wait(10)
+
+
+def frames(recording: Path) -> int:
+    """Display messages received: the work the script gave a client."""
+    count = 0
+    try:
+        for record in read_recording(recording.read_bytes()):
+            count += record.channel_type == ChannelType.DISPLAY and record.msg_type >= 100
+    except ProtocolError:
+        pass  # a record cut short when the client was stopped
+    return count
+
+
+def main() -> int:
+    viewer = shutil.which("remote-viewer")
+    if viewer is None:
+        print("remote-viewer is not installed: run `make bench`, which installs virt-viewer")
+        return 1
+    guest = desktop.build(console.default_cache_dir())
+    with tempfile.TemporaryDirectory() as tmp, xvfb("1280x1024x24") as display:
+        recording = Path(tmp) / "display.rec"
+        ours = run_client(guest, [sys.executable, "-m", "spicebox", "connect", "--backend",
+                                  "x11", "--record", str(recording)], display)
+        theirs = run_client(guest, [viewer], display)
+        messages = frames(recording)
+    per_100 = 100 / max(messages, 1)
+    print(f"desktop workload ({messages} display messages), client CPU per 100 messages:")
+    print(f"  spicebox {ours.cpu_seconds * per_100:6.3f} s, remote-viewer "
+          f"{theirs.cpu_seconds * per_100:6.3f} s: ratio "
+          f"{ours.cpu_seconds / max(theirs.cpu_seconds, 1e-9):5.2f}x")
+    print(f"  peak RSS: spicebox {ours.peak_rss_mib:.0f} MiB, remote-viewer "
+          f"{theirs.peak_rss_mib:.0f} MiB (1024x768 guest)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
