@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 from .constants import DisplayCap, ImageCompression, VideoCodec
 
-# spice-gtk announces 80 MiB of pixmap cache and a 12-64 MiB GLZ window; a thin client
-# spends at most 1/32 of its memory on each, within those bounds.
+# spice-gtk announces 80 MiB of pixmap cache and a 12-64 MiB GLZ window. A thin client
+# spends 1/64 of its memory on the cache, at most 32 MiB (four 1080p screens' worth,
+# plenty for icons and toolbars, and it keeps the whole client near 80 MiB), and 1/32 on
+# a GLZ window when it asks for GLZ, within spice-gtk's bounds.
 _MIB_PIXELS = 1024 * 1024 // 4
-MIN_CACHE_PIXELS, MAX_CACHE_PIXELS = 16 * _MIB_PIXELS, 80 * _MIB_PIXELS
+MIN_CACHE_PIXELS, MAX_CACHE_PIXELS = 8 * _MIB_PIXELS, 32 * _MIB_PIXELS
 MIN_GLZ_WINDOW_PIXELS, MAX_GLZ_WINDOW_PIXELS = 12 * _MIB_PIXELS, 64 * _MIB_PIXELS
 _USES_GLZ = (ImageCompression.GLZ, ImageCompression.AUTO_GLZ)
 
@@ -35,10 +37,11 @@ class DecodingPolicy:
     def for_device(cls, image_compression: ImageCompression,
                    memory_bytes: int | None = None) -> DecodingPolicy:
         """Caches sized to ``memory_bytes`` (this machine's memory by default)."""
-        share = (memory_bytes or _physical_memory()) // 32 // 4
-        glz = (min(max(share, MIN_GLZ_WINDOW_PIXELS), MAX_GLZ_WINDOW_PIXELS)
+        memory = memory_bytes or _physical_memory()
+        glz = (min(max(memory // 32 // 4, MIN_GLZ_WINDOW_PIXELS), MAX_GLZ_WINDOW_PIXELS)
                if image_compression in _USES_GLZ else 0)
-        return cls(image_compression, min(max(share, MIN_CACHE_PIXELS), MAX_CACHE_PIXELS), glz)
+        cache = min(max(memory // 64 // 4, MIN_CACHE_PIXELS), MAX_CACHE_PIXELS)
+        return cls(image_compression, cache, glz)
 
     def display_caps(self) -> frozenset[int]:
         # STREAM_REPORT lets the display channel turn unwanted streams back into images.
