@@ -50,7 +50,7 @@ from .mask import Mask, mask_bits
 from .monitors import Monitor
 from .palettes import PaletteCache
 from .pixmaps import PixmapCache
-from .region import Region
+from .region import Region, disjoint
 from .stroke import dash_pattern, polylines, stroke
 from .surface import Box, Surface
 
@@ -189,7 +189,7 @@ class Canvas:
             clipped = [box.intersect(Box.of(r)) for r in base.clip.rects]
         else:
             clipped = [box]
-        return surface, [c for c in clipped if not c.empty]
+        return surface, disjoint([c for c in clipped if not c.empty])
 
     def _damage(self, surface: Surface, boxes: Sequence[Box]) -> Box | None:
         if surface is not self.primary or not boxes:

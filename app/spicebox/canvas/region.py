@@ -13,6 +13,45 @@ import numpy.typing as npt
 
 from .surface import Box
 
+# Past this many clip rectangles the overlap check itself would cost more than it saves;
+# servers send pixman regions, which never overlap, so only a broken one gets this far.
+MAX_CHECKED_BOXES = 4096
+
+
+def disjoint(boxes: list[Box]) -> list[Box]:
+    """``boxes`` covering the same pixels without overlapping, so a draw done box by box
+    touches each pixel once (what XOR-like ROPs and blending need)."""
+    if len(boxes) < 2 or len(boxes) > MAX_CHECKED_BOXES or not _overlapping(boxes):
+        return boxes
+    out: list[Box] = []
+    for box in boxes:
+        pieces = [box]
+        for taken in out:
+            pieces = [p for piece in pieces for p in _minus(piece, taken)]
+        out += pieces
+    return out
+
+
+def _overlapping(boxes: list[Box]) -> bool:
+    ordered = sorted(boxes)  # by left edge
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1:]:
+            if b.left >= a.right:
+                break
+            if not a.intersect(b).empty:
+                return True
+    return False
+
+
+def _minus(a: Box, b: Box) -> list[Box]:
+    """The parts of ``a`` outside ``b``: up to four boxes."""
+    c = a.intersect(b)
+    if c.empty:
+        return [a]
+    parts = [Box(a.left, a.top, a.right, c.top), Box(a.left, c.bottom, a.right, a.bottom),
+             Box(a.left, c.top, c.left, c.bottom), Box(c.right, c.top, a.right, c.bottom)]
+    return [p for p in parts if not p.empty]
+
 
 class Region:
     def __init__(self, boxes: Sequence[Box]) -> None:
