@@ -41,6 +41,9 @@ ERROR line as the console guest so ``console.SerialConsole`` serves both):
 * host ``render``          -> translucent RENDER drawing over the tiles and colour bars
 * host ``xlog``            -> X's log as ``SPICEBOX-GUEST LOG`` lines, for diagnosis
 * host ``agent``           -> ``DONE agent port=yes|no running=<agent processes>``
+* host ``heads 2``         -> (booted with ``qemu_args(heads=2)`` and ``qxl-vga`` with
+  ``max_outputs=2``) grow the X screen to 2048x768 and switch the second output on to its
+  right through RandR, draw a distinct scene on it and redraw scene 0 on the first
 * host ``ping``
 * each of those, once X has executed it (XSync): ``SPICEBOX-GUEST DONE <command>``
   (``animate stop`` adds `` frames=N``)
@@ -130,6 +133,10 @@ _INITRD_HOOK = (
 INIT_PATH = "/sbin/spicebox-desktop"
 SCENE_PATH = "/usr/local/lib/spicebox/scene.py"
 XORG_CONF_PATH = "/etc/X11/xorg.conf"
+# The same with two QXL heads, chosen by ``spicebox.heads=2`` on the kernel command line
+# (see DesktopGuest.qemu_args): one image serves both.
+XORG_CONF_2HEADS_PATH = "/etc/X11/xorg-2heads.conf"
+HEADS_PARAMETER = "spicebox.heads=2"  # dotted: the kernel leaves it to a "module", not init
 
 KERNEL_CMDLINE = " ".join(
     (
@@ -163,9 +170,12 @@ mount -t sysfs sysfs /sys
 # tiny-initramfs leaves /dev alone; /tmp and /run stay on the (writable) root.
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 exec </dev/ttyS0 >/dev/ttyS0 2>&1
+read -r cmdline </proc/cmdline
+xorg_conf={XORG_CONF_PATH}
+case " $cmdline " in *" {HEADS_PARAMETER} "*) xorg_conf={XORG_CONF_2HEADS_PATH} ;; esac
 # Echoed commands would reach the host's parser as if the guest had said them.
 stty -echo
-Xorg :0 vt1 -config {XORG_CONF_PATH} -logfile /tmp/Xorg.0.log -nolisten tcp -noreset \\
+Xorg :0 vt1 -config "$xorg_conf" -logfile /tmp/Xorg.0.log -nolisten tcp -noreset \\
     -s 0 -dpms -nocursor >/tmp/Xorg.out 2>&1 &
 # The agent, if QEMU has a virtio-serial device (read with builtins: no forks without).
 for dev in /sys/bus/pci/devices/*; do
@@ -189,9 +199,11 @@ echo "{ERROR} the scene program exited with status $?"
 while :; do sleep 3600; done
 """
 
-XORG_CONF = """\
-# The spicebox desktop guest's X server: the QXL driver at a fixed 1024x768x24, no input
-# devices (none exist without udev), nothing that would change the screen by itself.
+_XORG_CONF_TEMPLATE = """\
+# The spicebox desktop guest's X server: the QXL driver at 1024x768x24 on its first head,
+# no input devices (none exist without udev), nothing that would change the screen by
+# itself. With NumHeads 2 the second output starts disconnected; the scene program
+# switches it on through RandR.
 Section "ServerFlags"
     Option "AutoAddDevices" "false"
     Option "AutoAddGPU" "false"
@@ -212,7 +224,7 @@ Section "Device"
     Driver "qxl"
     # Debian's build reads every unset option of this driver as 0: no heads (X then
     # crashes in xf86InitViewport) and no off-screen surfaces, the feature wanted here.
-    Option "NumHeads" "1"
+    Option "NumHeads" "{heads}"
     Option "EnableSurfaces" "true"
     Option "EnableImageCache" "true"
     Option "EnableFallbackCache" "true"
@@ -232,6 +244,8 @@ Section "Screen"
     EndSubSection
 EndSection
 """
+XORG_CONF = _XORG_CONF_TEMPLATE.format(heads=1)
+XORG_CONF_2HEADS = _XORG_CONF_TEMPLATE.format(heads=2)
 
 # The X client. It runs in the guest under Debian's python3 with python3-xlib (not on
 # the host, hence a string, compiled at build time to catch syntax errors early). Every
@@ -453,6 +467,64 @@ class Scene:
         self.frame = 0
         self.draw_frame()
 
+    def heads(self, count):
+        """Switch the second QXL output on, right of the first: the screen grows to
+        2048x768 and the driver tells QEMU (and spice-server the client) about both heads
+        in one MONITORS_CONFIG. Then a scene of its own on the second, so a client that
+        shows the wrong part of the surface, or the heads swapped, differs."""
+        if count != 2:
+            raise ValueError("only 'heads 2' is supported")
+        from Xlib.ext import randr  # imported here: X's extensions are not bound at start
+        info = self.d.query_extension("RANDR")
+        self.d.display.set_extension_major(randr.extname, info.major_opcode)
+        root = self.d.screen().root
+        randr.query_version(root)
+        res = randr.get_screen_resources(root)
+        if len(res.crtcs) < 2 or len(res.outputs) < 2:
+            raise RuntimeError(f"{len(res.crtcs)} CRTCs and {len(res.outputs)} outputs: "
+                               "X was not started with NumHeads 2")
+        first = randr.get_crtc_info(root, res.crtcs[0], res.config_timestamp)
+        output = res.outputs[1]
+        second = randr.get_output_info(root, output, res.config_timestamp)
+        crtc = second.crtcs[0] if second.crtcs else res.crtcs[1]
+        # The output is "disconnected" (no client asked for it), so it lists no modes:
+        # lend it the first head's.
+        if first.mode not in second.modes:
+            randr.add_output_mode(root, output, first.mode)
+        randr.set_screen_size(root, 2 * WIDTH, HEIGHT, 2 * WIDTH * 254 // 960,
+                              HEIGHT * 254 // 960)
+        reply = randr.set_crtc_config(root, crtc, res.config_timestamp, WIDTH, 0,
+                                      first.mode, randr.Rotate_0, [output])
+        if reply.status != 0:
+            raise RuntimeError(f"RRSetCrtcConfig failed with status {reply.status}")
+        screen = self.d.screen()
+        self.win2 = root.create_window(
+            WIDTH, 0, WIDTH, HEIGHT, 0, screen.root_depth, X.InputOutput, X.CopyFromParent,
+            background_pixel=0, override_redirect=True, event_mask=X.ExposureMask)
+        self.win2.map()
+        while True:
+            event = self.d.next_event()
+            if event.type == X.Expose and event.window.id == self.win2.id:
+                break
+        win = self.win2
+        self.fill(win, (96, 24, 24), 0, 0, WIDTH, HEIGHT)
+        self.fill(win, (210, 200, 160), 0, 0, WIDTH, 48)
+        self.gc.change(foreground=0, background=rgb(210, 200, 160))
+        win.image_text(self.gc, 16, 30, "spicebox desktop guest - head 1 (second output)")
+        bars = ((0, 0, 0), (0, 0, 255), (255, 0, 0), (255, 0, 255), (0, 255, 0),
+                (0, 255, 255), (255, 255, 0), (255, 255, 255))
+        for i, color in enumerate(bars):
+            self.fill(win, color, 96 + i * 96, 96, 96, 32)
+        for row in range(3):
+            for column in range(8):
+                win.copy_area(self.gc, self.tile, 0, 0, TILE, TILE, 64 + column * 112,
+                              200 + row * 112)
+        # Both heads end at the seam: a one-column offset shows here.
+        self.fill(win, (0, 255, 0), 0, 560, 1, 208)
+        self.fill(win, (255, 255, 255), WIDTH - 1, 560, 1, 208)
+        # The first head may have lost its contents when the screen was reallocated.
+        self.scene0()
+
     def render(self):
         """Translucent drawing through RENDER over the tiles and the colour bars: the
         QXL driver sends it as DRAW_COMPOSITE (from ARGB and A8 surfaces) when the SPICE
@@ -601,6 +673,8 @@ def main():
                     scene.scroll(int(arg))
                 elif command == "render":
                     scene.render()
+                elif word == "heads" and arg.isdigit():
+                    scene.heads(int(arg))
                 elif command == "xlog":
                     x_log(1000)
                 elif command == "agent":
@@ -638,17 +712,22 @@ _INITRD_NAME = "initrd.img"
 
 @dataclasses.dataclass(frozen=True)
 class DesktopGuest:
-    """A built guest: pass :meth:`qemu_args` to qemu-system-x86_64 (with ``-vga qxl``)."""
+    """A built guest: pass :meth:`qemu_args` to qemu-system-x86_64 (with ``-vga qxl``, or
+    ``VGA_DEVICES["qxl-2heads"]`` and ``heads=2``)."""
 
     kernel: Path
     initrd: Path
     image: Path
     append: str
 
-    def qemu_args(self, agent: bool = False) -> list[str]:
-        """Boot arguments; ``agent`` adds the virtio-serial port spice-vdagent talks on."""
+    def qemu_args(self, agent: bool = False, heads: int = 1) -> list[str]:
+        """Boot arguments; ``agent`` adds the virtio-serial port spice-vdagent talks on,
+        ``heads=2`` configures X's QXL driver with two heads (for ``max_outputs=2``)."""
+        if heads not in (1, 2):
+            raise ValueError(f"the desktop guest has 1 or 2 heads, not {heads}")
+        append = f"{self.append} {HEADS_PARAMETER}" if heads == 2 else self.append
         args = [
-            "-kernel", str(self.kernel), "-initrd", str(self.initrd), "-append", self.append,
+            "-kernel", str(self.kernel), "-initrd", str(self.initrd), "-append", append,
             "-drive", f"file={self.image},format=raw,if=virtio,snapshot=on",
             # X and the scene program start together; a second vCPU (its own TCG thread)
             # lets them, and cut the boot from ~11 s to ~7-10 s on an idle 2-core host.
@@ -681,6 +760,7 @@ def build(cache_dir: Path) -> DesktopGuest:
         "init": INIT_SCRIPT,
         "scene": SCENE_SCRIPT,
         "xorg.conf": XORG_CONF,
+        "xorg-2heads.conf": XORG_CONF_2HEADS,
         "append": KERNEL_CMDLINE,
         "format": 2,  # bump when the way the files are made changes
     }
@@ -700,6 +780,7 @@ def build(cache_dir: Path) -> DesktopGuest:
             (INIT_PATH, INIT_SCRIPT, 0o755),
             (SCENE_PATH, SCENE_SCRIPT, 0o755),
             (XORG_CONF_PATH, XORG_CONF, 0o644),
+            (XORG_CONF_2HEADS_PATH, XORG_CONF_2HEADS, 0o644),
         ):
             target = root / path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -900,6 +981,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
              "(Ctrl-A X quits)",
     )
     parser.add_argument("--agent", action="store_true", help="add spice-vdagent's port")
+    parser.add_argument("--heads", type=int, choices=(1, 2), default=1,
+                        help="QXL outputs (2: qxl-vga,max_outputs=2; send `heads 2`)")
     parser.add_argument("qemu_extra", nargs="*", help="more QEMU arguments, after --")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
@@ -916,9 +999,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return 0
     qemu = [
         "qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-nic", "none",
-        "-display", "none", *VGA_DEVICES["qxl"], "-serial", "mon:stdio",
+        "-display", "none", *VGA_DEVICES["qxl" if args.heads == 1 else "qxl-2heads"],
+        "-serial", "mon:stdio",
         "-spice", "port=5930,addr=127.0.0.1,disable-ticketing=on,streaming-video=all",
-        *guest.qemu_args(args.agent), *args.qemu_extra,
+        *guest.qemu_args(args.agent, args.heads), *args.qemu_extra,
     ]  # fmt: skip
     log.info("%s", " ".join(qemu))
     sys.stdout.flush()

@@ -98,8 +98,14 @@ class ClientThread:
 
 
 def assert_shows_guest_screen(client: ClientThread, qemu: QemuServer, timeout: float = 60.0,
-                              monitor: int = 0, device: str | None = None) -> RGB:
+                              monitor: int = 0, device: str | None = None,
+                              head: int | None = None,
+                              area: tuple[int, int, int, int] | None = None) -> RGB:
     """Pixel-exact: the client's monitor equals QEMU's screendump.
+
+    ``device`` and ``head`` choose the screendump's console. ``area`` (left, top, right,
+    bottom) compares only that part of it: QXL shows all its heads on one console, a
+    primary surface the heads are boxes on, so a monitor is a part of the screendump.
 
     The guest may change under us (SeaBIOS blinks its text cursor every ~270 ms), so the
     check brackets the client's snapshot between two screendumps 150 ms apart and only
@@ -107,12 +113,21 @@ def assert_shows_guest_screen(client: ClientThread, qemu: QemuServer, timeout: f
     """
     deadline = time.monotonic() + timeout
     last = f"the client never showed monitor {monitor}"
+
+    def dump() -> RGB:
+        screen = qemu.screendump(device, head)
+        if area is None:
+            return screen
+        left, top, right, bottom = area
+        # Past the screen's edge the slice comes out short: a size mismatch, retried.
+        return screen[top:bottom, left:right]
+
     while time.monotonic() < deadline:
-        before = qemu.screendump(device)
+        before = dump()
         time.sleep(0.1)
         ours = client.snapshot(monitor)
         time.sleep(0.05)
-        after = qemu.screendump(device)
+        after = dump()
         if ours is None or not np.array_equal(before, after):
             time.sleep(0.1)
             continue

@@ -25,6 +25,9 @@ RGB = npt.NDArray[np.uint8]
 VGA_DEVICES: dict[str, list[str]] = {
     "std": ["-vga", "std"],
     "qxl": ["-vga", "qxl"],
+    # Two outputs on one QXL device (one primary surface, heads in MONITORS_CONFIG); the
+    # id names it for screendump's ``device``.
+    "qxl-2heads": ["-device", "qxl-vga,id=qxl0,max_outputs=2"],
     # QEMU drops its default VGA when a display device is given explicitly.
     "virtio": ["-device", "virtio-vga"],
 }
@@ -161,11 +164,14 @@ class QemuServer:
             self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def screendump(self, device: str | None = None) -> RGB:
-        """The guest's screen; ``device`` names another display device's (QOM id)."""
+    def screendump(self, device: str | None = None, head: int | None = None) -> RGB:
+        """The guest's screen; ``device`` names another display device's (QOM id) and
+        ``head`` one of its consoles (QEMU requires ``device`` with it)."""
         assert self.qmp is not None
         path = self.workdir / f"dump-{os.getpid()}-{time.monotonic_ns()}.ppm"
-        args = {"device": device} if device is not None else {}
+        args: dict[str, Any] = {"device": device} if device is not None else {}
+        if head is not None:
+            args["head"] = head
         self.qmp.execute("screendump", filename=str(path), **args)
         try:
             return read_ppm(path)
