@@ -7,6 +7,7 @@ XOR and 0x5 leaves the destination alone.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ def _code(f: Any) -> int:
     return sum(f(s, d) << ((1 - s) << 1 | (1 - d)) for s in (0, 1) for d in (0, 1))
 
 
+@functools.cache  # a handful of descriptors recur on every draw
 def from_ropd(ropd: int, src_invert: int, dest_invert: int) -> int:
     """The op for a descriptor whose operands are told apart by which of its INVERS_SRC,
     INVERS_BRUSH and INVERS_DEST flags apply to them (spice-gtk's ropd_descriptor_to_rop):
