@@ -564,3 +564,15 @@ def test_rop3_with_a_pattern_brush(code: int, combine: object) -> None:
                        code, 0, m.NO_MASK))
     expect = combine(tiled(5, 3, 1, 1), src, np.full((3, 5), 0x0F0F, np.uint32))  # type: ignore[operator]
     np.testing.assert_array_equal(pixels(c), expect)
+
+
+def test_8_bit_alpha_bitmaps_are_a8_masks() -> None:
+    # An a8 bitmap (BIT8_A) as the mask: its bytes are alpha, colour plays no part.
+    c = screen(2, 1)
+    white = bitmap(np.full((1, 2), 0xFFFFFFFF, np.uint32), BitmapFormat.RGBA)
+    alpha = np.array([[0x80, 0x00]], np.uint8)
+    mask = m.Image(m.ImageDescriptor(2, ImageType.BITMAP, 0, 2, 1),
+                   m.BitmapData(BitmapFormat.BIT8_A, BitmapFlags.TOP_DOWN, 2, 1, 4, None, 0,
+                                memoryview(alpha.tobytes() + b"\0\0")))
+    composite(c, Op.OVER, white, box(0, 0, 2, 1), mask)
+    assert pixels(c)[0].tolist() == [0x808080, 0]  # an x8r8g8b8 screen keeps no alpha

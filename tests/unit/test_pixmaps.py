@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from spicebox.canvas.canvas import Canvas
+from spicebox.canvas.composite import Format
 from spicebox.spice import messages as m
 from spicebox.spice.constants import (
     BitmapFormat,
@@ -135,4 +136,4 @@ def test_cached_images_remember_whether_they_carry_alpha() -> None:
                                                                  format=BitmapFormat.RGBA))
     c.apply(copy(cached(rgba, 1), rect(0, 0, 1, 1)))
     c.apply(copy(cached(bitmap(np.ones((1, 1), np.uint32)), 2), rect(0, 0, 1, 1)))
-    assert c.pixmaps.has_alpha(1) and not c.pixmaps.has_alpha(2)
+    assert c.pixmaps.format_of(1) == Format.ARGB and c.pixmaps.format_of(2) == Format.XRGB

@@ -478,7 +478,7 @@ class Canvas:
             if opaque and fmt == Format.ARGB:
                 fmt = Format.XRGB
         else:
-            fmt = Format.ARGB if self._has_alpha(image) else Format.XRGB
+            fmt = self._image_format(image)
         matrix = None
         if transform is not None:
             t = transform  # pixman_fixed_t is signed: the wire's u32 carries the same bits
@@ -524,11 +524,11 @@ class Canvas:
             self.pixmaps.put(d.id, bits, lossy=False)
         return bits
 
-    def _has_alpha(self, image: m.Image) -> bool:
+    def _image_format(self, image: m.Image) -> Format:
         d = image.descriptor
         if d.type in (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS):
-            return self.pixmaps.has_alpha(d.id)
-        return _carries_alpha(image)
+            return self.pixmaps.format_of(d.id)
+        return _format_of(image)
 
     def _image(self, image: m.Image) -> Pixels:
         """A source image's pixels, from the cache or decoded (and cached if asked)."""
@@ -542,12 +542,12 @@ class Canvas:
         pixels = self._decode(d, p)
         self.decoded_pixels[d.type] += d.width * d.height
         if d.flags & ImageFlags.CACHE_ME:
-            self.pixmaps.put(d.id, pixels, lossy=d.type in _LOSSY, alpha=_carries_alpha(image))
+            self.pixmaps.put(d.id, pixels, lossy=d.type in _LOSSY, fmt=_format_of(image))
         elif d.flags & ImageFlags.CACHE_REPLACE_ME:
             if d.type in _LOSSY:
                 raise ProtocolError(f"image {d.id:#x} replaces a lossy cache entry with "
                                     f"another lossy one")
-            self.pixmaps.replace_lossy(d.id, pixels, alpha=_carries_alpha(image))
+            self.pixmaps.replace_lossy(d.id, pixels, fmt=_format_of(image))
         return pixels
 
     def _decode(self, d: m.ImageDescriptor, p: m.ImagePayload) -> Pixels:
@@ -693,6 +693,15 @@ def _i32(v: int) -> int:
 # Where each compressed format says its pixel type: the LZ header's big-endian type word
 # (low byte), GLZ's type byte (low nibble), QUIC's little-endian type word.
 _LZ_TYPE_BYTE, _GLZ_TYPE_BYTE, _QUIC_TYPE_BYTE = 11, 8, 8
+
+
+def _format_of(image: m.Image) -> Format:
+    """How spice-gtk holds a decoded image: a8 for 8-bit alpha bitmaps, a8r8g8b8 for
+    images with an alpha channel, else x8r8g8b8."""
+    p = image.payload
+    if isinstance(p, m.BitmapData) and p.format == BitmapFormat.BIT8_A:
+        return Format.A8
+    return Format.ARGB if _carries_alpha(image) else Format.XRGB
 
 
 def _carries_alpha(image: m.Image) -> bool:

@@ -14,12 +14,13 @@ from typing import NamedTuple
 
 from ..codecs.pixels import Pixels
 from ..spice.errors import ProtocolError
+from .composite import Format
 
 
 class _Entry(NamedTuple):
     pixels: Pixels
     lossy: bool
-    alpha: bool
+    format: Format
 
 
 class PixmapCache:
@@ -34,22 +35,23 @@ class PixmapCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def put(self, image_id: int, pixels: Pixels, lossy: bool, alpha: bool = False) -> None:
-        """Keep ``pixels``; ``alpha``: whether their top byte is alpha (compositing uses it)."""
+    def put(self, image_id: int, pixels: Pixels, lossy: bool,
+            fmt: Format = Format.XRGB) -> None:
+        """Keep ``pixels``, which compositing reads as ``fmt``."""
         self.remove(image_id)
         size = pixels.shape[0] * pixels.shape[1]
         if self._pixels + size > self.limit:
             raise ProtocolError(f"the server caches more than the {self.limit // 2} pixels "
                                 f"this client announced")
         # A copy: the pixels may be a view of a surface that later draws change.
-        self._entries[image_id] = _Entry(pixels.copy(), lossy, alpha)
+        self._entries[image_id] = _Entry(pixels.copy(), lossy, fmt)
         self._pixels += size
 
-    def replace_lossy(self, image_id: int, pixels: Pixels, alpha: bool = False) -> None:
+    def replace_lossy(self, image_id: int, pixels: Pixels, fmt: Format = Format.XRGB) -> None:
         if image_id not in self._entries:
             raise ProtocolError(f"lossless replacement for image {image_id:#x}, which is "
                                 f"not cached")
-        self.put(image_id, pixels, lossy=False, alpha=alpha)
+        self.put(image_id, pixels, lossy=False, fmt=fmt)
 
     def get(self, image_id: int, lossless: bool) -> Pixels:
         entry = self._entry(image_id)
@@ -58,8 +60,8 @@ class PixmapCache:
                                 f"version was cached")
         return entry.pixels
 
-    def has_alpha(self, image_id: int) -> bool:
-        return self._entry(image_id).alpha
+    def format_of(self, image_id: int) -> Format:
+        return self._entry(image_id).format
 
     def _entry(self, image_id: int) -> _Entry:
         entry = self._entries.get(image_id)

@@ -19,7 +19,7 @@ Pixels = npt.NDArray[np.uint32]
 BYTES_PER_PIXEL = {BitmapFormat.BIT32: 4, BitmapFormat.RGBA: 4, BitmapFormat.BIT24: 3,
                    BitmapFormat.BIT16: 2, BitmapFormat.BIT8: 1}
 _BITS_PER_PIXEL = {BitmapFormat.BIT1_LE: 1, BitmapFormat.BIT1_BE: 1,
-                   BitmapFormat.BIT4_LE: 4, BitmapFormat.BIT4_BE: 4}
+                   BitmapFormat.BIT4_LE: 4, BitmapFormat.BIT4_BE: 4, BitmapFormat.BIT8_A: 8}
 
 
 def row_bytes(fmt: int, width: int) -> int:
@@ -69,6 +69,9 @@ def to_xrgb(data: bytes | bytearray | memoryview, fmt: int, width: int, height: 
         rows = rows[::-1]
     if fmt in (BitmapFormat.BIT32, BitmapFormat.RGBA):
         return rows.view("<u4")  # zero-copy: each row's bytes are contiguous
+    if fmt == BitmapFormat.BIT8_A:  # alpha only: kept in the low byte, as on A8 surfaces
+        alpha: Pixels = rows.astype(np.uint32)
+        return alpha
     if fmt == BitmapFormat.BIT24:
         bgr = rows.reshape(height, width, 3).astype(np.uint32)
         return (bgr[..., 0] | bgr[..., 1] << 8 | bgr[..., 2] << 16).astype(np.uint32, copy=False)
