@@ -106,6 +106,8 @@ class ChannelConnection:
                     raise CannotConnect(f"{self.channel.name}: the server accepted the "
                                         f"connection but never answered the link") from None
                 except (OSError, ssl.SSLError) as exc:
+                    if self.channel.closed:  # the server dropped it after our goodbye
+                        return
                     raise CannotConnect(f"{self.channel.name}: connection lost: {exc}") from None
                 if not data:
                     if self.channel.closed:
@@ -116,6 +118,8 @@ class ChannelConnection:
                 try:
                     await self._writer.drain()
                 except (OSError, ssl.SSLError) as exc:
+                    if self.channel.closed:
+                        return
                     raise CannotConnect(f"{self.channel.name}: connection lost: {exc}") from None
         finally:
             if not self._writer.is_closing():
