@@ -55,7 +55,6 @@ class DisplayChannel(Channel):
             return []
         if isinstance(msg, m.StreamCreate):
             self._stream_codecs[msg.id] = msg.codec_type
-            self._reporters.pop(msg.id, None)  # a new stream under a reused id
         elif isinstance(msg, m.StreamDestroy):
             self._stream_codecs.pop(msg.id, None)
             self._reporters.pop(msg.id, None)
