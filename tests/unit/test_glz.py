@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from spicebox.canvas.canvas import Canvas
-from spicebox.codecs.glz import GlzWindow
+from spicebox.codecs.glz import GlzWindow, carries_alpha, zlib_carries_alpha
 from spicebox.codecs.lz import LZ_MAGIC, LZ_VERSION, RGB32, RGBA
 from spicebox.codecs.pixels import to_rgb
 from spicebox.spice import messages as m
@@ -107,3 +107,10 @@ def test_zlib_wrapper_must_inflate_to_its_size() -> None:
         GlzWindow(100).decode_zlib(memoryview(zlib.compress(b"abc")), 4, 1, 1)
     with pytest.raises(ProtocolError, match="does not inflate"):
         GlzWindow(100).decode_zlib(memoryview(b"not zlib"), 4, 1, 1)
+
+
+def test_headers_tell_whether_the_image_carries_alpha() -> None:
+    rgba, rgb = glz(RGBA, 1, 1, 0, 0, b""), glz(RGB32, 1, 1, 0, 0, b"")
+    assert carries_alpha(rgba) and not carries_alpha(rgb) and not carries_alpha(rgba[:8])
+    assert zlib_carries_alpha(memoryview(zlib.compress(rgba)))
+    assert not zlib_carries_alpha(memoryview(b"not zlib"))

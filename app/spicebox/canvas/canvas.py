@@ -6,7 +6,6 @@ damage it returns to a presenter.
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,14 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from ..codecs import glz, lz, lz4, quic
 from ..codecs.bitmap import decode_bitmap
-from ..codecs.glz import GlzWindow
 from ..codecs.jpeg import decode_jpeg
-from ..codecs.lz import RGBA, XXXA, decode_lz
-from ..codecs.lz4 import decode_lz4, decodes_in_place
 from ..codecs.pixels import Pixels, from_rgb555, from_rgb565
-from ..codecs.quic import RGBA as QUIC_RGBA
-from ..codecs.quic import decode_quic
 from ..spice import messages as m
 from ..spice.constants import (
     AlphaFlags,
@@ -86,7 +81,7 @@ class Canvas:
         self.pixmaps = PixmapCache(pixmap_cache_pixels)
         # Twice the window: the server counts it in its own units and moves its head
         # only after the image that needs the old one.
-        self.glz = GlzWindow(2 * glz_window_pixels)
+        self.glz = glz.GlzWindow(2 * glz_window_pixels)
         self.streams: dict[int, _Stream] = {}
         self.stream_frames = 0  # diagnostics: video frames drawn
         self.messages: Counter[type[Message]] = Counter()  # diagnostics: every message applied
@@ -240,7 +235,7 @@ class Canvas:
             return None
         d, data = image.descriptor, image.payload.data
         if (d.type != ImageType.LZ4 or d.flags & _CACHING or msg.mask.bitmap is not None
-                or msg.base.clip.type != ClipType.NONE or not decodes_in_place(data)
+                or msg.base.clip.type != ClipType.NONE or not lz4.decodes_in_place(data)
                 or msg.src_area != m.Rect(0, 0, d.height, d.width)):
             return None
         surface = self._surface(msg.base.surface_id)
@@ -248,7 +243,7 @@ class Canvas:
         if box != Box(0, box.top, d.width, box.top + d.height) or d.width != surface.width \
                 or not 0 <= box.top < box.bottom <= surface.height:
             return None
-        decode_lz4(data, d.width, d.height, into=surface.pixels[box.top:box.bottom])
+        lz4.decode_lz4(data, d.width, d.height, into=surface.pixels[box.top:box.bottom])
         self.image_types[d.type] += 1
         self.decoded_pixels[d.type] += d.width * d.height
         return self._damage(surface, [box])
@@ -557,14 +552,14 @@ class Canvas:
                                     f"{d.width}x{d.height}")
             return decode_bitmap(p, self.palettes.resolve(p.flags, p.palette, p.palette_id))
         if isinstance(p, m.LzPltData):
-            return decode_lz(p.data, d.width, d.height,
+            return lz.decode_lz(p.data, d.width, d.height,
                              self.palettes.resolve(p.flags, p.palette, p.palette_id))
         if d.type == ImageType.LZ4 and isinstance(p, m.BinaryData):
-            return decode_lz4(p.data, d.width, d.height)
+            return lz4.decode_lz4(p.data, d.width, d.height)
         if d.type == ImageType.LZ_RGB and isinstance(p, m.BinaryData):
-            return decode_lz(p.data, d.width, d.height)
+            return lz.decode_lz(p.data, d.width, d.height)
         if d.type == ImageType.QUIC and isinstance(p, m.BinaryData):
-            return decode_quic(p.data, d.width, d.height)
+            return quic.decode_quic(p.data, d.width, d.height)
         if d.type == ImageType.GLZ_RGB and isinstance(p, m.BinaryData):
             return self.glz.decode(p.data, d.width, d.height)
         if isinstance(p, m.ZlibGlzData):
@@ -617,11 +612,12 @@ def _jpeg_alpha(p: m.JpegAlphaData, d: m.ImageDescriptor) -> Pixels:
                             f"longer than its data")
     rgb = _sized(decode_jpeg(p.data[:p.jpeg_size], d.width * d.height), d)
     alpha_plane = p.data[p.jpeg_size:]
-    if len(alpha_plane) < 28 or alpha_plane[11] != XXXA:
+    kind = lz.stream_kind(alpha_plane)
+    if kind is None or kind[0] != lz.XXXA:
         raise ProtocolError("JPEG_ALPHA image without an XXXA alpha plane")
-    if bool(alpha_plane[27]) != bool(p.flags & JpegAlphaFlags.TOP_DOWN):
+    if kind[1] != bool(p.flags & JpegAlphaFlags.TOP_DOWN):
         raise ProtocolError("JPEG_ALPHA image whose alpha plane has the other row order")
-    alpha = decode_lz(alpha_plane, d.width, d.height)  # flipped to top-down, like the JPEG
+    alpha = lz.decode_lz(alpha_plane, d.width, d.height)  # flipped to top-down, like the JPEG
     pixels: Pixels = rgb & np.uint32(0x00FFFFFF) | alpha
     return pixels
 
@@ -690,11 +686,6 @@ def _i32(v: int) -> int:
     return (v ^ 0x80000000) - 0x80000000
 
 
-# Where each compressed format says its pixel type: the LZ header's big-endian type word
-# (low byte), GLZ's type byte (low nibble), QUIC's little-endian type word.
-_LZ_TYPE_BYTE, _GLZ_TYPE_BYTE, _QUIC_TYPE_BYTE = 11, 8, 8
-
-
 def _format_of(image: m.Image) -> Format:
     """How spice-gtk holds a decoded image: a8 for 8-bit alpha bitmaps, a8r8g8b8 for
     images with an alpha channel, else x8r8g8b8."""
@@ -711,23 +702,21 @@ def _carries_alpha(image: m.Image) -> bool:
         return p.format == BitmapFormat.RGBA
     if isinstance(p, m.JpegAlphaData):
         return True
-    if isinstance(p, m.ZlibGlzData):  # the GLZ header's first bytes tell
-        try:
-            head = zlib.decompressobj().decompress(p.data, _GLZ_TYPE_BYTE + 1)
-        except zlib.error:
-            return False  # decoding it says what is wrong
-        return len(head) > _GLZ_TYPE_BYTE and head[_GLZ_TYPE_BYTE] & 0x0F == RGBA
+    if isinstance(p, m.ZlibGlzData):
+        return glz.zlib_carries_alpha(p.data)
     if isinstance(p, m.BinaryData):
-        data = p.data
         if d.type == ImageType.LZ_RGB:
-            return len(data) > _LZ_TYPE_BYTE and data[_LZ_TYPE_BYTE] == RGBA
-        if d.type == ImageType.GLZ_RGB:
-            return len(data) > _GLZ_TYPE_BYTE and data[_GLZ_TYPE_BYTE] & 0x0F == RGBA
-        if d.type == ImageType.QUIC:
-            return len(data) > _QUIC_TYPE_BYTE and data[_QUIC_TYPE_BYTE] == QUIC_RGBA
-        if d.type == ImageType.LZ4:
-            return len(data) > 1 and data[1] == BitmapFormat.RGBA
+            kind = lz.stream_kind(p.data)
+            return kind is not None and kind[0] == lz.RGBA
+        peek = _ALPHA_IN_HEADER.get(d.type)
+        return peek is not None and peek(p.data)
     return False
+
+
+_ALPHA_IN_HEADER: dict[int, Callable[[memoryview], bool]] = {
+    ImageType.GLZ_RGB: glz.carries_alpha, ImageType.QUIC: quic.carries_alpha,
+    ImageType.LZ4: lz4.carries_alpha,
+}
 
 
 def _blit(surface: Surface, boxes: Sequence[Box], dest: Box, area: Pixels,

@@ -29,6 +29,7 @@ from .pixels import Pixels, from_rgb555
 
 _HEADER = struct.Struct(">IIBIIIQI")
 _TYPE_MASK = 0x0F
+_TYPE_OFFSET = 8  # after magic and version
 _MAX_COPY = 32
 # What the length field of a reference counts from, per pass (decode-glz-tmpl.c's biases).
 _LENGTH_BIAS = {RGB16: 1, RGB24: 0, RGB32: 0}
@@ -36,6 +37,20 @@ _ALPHA_LENGTH_BIAS = 2
 
 # Copies a literal run of n pixels from data[ip:] into units at op; returns the new ip.
 _Literal = Callable[[bytearray, int, int, bytes, int], int]
+
+
+def carries_alpha(data: memoryview | bytes) -> bool:
+    """Whether the stream's header announces an RGBA image (a short one does not)."""
+    return len(data) > _TYPE_OFFSET and data[_TYPE_OFFSET] & _TYPE_MASK == RGBA
+
+
+def zlib_carries_alpha(data: memoryview) -> bool:
+    """``carries_alpha`` for ZLIB_GLZ: inflating the header's first bytes is enough."""
+    try:
+        head = zlib.decompressobj().decompress(data, _TYPE_OFFSET + 1)
+    except zlib.error:
+        return False  # decoding it says what is wrong
+    return carries_alpha(head)
 
 
 class GlzWindow:

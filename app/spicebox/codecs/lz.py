@@ -36,6 +36,15 @@ _PLT_FORMATS = {PLT1_LE: BitmapFormat.BIT1_LE, PLT1_BE: BitmapFormat.BIT1_BE,
 _PLT_PIXELS_PER_BYTE = {PLT1_LE: 8, PLT1_BE: 8, PLT4_LE: 2, PLT4_BE: 2, PLT8: 1}
 
 
+def stream_kind(data: memoryview) -> tuple[int, bool] | None:
+    """The LzImageType and top-down flag a stream's header announces, or None when it is
+    too short to have one (decoding says what else is wrong)."""
+    if len(data) < _HEADER.size:
+        return None
+    *_, kind, _width, _height, _stride, top_down = _HEADER.unpack_from(data)
+    return kind, bool(top_down)
+
+
 def decode_lz(data: memoryview, width: int, height: int,
               palette: Sequence[int] | None = None) -> Pixels:
     """Decode an LZ_RGB image, or an LZ_PLT one with its ``palette``."""

@@ -41,6 +41,10 @@ def _load_liblz4() -> ctypes.CDLL:
 _decompress = _load_liblz4().LZ4_decompress_safe_usingDict
 
 
+def carries_alpha(data: memoryview) -> bool:
+    return len(data) >= 2 and data[1] == BitmapFormat.RGBA
+
+
 def decodes_in_place(data: memoryview) -> bool:
     """Whether the image's bytes are already canvas pixels (32 bpp, top-down), so it can be
     decoded straight into a surface with ``decode_lz4(..., into=)``."""

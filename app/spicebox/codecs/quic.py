@@ -475,6 +475,11 @@ def _planes(rows: _Rows, width: int) -> list[npt.NDArray[np.uint32]]:
             .reshape(len(rows), width).astype(np.uint32) for c in range(len(rows[0]))]
 
 
+def carries_alpha(data: memoryview) -> bool:
+    """Whether the stream's header announces an RGBA image (a short one does not)."""
+    return len(data) >= _HEADER.size and _HEADER.unpack_from(data)[2] == RGBA
+
+
 def decode_quic(data: memoryview, width: int, height: int) -> Pixels:
     """Decode a QUIC image of ``width`` x ``height`` to XRGB (ARGB for RGBA), top row first."""
     if len(data) < _HEADER.size:
