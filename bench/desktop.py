@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spicebox.spice.constants import ChannelType
-from spicebox.spice.errors import ProtocolError
-from spicebox.spice.recording import read_recording
 from tests.guests import console, desktop
+from tests.rig.client import recorded_display
 from tests.rig.qemu import VGA_DEVICES, QemuServer
 from tests.rig.xvfb import xvfb
 
@@ -78,8 +77,7 @@ def run_client(guest: desktop.DesktopGuest, command: list[str], display: str) ->
                     if step.startswith("sleep "):
                         time.sleep(float(step.split()[1]))
                         continue
-                    serial.send(step)
-                    serial.wait_for(f"{desktop.DONE} {step}", 60)
+                    desktop.command(serial, step, 60)
                 time.sleep(SETTLE_SECONDS)
                 return Run(cpu_seconds(client.pid) - start, peak_rss_mib(client.pid))
             finally:
@@ -89,13 +87,7 @@ def run_client(guest: desktop.DesktopGuest, command: list[str], display: str) ->
 
 def frames(recording: Path) -> int:
     """Display messages received: the work the script gave a client."""
-    count = 0
-    try:
-        for record in read_recording(recording.read_bytes()):
-            count += record.channel_type == ChannelType.DISPLAY and record.msg_type >= 100
-    except ProtocolError:
-        pass  # a record cut short when the client was stopped
-    return count
+    return sum(record.msg_type >= 100 for record in recorded_display(recording))
 
 
 def main() -> int:

@@ -81,6 +81,12 @@ SUITE = "bookworm"
 
 READY = f"{console.READY} desktop"
 DONE = "SPICEBOX-GUEST DONE"
+
+
+def command(serial: console.SerialConsole, line: str, timeout: float = 30.0) -> str:
+    """Send the scene program ``line``; return its DONE line once X has drawn it."""
+    serial.send(line)
+    return serial.wait_for(f"{DONE} {line}", timeout)
 ERROR = console.ERROR
 
 # What the guest is made of. Dependencies come along, recommends do not.

@@ -33,12 +33,10 @@ import pytest
 
 from spicebox.config.target import parse_uri
 from spicebox.spice import messages as m
-from spicebox.spice.constants import ChannelType, ImageType, SurfaceFormat
-from spicebox.spice.errors import ProtocolError
-from spicebox.spice.recording import Record, read_recording
+from spicebox.spice.constants import ImageType, SurfaceFormat
 from spicebox.spice.wire import SERVER, decode, lookup
 from tests.guests import console, desktop
-from tests.rig.client import ClientThread, assert_shows_guest_screen
+from tests.rig.client import ClientThread, assert_shows_guest_screen, recorded_display
 from tests.rig.qemu import VGA_DEVICES, QemuServer
 
 log = logging.getLogger(__name__)
@@ -59,25 +57,13 @@ class Desktop:
     recording: Path
 
     def command(self, command: str, timeout: float = 30.0) -> str:
-        """Send ``command`` to the scene program; return its DONE line."""
-        self.serial.send(command)
-        return self.serial.wait_for(f"{desktop.DONE} {command}", timeout)
-
-    def _records(self) -> Iterator[Record]:
-        """The display messages the server sent so far, from the client's recording,
-        which holds the messages the client cannot decode too. The recorder buffers its
-        writes, so the newest messages may be missing and the last record cut short."""
-        try:
-            for record in read_recording(self.recording.read_bytes()):
-                if record.channel_type == ChannelType.DISPLAY:
-                    yield record
-        except ProtocolError:
-            pass  # the cut-short record at the end
+        return desktop.command(self.serial, command, timeout)
 
     def received(self) -> Counter[str]:
-        """Display messages the server sent so far, by message class name."""
+        """Display messages the server sent so far (the recording holds those the
+        client cannot decode too), by message class name."""
         counts: Counter[str] = Counter()
-        for record in self._records():
+        for record in recorded_display(self.recording):
             spec = lookup(SERVER, record.channel_type, record.msg_type)
             counts[spec.cls.__name__ if spec is not None else
                    _UNDECODED.get(record.msg_type, f"type {record.msg_type}")] += 1
@@ -85,7 +71,7 @@ class Desktop:
 
     def surface_formats(self) -> Counter[str]:
         """The pixel formats of the surfaces the server created so far."""
-        created = (decode(m.SurfaceCreate, r.body) for r in self._records()
+        created = (decode(m.SurfaceCreate, r.body) for r in recorded_display(self.recording)
                    if r.msg_type == m.SurfaceCreate.spec.number)
         return Counter(SurfaceFormat(s.format).name for s in created)
 

@@ -28,12 +28,9 @@ import pytest
 from spicebox.canvas.surface import Box
 from spicebox.config.target import parse_uri
 from spicebox.spice import messages as m
-from spicebox.spice.constants import ChannelType
-from spicebox.spice.errors import ProtocolError
-from spicebox.spice.recording import read_recording
 from spicebox.spice.wire import decode
 from tests.guests import console, desktop
-from tests.rig.client import ClientThread, assert_shows_guest_screen
+from tests.rig.client import ClientThread, assert_shows_guest_screen, recorded_display
 from tests.rig.qemu import VGA_DEVICES, QemuServer
 
 log = logging.getLogger(__name__)
@@ -55,26 +52,16 @@ class TwoHeads:
     recording: Path
 
     def command(self, command: str, timeout: float = 30.0) -> str:
-        """Send ``command`` to the scene program; return its DONE line."""
-        self.serial.send(command)
-        return self.serial.wait_for(f"{desktop.DONE} {command}", timeout)
+        return desktop.command(self.serial, command, timeout)
 
     def monitor_areas(self) -> list[Box]:
         return self.client.in_loop(
             lambda: [monitor.area for _, monitor in self.client.session.monitors()])
 
     def monitors_configs(self) -> list[m.MonitorsConfig]:
-        """The MONITORS_CONFIG messages the server sent so far, from the recording (its
-        buffered tail may be missing)."""
-        found = []
-        try:
-            for record in read_recording(self.recording.read_bytes()):
-                if record.channel_type == ChannelType.DISPLAY and \
-                        record.msg_type == m.MonitorsConfig.spec.number:
-                    found.append(decode(m.MonitorsConfig, record.body))
-        except ProtocolError:
-            pass  # the cut-short record at the end
-        return found
+        """The MONITORS_CONFIG messages the server sent so far."""
+        return [decode(m.MonitorsConfig, r.body) for r in recorded_display(self.recording)
+                if r.msg_type == m.MonitorsConfig.spec.number]
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,10 @@ from spicebox.config.target import Target
 from spicebox.display.base import Presenter
 from spicebox.display.headless import HeadlessPresenter
 from spicebox.session import Session
+from spicebox.spice.constants import ChannelType
+from spicebox.spice.errors import ProtocolError
 from spicebox.spice.policy import DecodingPolicy
-from spicebox.spice.recording import Recorder
+from spicebox.spice.recording import Record, Recorder, read_recording
 
 from .qemu import RGB, QemuServer
 
@@ -95,6 +97,19 @@ class ClientThread:
             monitors = self.session.monitors()
             return to_rgb(monitors[monitor][1].pixels) if monitor < len(monitors) else None
         return self.in_loop(copy)
+
+
+def recorded_display(recording: Path) -> list[Record]:
+    """The display messages a running client has recorded so far. Its recorder buffers
+    writes, so the newest messages may be missing and the last record cut short."""
+    records: list[Record] = []
+    try:
+        for record in read_recording(recording.read_bytes()):
+            if record.channel_type == ChannelType.DISPLAY:
+                records.append(record)
+    except ProtocolError:
+        pass  # the cut-short record at the end
+    return records
 
 
 def assert_shows_guest_screen(client: ClientThread, qemu: QemuServer, timeout: float = 60.0,

@@ -56,8 +56,7 @@ def main() -> int:
             if ready == desktop.READY:
                 time.sleep(2)  # let the first screen arrive before the show starts
                 for step in DESKTOP_SCRIPT:
-                    serial.send(step)
-                    serial.wait_for(f"{desktop.DONE} {step}", 60)
+                    desktop.command(serial, step, 60)
             returncode = client.wait()
         if returncode == 0 and not os.environ.get("DISPLAY"):
             logging.info("the client's screenshot is in %s", (out / "demo.png").resolve())
