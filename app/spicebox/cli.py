@@ -19,7 +19,7 @@ from .net.transport import CannotConnect
 from .session import Session
 from .spice.constants import MAX_PASSWORD_LENGTH, ImageCompression
 from .spice.errors import AuthenticationFailed, ProtocolError
-from .spice.policy import DecodingPolicy, compression_for
+from .spice.policy import DecodingPolicy
 from .spice.recording import Recorder
 
 EXIT_OK, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_TLS, EXIT_PROTOCOL = 0, 2, 3, 4, 5, 6
@@ -112,9 +112,9 @@ def _connect(args: argparse.Namespace) -> int:
     backend = resolve_backend(args.backend)
     presenter = open_presenter(backend, target.title or f"spicebox - {target.describe()}")
     log.debug("presenting with %s", presenter.name)
-    compression = (compression_for(target.host) if args.compression == "auto"
-                   else _COMPRESSIONS[args.compression])
-    policy = DecodingPolicy.for_device(compression)
+    # "auto" is the session's own default (compression_for the server's address).
+    policy = (None if args.compression == "auto"
+              else DecodingPolicy.for_device(_COMPRESSIONS[args.compression]))
     session = Session(target, password, presenter, policy, ca_file=args.ca_file,
                       host_subject=args.host_subject, recorder=recorder)
     asyncio.run(_serve(session, args))
