@@ -69,7 +69,7 @@ class Session:
         self._closing = False
         self._tasks: asyncio.TaskGroup | None = None
         self._damage: dict[int, Damage] = {}  # per display channel
-        self._damaged = asyncio.Event()
+        self._wakeup = asyncio.Event()  # new damage, or window-system events
         self._first_frame = asyncio.Event()
         self._stop = asyncio.Event()
         self._skip = LogOnce(log, logging.WARNING)
@@ -199,36 +199,57 @@ class Session:
             return
         if damage is not None:
             self._damage.setdefault(channel.channel_id, Damage()).add(damage)
-            self._damaged.set()
+            self._wakeup.set()
 
     # --- frames ---------------------------------------------------------------------
 
     async def _present_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            # Wake at least every IDLE_POLL_SECONDS so a window stays responsive (and can
-            # be closed) while the remote screen does not change. (asyncio.timeout, not
-            # wait_for: 3.11's wait_for can swallow the task group's cancellation here.)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(IDLE_POLL_SECONDS):
-                    await self._damaged.wait()
-            if self.presenter.quit_requested():
-                log.info("window closed")
-                self.stop()
-                return
-            if not self._damaged.is_set():
-                continue
-            self._damaged.clear()
-            monitors = self.monitors()
-            pending = {channel: d.take() for channel, d in self._damage.items()}
-            damage = [monitor.damage(pending.get(channel, ())) for channel, monitor in monitors]
-            if any(damage):
+        watched: int | None = None
+        try:
+            while True:
+                fd = self.presenter.event_fd()  # appears with the first window
+                if fd != watched:
+                    if watched is not None:
+                        loop.remove_reader(watched)
+                    if fd is not None:
+                        loop.add_reader(fd, self._wakeup.set)
+                    watched = fd
+                # Without a descriptor to watch, wake every IDLE_POLL_SECONDS so a window
+                # stays responsive (and can be closed) while the remote screen is still.
+                # (asyncio.timeout, not wait_for: 3.11's wait_for can swallow the task
+                # group's cancellation here.)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(IDLE_POLL_SECONDS if self.presenter.polled
+                                               else None):
+                        await self._wakeup.wait()
+                self._wakeup.clear()
+                if self.presenter.quit_requested():
+                    log.info("window closed")
+                    self.stop()
+                    return
                 started = loop.time()
-                self.presenter.present([monitor for _, monitor in monitors], damage)
-                self.frames_presented += 1
-                self._first_frame.set()
-                # At most one present per refresh: damage arriving meanwhile is merged.
-                await asyncio.sleep(max(0.0, REFRESH_SECONDS - (loop.time() - started)))
+                if self._present():
+                    # At most one present per refresh: damage arriving meanwhile is
+                    # merged. Then go round once more: presenting may have read window
+                    # events off the socket that no descriptor will announce again.
+                    await asyncio.sleep(max(0.0, REFRESH_SECONDS - (loop.time() - started)))
+                    self._wakeup.set()
+        finally:
+            if watched is not None:
+                loop.remove_reader(watched)
+
+    def _present(self) -> bool:
+        """Show what changed since the last present; whether there was anything."""
+        monitors = self.monitors()
+        pending = {channel: d.take() for channel, d in self._damage.items()}
+        damage = [monitor.damage(pending.get(channel, ())) for channel, monitor in monitors]
+        if not any(damage):
+            return False
+        self.presenter.present([monitor for _, monitor in monitors], damage)
+        self.frames_presented += 1
+        self._first_frame.set()
+        return True
 
     def monitors(self) -> list[tuple[int, Monitor]]:
         """Every monitor the server shows (at most MAX_MONITORS), in order, each with the

@@ -6,12 +6,16 @@ import time
 
 import numpy as np
 import pytest
+from Xlib import X, Xatom
+from Xlib import display as xdisplay
+from Xlib.protocol import event as xevent
 
 from spicebox import sdl_loader
 from spicebox.canvas.monitors import Monitor
 from spicebox.canvas.surface import Box, Surface
 from spicebox.config.target import parse_uri
 from spicebox.display.sdl import SdlPresenter
+from tests.guests import console
 from tests.rig.client import ClientThread, assert_shows_guest_screen
 from tests.rig.qemu import RGB, VGA_DEVICES, QemuServer
 from tests.rig.xvfb import xvfb
@@ -69,3 +73,42 @@ def test_each_monitor_gets_its_own_window(monkeypatch: pytest.MonkeyPatch) -> No
             assert presenter._windows == []
         finally:
             presenter.close()
+
+
+def close_window(display: str, title: str) -> None:
+    """Ask the window titled ``title`` to close, as a window manager's close button does."""
+    x = xdisplay.Display(display)
+    try:
+        protocols, delete = x.intern_atom("WM_PROTOCOLS"), x.intern_atom("WM_DELETE_WINDOW")
+        for window in x.screen().root.query_tree().children:
+            name = window.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
+            if name is not None and name.value == title.encode():
+                window.send_event(xevent.ClientMessage(window=window, client_type=protocols,
+                                                       data=(32, [delete, X.CurrentTime,
+                                                                  0, 0, 0])))
+                x.flush()
+                return
+        raise AssertionError(f"no window titled {title!r}")
+    finally:
+        x.close()
+
+
+def test_closing_the_window_ends_the_session(monkeypatch: pytest.MonkeyPatch,
+                                             console_guest: console.ConsoleGuest) -> None:
+    # The session sleeps until the X connection has events, without polling: on a still
+    # screen, only the close request itself can wake it.
+    with xvfb() as display:
+        monkeypatch.setenv("DISPLAY", display)
+        with QemuServer(VGA_DEVICES["std"] + console_guest.qemu_args(), serial=True) as qemu:
+            assert qemu.serial_path is not None
+            with console.SerialConsole(qemu.serial_path) as serial, \
+                    ClientThread(parse_uri(qemu.uri()),
+                                 presenter=lambda: SdlPresenter("x11", "closing")) as client:
+                serial.wait_for(console.READY, 120)
+                assert_shows_guest_screen(client, qemu)
+                frames = client.session.frames_presented
+                time.sleep(1)
+                assert client.session.frames_presented == frames, "the screen is not still"
+                close_window(display, "closing")
+                assert client.wait_done(10) is None
+                assert not client._thread.is_alive(), "closing the window did not end it"

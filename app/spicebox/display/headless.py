@@ -10,12 +10,16 @@ from ..canvas.surface import Box
 
 class HeadlessPresenter:
     name = "headless"
+    polled = False
 
     def __init__(self) -> None:
         self.frames = 0
 
     def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
         self.frames += 1
+
+    def event_fd(self) -> int | None:
+        return None
 
     def quit_requested(self) -> bool:
         return False

@@ -8,6 +8,7 @@ of that box.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 from collections.abc import Sequence
@@ -45,6 +46,9 @@ class SdlPresenter:
         except pygame.error as exc:
             raise DisplayUnavailable(f"cannot open the {backend} display: {exc}") from None
         self.name = backend
+        # On X11 the display connection's socket says when events arrive; SDL's other
+        # drivers (KMS reads evdev and udev itself) give nothing to watch.
+        self.polled = backend != "x11"
         self._title = title
         self._fullscreen = backend == "kmsdrm"
         self._layout: list[Monitor] = []
@@ -104,6 +108,11 @@ class SdlPresenter:
             else:
                 self._windows[index - 1].flip()
 
+    def event_fd(self) -> int | None:
+        if self.polled or not self._targets:
+            return None
+        return _x11_connection_fd(self._pg.display.get_wm_info()["display"])
+
     def quit_requested(self) -> bool:
         return any(e.type in (self._pg.QUIT, self._pg.WINDOWCLOSE)
                    for e in self._pg.event.get())
@@ -112,3 +121,13 @@ class SdlPresenter:
         for window in self._windows:
             window.destroy()
         self._pg.display.quit()
+
+
+def _x11_connection_fd(display_capsule: Any) -> int:
+    """The socket of SDL's Xlib connection, from the Display* pygame hands out."""
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype = ctypes.c_void_p
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    xlib = ctypes.CDLL("libX11.so.6")  # already loaded by SDL's x11 driver
+    xlib.XConnectionNumber.argtypes = [ctypes.c_void_p]
+    return int(xlib.XConnectionNumber(get_pointer(display_capsule, b"display")))
