@@ -205,16 +205,10 @@ class Session:
 
     async def _present_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        watched: int | None = None
+        for fd in self.presenter.event_fds:
+            loop.add_reader(fd, self._wakeup.set)
         try:
             while True:
-                fd = self.presenter.event_fd()  # appears with the first window
-                if fd != watched:
-                    if watched is not None:
-                        loop.remove_reader(watched)
-                    if fd is not None:
-                        loop.add_reader(fd, self._wakeup.set)
-                    watched = fd
                 # Without a descriptor to watch, wake every IDLE_POLL_SECONDS so a window
                 # stays responsive (and can be closed) while the remote screen is still.
                 # (asyncio.timeout, not wait_for: 3.11's wait_for can swallow the task
@@ -236,8 +230,8 @@ class Session:
                     await asyncio.sleep(max(0.0, REFRESH_SECONDS - (loop.time() - started)))
                     self._wakeup.set()
         finally:
-            if watched is not None:
-                loop.remove_reader(watched)
+            for fd in self.presenter.event_fds:
+                loop.remove_reader(fd)
 
     def _present(self) -> bool:
         """Show what changed since the last present; whether there was anything."""

@@ -66,6 +66,7 @@ def _driver_layout(fd: int, bpp: int) -> tuple[int, tuple[int, ...]]:
 
 class FbdevPresenter:
     name = "fbdev"
+    event_fds: tuple[int, ...] = ()
     polled = False  # no window system to ask
 
     def __init__(self, device: Path = Path("/dev/fb0"),
@@ -103,9 +104,6 @@ class FbdevPresenter:
             if not b.empty:
                 self._fb[b.top:b.bottom, b.left:b.right] = \
                     self._convert(pixels[b.top:b.bottom, b.left:b.right])
-
-    def event_fd(self) -> int | None:
-        return None
 
     def quit_requested(self) -> bool:
         return False

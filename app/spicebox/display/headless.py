@@ -10,6 +10,7 @@ from ..canvas.surface import Box
 
 class HeadlessPresenter:
     name = "headless"
+    event_fds: tuple[int, ...] = ()
     polled = False
 
     def __init__(self) -> None:
@@ -17,9 +18,6 @@ class HeadlessPresenter:
 
     def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
         self.frames += 1
-
-    def event_fd(self) -> int | None:
-        return None
 
     def quit_requested(self) -> bool:
         return False

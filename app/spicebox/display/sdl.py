@@ -8,9 +8,9 @@ of that box.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,9 +46,11 @@ class SdlPresenter:
         except pygame.error as exc:
             raise DisplayUnavailable(f"cannot open the {backend} display: {exc}") from None
         self.name = backend
-        # On X11 the display connection's socket says when events arrive; SDL's other
-        # drivers (KMS reads evdev and udev itself) give nothing to watch.
-        self.polled = backend != "x11"
+        # On X11, SDL's connections to the X server (the only ones this process makes)
+        # say when events arrive. SDL's other drivers (KMS reads evdev and udev itself)
+        # give nothing to watch, nor does an X server over TCP; those are polled.
+        self.event_fds = _x11_sockets() if backend == "x11" else ()
+        self.polled = not self.event_fds
         self._title = title
         self._fullscreen = backend == "kmsdrm"
         self._layout: list[Monitor] = []
@@ -108,11 +110,6 @@ class SdlPresenter:
             else:
                 self._windows[index - 1].flip()
 
-    def event_fd(self) -> int | None:
-        if self.polled or not self._targets:
-            return None
-        return _x11_connection_fd(self._pg.display.get_wm_info()["display"])
-
     def quit_requested(self) -> bool:
         return any(e.type in (self._pg.QUIT, self._pg.WINDOWCLOSE)
                    for e in self._pg.event.get())
@@ -123,11 +120,22 @@ class SdlPresenter:
         self._pg.display.quit()
 
 
-def _x11_connection_fd(display_capsule: Any) -> int:
-    """The socket of SDL's Xlib connection, from the Display* pygame hands out."""
-    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-    get_pointer.restype = ctypes.c_void_p
-    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    xlib = ctypes.CDLL("libX11.so.6")  # already loaded by SDL's x11 driver
-    xlib.XConnectionNumber.argtypes = [ctypes.c_void_p]
-    return int(xlib.XConnectionNumber(get_pointer(display_capsule, b"display")))
+
+
+def _x11_sockets() -> tuple[int, ...]:
+    """This process's descriptors connected to a local X server's socket.
+
+    Found from the outside because pygame's get_wm_info, the one way to reach SDL's
+    Display*, crashes now and then (pygame-ce 2.5.8 stores a NULL capsule in its dict).
+    """
+    found = []
+    for fd in sorted(int(name) for name in os.listdir("/proc/self/fd")):
+        try:
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                peer = sock.getpeername() if sock.family == socket.AF_UNIX else ""
+        except OSError:  # closed since (listdir's own), not a socket, or not connected
+            continue
+        name = peer.decode(errors="replace") if isinstance(peer, bytes) else str(peer)
+        if "/.X11-unix/X" in name:
+            found.append(fd)
+    return tuple(found)
