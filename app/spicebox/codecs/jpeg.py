@@ -50,6 +50,8 @@ def decode_jpeg(data: memoryview, max_pixels: int) -> Pixels:
     except pygame.error as exc:
         raise ProtocolError(f"corrupt JPEG: {exc}") from None
     width, height = image.get_size()
-    # SDL's BGRA byte order is the canvas's XRGB in a little-endian u32.
-    pixels: Pixels = np.frombuffer(pygame.image.tobytes(image, "BGRA"), np.uint32)
-    return pixels.reshape(height, width)
+    pixels: Pixels = np.empty((height, width), np.uint32)
+    # SDL's BGRA byte order is the canvas's XRGB in a little-endian u32; SDL converts the
+    # decoded RGB into it as it blits, with no intermediate copy.
+    pygame.image.frombuffer(pixels, (width, height), "BGRA").blit(image, (0, 0))
+    return pixels
