@@ -44,6 +44,8 @@ ERROR line as the console guest so ``console.SerialConsole`` serves both):
 * host ``heads 2``         -> (booted with ``qemu_args(heads=2)`` and ``qxl-vga`` with
   ``max_outputs=2``) grow the X screen to 2048x768 and switch the second output on to its
   right through RandR, draw a distinct scene on it and redraw scene 0 on the first
+* host ``mode WxH``        -> switch the output to one of the QXL driver's modes (such as
+  1920x1080); the scene stays in the top-left 1024x768
 * host ``ping``
 * each of those, once X has executed it (XSync): ``SPICEBOX-GUEST DONE <command>``
   (``animate stop`` adds `` frames=N``)
@@ -473,6 +475,34 @@ class Scene:
         self.frame = 0
         self.draw_frame()
 
+    def randr(self):
+        from Xlib.ext import randr  # imported here: X's extensions are not bound at start
+        info = self.d.query_extension("RANDR")
+        self.d.display.set_extension_major(randr.extname, info.major_opcode)
+        root = self.d.screen().root
+        randr.query_version(root)
+        return randr, root
+
+    def mode(self, width, height):
+        """Switch the first output to one of the QXL driver's modes; the scene stays in
+        the top-left corner, the rest of the screen is the root window's black."""
+        randr, root = self.randr()
+        res = randr.get_screen_resources(root)
+        mode = next((m.id for m in res.modes if (m.width, m.height) == (width, height)),
+                    None)
+        if mode is None:
+            raise RuntimeError(f"the QXL driver offers no {width}x{height} mode")
+        crtc = res.crtcs[0]
+        outputs = randr.get_crtc_info(root, crtc, res.config_timestamp).outputs
+        # The screen must hold the CRTC at every step: grow it first, shrink it last.
+        randr.set_screen_size(root, max(width, WIDTH), max(height, HEIGHT),
+                              width * 254 // 960, height * 254 // 960)
+        reply = randr.set_crtc_config(root, crtc, res.config_timestamp, 0, 0, mode,
+                                      randr.Rotate_0, outputs)
+        if reply.status != 0:
+            raise RuntimeError(f"RRSetCrtcConfig failed with status {reply.status}")
+        randr.set_screen_size(root, width, height, width * 254 // 960, height * 254 // 960)
+
     def heads(self, count):
         """Switch the second QXL output on, right of the first: the screen grows to
         2048x768 and the driver tells QEMU (and spice-server the client) about both heads
@@ -480,11 +510,7 @@ class Scene:
         shows the wrong part of the surface, or the heads swapped, differs."""
         if count != 2:
             raise ValueError("only 'heads 2' is supported")
-        from Xlib.ext import randr  # imported here: X's extensions are not bound at start
-        info = self.d.query_extension("RANDR")
-        self.d.display.set_extension_major(randr.extname, info.major_opcode)
-        root = self.d.screen().root
-        randr.query_version(root)
+        randr, root = self.randr()
         res = randr.get_screen_resources(root)
         if len(res.crtcs) < 2 or len(res.outputs) < 2:
             raise RuntimeError(f"{len(res.crtcs)} CRTCs and {len(res.outputs)} outputs: "
@@ -679,6 +705,8 @@ def main():
                     scene.scroll(int(arg))
                 elif command == "render":
                     scene.render()
+                elif word == "mode" and "x" in arg:
+                    scene.mode(*(int(v) for v in arg.split("x", 1)))
                 elif word == "heads" and arg.isdigit():
                     scene.heads(int(arg))
                 elif command == "xlog":

@@ -156,3 +156,14 @@ def test_the_qxl_driver_draws_with_spice_operations(desk: Desktop) -> None:
     # The render step's mask is an 8-bit alpha pixmap: an A8 surface on the client.
     formats = desk.surface_formats()
     assert formats["A8"] > 0, formats
+
+
+def test_the_guest_changes_resolution(desk: Desktop) -> None:
+    # The server replaces the primary surface; everything after draws on the new one.
+    desk.command("mode 1920x1080")
+    shown = assert_shows_guest_screen(desk.client, desk.qemu, _SCREEN_TIMEOUT)
+    assert shown.shape == (1080, 1920, 3)
+    desk.command("text 5")
+    desk.command(f"mode {desktop.WIDTH}x{desktop.HEIGHT}")
+    shown = assert_shows_guest_screen(desk.client, desk.qemu, _SCREEN_TIMEOUT)
+    assert shown.shape == (desktop.HEIGHT, desktop.WIDTH, 3)
