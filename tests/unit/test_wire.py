@@ -125,6 +125,22 @@ def test_framer_reassembles_split_messages() -> None:
     assert got == [(3, b"abc"), (4, b""), (5, b"x" * 1000)]
 
 
+@pytest.mark.parametrize("mini_header", [True, False])
+def test_framer_gives_the_same_messages_however_the_stream_is_cut(mini_header: bool) -> None:
+    rng = random.Random(4)
+    sender = Framer(mini_header)
+    sizes = [0, 1, 5, 300, 70000, 2, 200000, 3]
+    messages = [(i, rng.randbytes(size)) for i, size in enumerate(sizes)]
+    stream = b"".join(sender.frame(t, body) for t, body in messages)
+    for _ in range(20):
+        framer, got, pos = Framer(mini_header), [], 0
+        while pos < len(stream):
+            step = rng.choice([1, 7, 4096, 65536, 300000])
+            got += [(t, bytes(b)) for t, b, _ in framer.feed(stream[pos:pos + step])]
+            pos += step
+        assert got == messages
+
+
 def test_framer_full_header_and_sub_messages() -> None:
     framer = Framer(mini_header=False)
     sub = (7).to_bytes(2, "little") + (2).to_bytes(4, "little") + b"hi"

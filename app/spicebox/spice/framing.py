@@ -31,12 +31,29 @@ class Framer:
     def __init__(self, mini_header: bool) -> None:
         self.mini_header = mini_header
         self._header = MINI_HEADER if mini_header else FULL_HEADER
-        self._buf = bytearray()
+        self._buf = bytearray()  # headers, and messages that arrived whole
+        # A message still arriving: its body is filled in place, so a big one (a 1080p
+        # bitmap is 8 MiB) is neither accumulated and then copied out, nor reallocated
+        # as it grows.
+        self._body = bytearray()
+        self._filled = 0
+        self._pending: tuple[int, int] | None = None  # (type, sub-message list offset)
         self._serial = 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> Iterator[Frame]:
         """Add received bytes and yield every complete message they finish."""
-        self._buf += data
+        view = memoryview(data)
+        if self._pending is not None:
+            take = min(len(view), len(self._body) - self._filled)
+            self._body[self._filled:self._filled + take] = view[:take]
+            self._filled += take
+            view = view[take:]
+            if self._filled < len(self._body):
+                return
+            (msg_type, sub_list), body = self._pending, memoryview(self._body)
+            self._pending, self._body = None, bytearray()
+            yield from _frames(msg_type, body, sub_list)
+        self._buf += view
         header = self._header
         pos = 0
         buf = self._buf
@@ -50,16 +67,20 @@ class Framer:
                 if size > MAX_MESSAGE_SIZE:
                     raise ProtocolError(f"message of type {msg_type} claims {size} bytes, "
                                         f"more than the {MAX_MESSAGE_SIZE}-byte limit")
-                end = pos + header.size + size
+                start = pos + header.size
+                end = start + size
                 if len(buf) < end:
+                    self._body = bytearray(size)
+                    self._filled = len(buf) - start
+                    self._body[:self._filled] = memoryview(buf)[start:]
+                    self._pending = (msg_type, sub_list)
+                    pos = len(buf)
                     break
                 # Copy out the body: the buffer is compacted below, and decoded messages keep
                 # memoryviews into their body for zero-copy pixel data.
-                body = memoryview(bytes(memoryview(buf)[pos + header.size:end]))
+                body = memoryview(bytes(memoryview(buf)[start:end]))
                 pos = end
-                if sub_list:
-                    yield from _sub_messages(body, sub_list)
-                yield Frame(msg_type, body)
+                yield from _frames(msg_type, body, sub_list)
         finally:
             del buf[:pos]
 
@@ -68,6 +89,12 @@ class Framer:
             return MINI_HEADER.pack(msg_type, len(body)) + body
         self._serial += 1
         return FULL_HEADER.pack(self._serial, msg_type, len(body), 0) + body
+
+
+def _frames(msg_type: int, body: memoryview, sub_list: int) -> Iterator[Frame]:
+    if sub_list:
+        yield from _sub_messages(body, sub_list)
+    yield Frame(msg_type, body)
 
 
 def _sub_messages(body: memoryview, offset: int) -> Iterator[Frame]:
