@@ -20,22 +20,34 @@ from .codecs.pixels import Pixels
 from .config.target import Target
 from .display.base import Presenter
 from .display.screenshot import save_png
+from .input.events import (
+    Button,
+    FocusLost,
+    InputEvent,
+    Key,
+    Locks,
+    PointerMotion,
+    QuitRequested,
+)
 from .logonce import LogOnce
 from .net.tls import TlsVerifier
 from .net.transport import CLOSE_TIMEOUT, ChannelConnection, Endpoint, open_stream
 from .spice.channel import Channel
-from .spice.constants import ChannelType, NotifySeverity
+from .spice.constants import ChannelType, MouseMode, NotifySeverity
 from .spice.display import DisplayChannel
 from .spice.errors import Unsupported
 from .spice.events import (
     ChannelEvent,
     ChannelLinked,
     ChannelsAvailable,
+    GuestLocks,
     MediaTime,
+    MouseModeChanged,
     ServerDisconnecting,
     ServerNotice,
     SessionStarted,
 )
+from .spice.inputs import InputsChannel
 from .spice.main import MainChannel
 from .spice.messages import ChannelId
 from .spice.mmclock import MediaClock
@@ -75,6 +87,7 @@ class Session:
         self._skip = LogOnce(log, logging.WARNING)
         self._openers: dict[int, Callable[[ChannelId], Channel]] = {
             ChannelType.DISPLAY: self._display_channel,
+            ChannelType.INPUTS: self._inputs_channel,
         }
         self.session_id: int | None = None
         self.channels: tuple[ChannelId, ...] = ()  # what the server offers
@@ -82,6 +95,8 @@ class Session:
         self._recorder = recorder
         self.clock = MediaClock()
         self.display_channels: dict[int, DisplayChannel] = {}
+        self.inputs: InputsChannel | None = None
+        self.mouse_mode = MouseMode.SERVER
         self.screenshot_saved = False
 
     async def run(self, screenshot: Path | None = None, screenshot_after: float = 0.0,
@@ -159,6 +174,13 @@ class Session:
             log.info("connected to %s, session %08x", self.endpoint, event.session_id)
         elif isinstance(event, MediaTime):
             self.clock.set(event.mm_time)
+        elif isinstance(event, MouseModeChanged):
+            if event.mode != self.mouse_mode:
+                log.info("mouse mode: %s", "client (absolute)" if event.mode == MouseMode.CLIENT
+                         else "server (relative)")
+            self.mouse_mode = event.mode
+        elif isinstance(event, GuestLocks):
+            log.debug("guest lock keys: %s", event.locks)
         elif isinstance(event, ChannelsAvailable):
             self._open_channels(event)
         elif isinstance(event, ServerNotice):
@@ -186,6 +208,11 @@ class Session:
         channel.recorder = self._recorder
         self.display_channels[ch.id] = channel
         return channel
+
+    def _inputs_channel(self, ch: ChannelId) -> Channel:
+        assert self.session_id is not None
+        self.inputs = InputsChannel(ch.id, self.session_id, self._password)
+        return self.inputs
 
     def _new_canvas(self) -> Canvas:
         return Canvas(self.policy.pixmap_cache_pixels, self.policy.glz_window_pixels)
@@ -218,10 +245,12 @@ class Session:
                                                else None):
                         await self._wakeup.wait()
                 self._wakeup.clear()
-                if self.presenter.quit_requested():
-                    log.info("window closed")
-                    self.stop()
-                    return
+                for event in self.presenter.events():
+                    if isinstance(event, QuitRequested):
+                        log.info("window closed")
+                        self.stop()
+                        return
+                    self._on_input(event)
                 started = loop.time()
                 if self._present():
                     # At most one present per refresh: damage arriving meanwhile is
@@ -232,6 +261,29 @@ class Session:
         finally:
             for fd in self.presenter.event_fds:
                 loop.remove_reader(fd)
+
+    def _on_input(self, event: InputEvent) -> None:
+        inputs = self.inputs
+        if inputs is None:
+            return
+        if isinstance(event, Key):
+            if not inputs.key(event.code, event.pressed):
+                self._skip(("key", event.code), "key %d has no PC scancode; not sent",
+                           event.code)
+        elif isinstance(event, PointerMotion):
+            monitors = self.monitors()
+            if self.mouse_mode == MouseMode.CLIENT and event.monitor < len(monitors):
+                channel, monitor = monitors[event.monitor]
+                inputs.position(monitor.area.left + event.x, monitor.area.top + event.y,
+                                channel)
+            elif self.mouse_mode == MouseMode.SERVER:
+                inputs.motion(event.dx, event.dy)
+        elif isinstance(event, Button):
+            inputs.button(event.button, event.pressed)
+        elif isinstance(event, Locks):
+            inputs.set_locks(event.modifiers)
+        elif isinstance(event, FocusLost):
+            inputs.release_all()
 
     def _present(self) -> bool:
         """Show what changed since the last present; whether there was anything."""

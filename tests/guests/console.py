@@ -10,6 +10,9 @@ Serial protocol on ttyS0 (one line each way, ``\\n`` terminated):
 * guest, once booted and image 0 is on screen: ``SPICEBOX-GUEST READY image=0``
 * host ``show N``  -> guest draws image N, then ``SPICEBOX-GUEST SHOWN image=N``
 * host ``show N`` for a missing image -> ``SPICEBOX-GUEST ERROR no image N``
+* host ``input``   -> the guest starts reporting every event of its input devices (the
+  PS/2 keyboard and mouse, through evdev) as ``SPICEBOX-GUEST INPUT <eventN> <type>
+  <code> <value low 16 bits> <value high 16 bits>``, then ``SPICEBOX-GUEST INPUT ready``
 * any other non-empty line -> ``SPICEBOX-GUEST ERROR unknown command``
 
 Bytes the guest sends while no client is attached to the serial socket are lost, so
@@ -74,10 +77,14 @@ KERNEL_CMDLINE = " ".join(
 
 BUSYBOX = Path("/bin/busybox")
 # Only the applets /init runs; ash builtins (echo, read, [, case) need no link.
-APPLETS = ("sh", "mount", "cat", "stty", "sleep")
+APPLETS = ("sh", "mount", "cat", "stty", "sleep", "insmod", "dd", "od")
+# Modules of the kernel package the guest loads: Debian builds evdev (the event devices
+# the input report reads) and the PS/2 mouse driver as modules; the keyboard is built in.
+MODULES = ("drivers/input/evdev.ko", "drivers/input/mouse/psmouse.ko")
 KERNEL_METAPACKAGE = "linux-image-amd64"
 
 READY = "SPICEBOX-GUEST READY"
+INPUT = "SPICEBOX-GUEST INPUT"
 SHOWN = "SPICEBOX-GUEST SHOWN"
 ERROR = "SPICEBOX-GUEST ERROR"
 
@@ -91,6 +98,9 @@ mount -t devtmpfs devtmpfs /dev
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 exec </dev/ttyS0 >/dev/ttyS0 2>&1
+for module in /modules/*.ko; do
+    insmod "$module" || echo "{ERROR} cannot load $module"
+done
 # Echoed commands would reach the host's parser as if the guest had said them.
 stty -echo
 # Detach fbcon so the framebuffer changes only when we write it (no cursor, no text,
@@ -108,6 +118,19 @@ if [ "$geometry" != "{_FB_GEOMETRY}" ]; then
     # PID 1 must not exit (kernel panic); stay up so the host can read the error.
     while :; do sleep 3600; done
 fi
+# Holds the device open so no event is lost between reads. A read returns whole events,
+# as many as are queued (up to 100 here); 24 bytes are one struct input_event.
+report_events() {{
+    name="${{1#/dev/input/}}"
+    exec 3<"$1"
+    while :; do
+        dd bs=2400 count=1 <&3 2>/dev/null | od -An -v -tu2 -w24 |
+        while read -r event; do
+            set -- $event
+            [ $# -eq 12 ] && echo "{INPUT} $name $9 ${{10}} ${{11}} ${{12}}"
+        done
+    done
+}}
 cat /images/img0.raw > /dev/fb0
 echo "{READY} image=0"
 while :; do
@@ -132,6 +155,23 @@ while :; do
                     fi
                     ;;
             esac
+            ;;
+        input)
+            # A reader per device, including those that appear later (the PS/2 mouse
+            # is probed in the background).
+            (
+                started=" "
+                while :; do
+                    for dev in /dev/input/event*; do
+                        case "$started" in *" $dev "*) continue ;; esac
+                        [ -e "$dev" ] || continue
+                        started="$started$dev "
+                        report_events "$dev" &
+                    done
+                    sleep 1
+                done
+            ) &
+            echo "{INPUT} ready"
             ;;
         *)
             echo "{ERROR} unknown command"
@@ -191,6 +231,7 @@ def build(cache_dir: Path) -> ConsoleGuest:
         "init": INIT_SCRIPT,
         "append": KERNEL_CMDLINE,
         "applets": list(APPLETS),
+        "modules": list(MODULES),
         "image_generator": IMAGE_GENERATOR_VERSION,
         "kernel_package": f"{package}={version}",
         "busybox_sha256": hashlib.sha256(busybox).hexdigest(),
@@ -208,11 +249,11 @@ def build(cache_dir: Path) -> ConsoleGuest:
     work.chmod(0o755)
     try:
         deb = _download_kernel_package(package, version, cache_dir / "debs")
-        _extract_kernel(deb, work / _KERNEL_NAME)
+        modules = _extract_kernel(deb, work / _KERNEL_NAME)
         images = [_framebuffer_bytes(render_image(i)) for i in range(IMAGE_COUNT)]
         for index, data in enumerate(images):
             (work / _image_name(index)).write_bytes(data)
-        (work / _INITRD_NAME).write_bytes(_initramfs(busybox, images))
+        (work / _INITRD_NAME).write_bytes(_initramfs(busybox, images, modules))
         # Written last: its presence is what marks a directory as a finished build.
         (work / _RECIPE_NAME).write_text(json.dumps(recipe, indent=2, sort_keys=True))
         try:
@@ -337,13 +378,14 @@ def _download_kernel_package(package: str, version: str, debs: Path) -> Path:
     return target
 
 
-def _extract_kernel(deb: Path, dest: Path) -> None:
-    """Copy /boot/vmlinuz-* out of ``deb``.
+def _extract_kernel(deb: Path, dest: Path) -> dict[str, bytes]:
+    """Copy /boot/vmlinuz-* out of ``deb``; return the MODULES, by file name.
 
-    Streams dpkg-deb's data tarball and stops at the kernel instead of `dpkg-deb -x`,
+    Streams dpkg-deb's data tarball and stops once it has them instead of `dpkg-deb -x`,
     which would write ~400 MB of modules the guest never loads.
     """
     log.info("extracting the kernel from %s", deb.name)
+    modules: dict[str, bytes] = {}
     with subprocess.Popen(
         ["dpkg-deb", "--fsys-tarfile", str(deb)],
         stdout=subprocess.PIPE,
@@ -353,10 +395,19 @@ def _extract_kernel(deb: Path, dest: Path) -> None:
         try:
             with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
                 for member in tar:
-                    if member.isfile() and re.fullmatch(r"(\./)?boot/vmlinuz-.+", member.name):
+                    if not member.isfile():
+                        continue
+                    module = next((m for m in MODULES
+                                   if member.name.endswith(f"/kernel/{m}")), None)
+                    if re.fullmatch(r"(\./)?boot/vmlinuz-.+", member.name):
                         source = tar.extractfile(member)
                         assert source is not None
                         dest.write_bytes(source.read())
+                    elif module is not None:
+                        source = tar.extractfile(member)
+                        assert source is not None
+                        modules[Path(module).name] = source.read()
+                    if dest.is_file() and len(modules) == len(MODULES):
                         break
         except tarfile.TarError as exc:
             raise GuestBuildError(f"cannot unpack {deb}: delete it and retry") from exc
@@ -365,6 +416,9 @@ def _extract_kernel(deb: Path, dest: Path) -> None:
             proc.kill()
     if not dest.is_file():
         raise GuestBuildError(f"{deb.name} has no /boot/vmlinuz-*: is it a kernel image package?")
+    if len(modules) != len(MODULES):
+        raise GuestBuildError(f"{deb.name} lacks some of {', '.join(MODULES)}")
+    return modules
 
 
 def render_image(index: int) -> npt.NDArray[np.uint8]:
@@ -488,10 +542,12 @@ class _Cpio:
         return bytes(self._out)
 
 
-def _initramfs(busybox: bytes, images: Iterable[bytes]) -> bytes:
+def _initramfs(busybox: bytes, images: Iterable[bytes], modules: dict[str, bytes]) -> bytes:
     cpio = _Cpio()
-    for directory in ("bin", "dev", "proc", "sys", "images"):
+    for directory in ("bin", "dev", "proc", "sys", "images", "modules"):
         cpio.directory(directory)
+    for name, data in sorted(modules.items()):
+        cpio.file(f"modules/{name}", data)
     # The kernel opens /dev/console for init's stdio before /init can mount devtmpfs.
     cpio.char_device("dev/console", 5, 1)
     cpio.file("bin/busybox", busybox, 0o755)

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from Xlib import X, Xatom
+from Xlib import X
 from Xlib import display as xdisplay
 from Xlib.protocol import event as xevent
 
@@ -18,7 +18,7 @@ from spicebox.display.sdl import SdlPresenter
 from tests.guests import console
 from tests.rig.client import ClientThread, assert_shows_guest_screen
 from tests.rig.qemu import RGB, VGA_DEVICES, QemuServer
-from tests.rig.xvfb import xvfb
+from tests.rig.xvfb import window_named, xvfb
 
 
 def test_x11_window_equals_the_canvas(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,16 +79,11 @@ def close_window(display: str, title: str) -> None:
     """Ask the window titled ``title`` to close, as a window manager's close button does."""
     x = xdisplay.Display(display)
     try:
+        window = window_named(x, title)
         protocols, delete = x.intern_atom("WM_PROTOCOLS"), x.intern_atom("WM_DELETE_WINDOW")
-        for window in x.screen().root.query_tree().children:
-            name = window.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
-            if name is not None and name.value == title.encode():
-                window.send_event(xevent.ClientMessage(window=window, client_type=protocols,
-                                                       data=(32, [delete, X.CurrentTime,
-                                                                  0, 0, 0])))
-                x.flush()
-                return
-        raise AssertionError(f"no window titled {title!r}")
+        window.send_event(xevent.ClientMessage(window=window, client_type=protocols,
+                                               data=(32, [delete, X.CurrentTime, 0, 0, 0])))
+        x.flush()
     finally:
         x.close()
 

@@ -8,6 +8,10 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from Xlib import X, Xatom
+from Xlib import display as xdisplay
 
 
 @contextmanager
@@ -30,3 +34,12 @@ def xvfb(size: str = "1280x1024x24") -> Iterator[str]:
         os.close(read_fd)
         process.terminate()
         process.wait(10)
+
+
+def window_named(x: xdisplay.Display, title: str) -> Any:
+    """The top-level window titled ``title`` (python-xlib's Window; it has no types)."""
+    for window in x.screen().root.query_tree().children:
+        name = window.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
+        if name is not None and name.value == title.encode():
+            return window
+    raise AssertionError(f"no window titled {title!r}")

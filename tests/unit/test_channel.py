@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from spicebox.spice import messages as m
-from spicebox.spice.constants import DisplayCap, ImageCompression
+from spicebox.spice.channel import Channel
+from spicebox.spice.constants import DisplayCap, ImageCompression, MouseMode
 from spicebox.spice.display import DisplayChannel
 from spicebox.spice.errors import ProtocolError
 from spicebox.spice.events import (
@@ -11,6 +12,7 @@ from spicebox.spice.events import (
     ChannelLinked,
     ChannelsAvailable,
     MediaTime,
+    MouseModeChanged,
     ServerNotice,
     SessionStarted,
 )
@@ -31,7 +33,7 @@ def linked_main() -> tuple[MainChannel, list[ChannelEvent]]:
     return main, events
 
 
-def sent(channel: MainChannel | DisplayChannel) -> list[tuple[int, bytes]]:
+def sent(channel: Channel) -> list[tuple[int, bytes]]:
     return [(t, bytes(b)) for t, b, _ in Framer(True).feed(channel.data_to_send())]
 
 
@@ -39,10 +41,23 @@ def test_main_session_setup() -> None:
     main, events = linked_main()
     assert isinstance(events[0], ChannelLinked)
     events = main.receive_data(frame(m.MainInit(0x1234, 1, 3, 1, 0, 10, 99, 0)))
-    assert events == [SessionStarted(0x1234, 1, False), MediaTime(99)]
-    assert sent(main) == [(m.AttachChannels.spec.number, b"")]
+    both = MouseMode.SERVER | MouseMode.CLIENT
+    assert events == [SessionStarted(0x1234, 1, False), MediaTime(99),
+                      MouseModeChanged(MouseMode.SERVER, both)]
+    # The server could do client mode (a tablet or the agent): the client asks for it.
+    assert sent(main) == [(m.AttachChannels.spec.number, b""),
+                          (m.MouseModeRequest.spec.number, b"\2\0")]
     events = main.receive_data(frame(m.ChannelsList((m.ChannelId(2, 0), m.ChannelId(3, 0)))))
     assert events == [ChannelsAvailable((m.ChannelId(2, 0), m.ChannelId(3, 0)))]
+
+
+def test_mouse_mode_follows_the_server() -> None:
+    main, _ = linked_main()
+    main.receive_data(frame(m.MainInit(1, 1, 1, 1, 0, 10, 0, 0)))  # server mode only
+    assert [t for t, _ in sent(main)] == [m.AttachChannels.spec.number]
+    events = main.receive_data(frame(m.MouseModeMsg(3, 2)))
+    assert events == [MouseModeChanged(MouseMode.CLIENT, MouseMode.SERVER | MouseMode.CLIENT)]
+    assert sent(main) == []  # already in client mode: nothing to ask
 
 
 def test_ack_window_and_ping() -> None:

@@ -7,13 +7,14 @@ from typing import Protocol
 
 from ..canvas.monitors import Monitor
 from ..canvas.surface import Box
+from ..input.events import InputEvent
 
 
 class Presenter(Protocol):
     name: str
     # Descriptors that turn readable when the window system has events for us, and
     # whether events can only be found by asking every so often instead (an SDL driver
-    # that offers nothing to watch); either way, quit_requested reads them.
+    # that offers nothing to watch); either way, events() reads them.
     event_fds: tuple[int, ...]
     polled: bool
 
@@ -22,8 +23,8 @@ class Presenter(Protocol):
         coordinates (disjoint, possibly none). Called at most once per refresh, always
         with the whole current layout, which may differ from the last one."""
 
-    def quit_requested(self) -> bool:
-        """Whether the user closed the window (dev backends); reads pending window-system
-        events as a side effect."""
+    def events(self) -> list[InputEvent]:
+        """What the window system reported since the last call (keys, pointer, focus,
+        close); empty for presenters without one."""
 
     def close(self) -> None: ...

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from ..canvas.monitors import Monitor
 from ..canvas.surface import Box
 from ..codecs.pixels import Pixels
+from ..input.events import InputEvent
 from .sdl import DisplayUnavailable
 
 FBIOGET_VSCREENINFO = 0x4600
@@ -105,8 +106,8 @@ class FbdevPresenter:
                 self._fb[b.top:b.bottom, b.left:b.right] = \
                     self._convert(pixels[b.top:b.bottom, b.left:b.right])
 
-    def quit_requested(self) -> bool:
-        return False
+    def events(self) -> list[InputEvent]:
+        return []
 
     def close(self) -> None:
         del self._fb

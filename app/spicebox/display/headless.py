@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from ..canvas.monitors import Monitor
 from ..canvas.surface import Box
+from ..input.events import InputEvent
 
 
 class HeadlessPresenter:
@@ -19,8 +20,8 @@ class HeadlessPresenter:
     def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
         self.frames += 1
 
-    def quit_requested(self) -> bool:
-        return False
+    def events(self) -> list[InputEvent]:
+        return []
 
     def close(self) -> None:
         pass

@@ -17,12 +17,27 @@ from typing import Any
 from .. import sdl_loader
 from ..canvas.monitors import Monitor
 from ..canvas.surface import Box, Surface
+from ..input.events import (
+    Button,
+    FocusLost,
+    InputEvent,
+    Key,
+    Locks,
+    PointerMotion,
+    QuitRequested,
+)
+from ..input.scancodes import linux_from_sdl
 from ..logonce import LogOnce
+from ..spice.constants import KeyModifiers, MouseButton
 
 log = logging.getLogger(__name__)
 
 # SDL video driver for each backend name; SDL 2 has no fbdev driver (see fbdev.py).
 SDL_DRIVERS = {"x11": "x11", "kmsdrm": "kmsdrm"}
+# pygame's button numbers: SDL's, with the wheel as 4 and 5 and X1/X2 moved up to 6/7.
+_BUTTONS = {1: MouseButton.LEFT, 2: MouseButton.MIDDLE, 3: MouseButton.RIGHT,
+            4: MouseButton.UP, 5: MouseButton.DOWN, 6: MouseButton.SIDE,
+            7: MouseButton.EXTRA}
 # SDL_WINDOWPOS_UNDEFINED_DISPLAY(n): let SDL place the window, on display n.
 _ON_DISPLAY = 0x1FFF0000
 
@@ -110,9 +125,37 @@ class SdlPresenter:
             else:
                 self._windows[index - 1].flip()
 
-    def quit_requested(self) -> bool:
-        return any(e.type in (self._pg.QUIT, self._pg.WINDOWCLOSE)
-                   for e in self._pg.event.get())
+    def events(self) -> list[InputEvent]:
+        pg = self._pg
+        found: list[InputEvent] = []
+        for event in pg.event.get():
+            kind = event.type
+            if kind in (pg.QUIT, pg.WINDOWCLOSE):
+                found.append(QuitRequested())
+            elif kind in (pg.KEYDOWN, pg.KEYUP):
+                code = linux_from_sdl(event.scancode)
+                if code is not None:
+                    found.append(Key(code, kind == pg.KEYDOWN))
+            elif kind == pg.MOUSEMOTION:
+                x, y = event.pos
+                dx, dy = event.rel
+                found.append(PointerMotion(self._monitor_of(event), x, y, dx, dy))
+            elif kind in (pg.MOUSEBUTTONDOWN, pg.MOUSEBUTTONUP):
+                button = _BUTTONS.get(event.button)
+                if button is not None:
+                    found.append(Button(button, kind == pg.MOUSEBUTTONDOWN))
+            elif kind == pg.WINDOWFOCUSLOST:
+                found.append(FocusLost())
+            elif kind == pg.WINDOWFOCUSGAINED:
+                mods = pg.key.get_mods()
+                found.append(Locks(KeyModifiers(
+                    (KeyModifiers.CAPS_LOCK if mods & pg.KMOD_CAPS else 0)
+                    | (KeyModifiers.NUM_LOCK if mods & pg.KMOD_NUM else 0))))
+        return found
+
+    def _monitor_of(self, event: Any) -> int:
+        window = getattr(event, "window", None)
+        return self._windows.index(window) + 1 if window in self._windows else 0
 
     def close(self) -> None:
         for window in self._windows:

@@ -54,6 +54,43 @@ class MainCap(IntEnum):
     SEAMLESS_MIGRATE = 3
 
 
+class InputsCap(IntEnum):
+    KEY_SCANCODE = 0
+
+
+class KeyModifiers(IntFlag):
+    """Keyboard lock states, as INPUTS INIT/KEY_MODIFIERS carry them."""
+
+    SCROLL_LOCK = 1
+    NUM_LOCK = 2
+    CAPS_LOCK = 4
+
+
+class MouseButton(IntEnum):
+    LEFT = 1
+    MIDDLE = 2
+    RIGHT = 3
+    UP = 4  # wheel
+    DOWN = 5
+    SIDE = 6
+    EXTRA = 7
+
+
+class MouseButtonMask(IntFlag):
+    LEFT = 1
+    MIDDLE = 2
+    RIGHT = 4
+    UP = 8
+    DOWN = 16
+    SIDE = 32
+    EXTRA = 64
+
+
+# The server acknowledges pointer messages in bunches of this many; spice-gtk keeps at
+# most two bunches unacknowledged and merges motion meanwhile.
+MOTION_ACK_BUNCH = 4
+
+
 class DisplayCap(IntEnum):
     SIZED_STREAM = 0
     MONITORS_CONFIG = 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .constants import KeyModifiers, MouseMode
 from .messages import ChannelId
 from .wire import Message
 
@@ -51,6 +52,21 @@ class MediaTime(Event):
 @dataclass(frozen=True)
 class ChannelsAvailable(Event):
     channels: tuple[ChannelId, ...]
+
+
+@dataclass(frozen=True)
+class MouseModeChanged(Event):
+    """Which mouse mode is in force: SERVER (relative motion) or CLIENT (positions)."""
+
+    mode: MouseMode
+    supported: MouseMode
+
+
+@dataclass(frozen=True)
+class GuestLocks(Event):
+    """The guest's Caps/Num/Scroll Lock state (INPUTS INIT or KEY_MODIFIERS)."""
+
+    locks: KeyModifiers
 
 
 ChannelEvent = Event | Message

@@ -50,6 +50,7 @@ from .wire import (
 
 MAIN = ChannelType.MAIN
 DISPLAY = ChannelType.DISPLAY
+INPUTS = ChannelType.INPUTS
 
 Bytes = Annotated[memoryview, Rest()]
 
@@ -619,6 +620,82 @@ class AttachChannels(Message):
 @dataclass(frozen=True, slots=True)
 class MouseModeRequest(Message):
     mode: U16
+
+
+# --- inputs channel -------------------------------------------------------------------------
+
+
+@message(INPUTS, SERVER, 101)
+@dataclass(frozen=True, slots=True)
+class InputsInit(Message):
+    keyboard_modifiers: U16
+
+
+@message(INPUTS, SERVER, 102)
+@dataclass(frozen=True, slots=True)
+class InputsKeyModifiers(Message):
+    modifiers: U16
+
+
+@message(INPUTS, SERVER, 111)
+@dataclass(frozen=True, slots=True)
+class MouseMotionAck(Message):
+    pass
+
+
+@message(INPUTS, CLIENT, 101)
+@dataclass(frozen=True, slots=True)
+class KeyDown(Message):
+    code: U32  # set-1 bytes, little-endian: 0x1e, or 0x1de0 for E0 1D
+
+
+@message(INPUTS, CLIENT, 102)
+@dataclass(frozen=True, slots=True)
+class KeyUp(Message):
+    code: U32
+
+
+@message(INPUTS, CLIENT, 103)
+@dataclass(frozen=True, slots=True)
+class SetKeyModifiers(Message):
+    modifiers: U16
+
+
+@message(INPUTS, CLIENT, 104)
+@dataclass(frozen=True, slots=True)
+class KeyScancode(Message):
+    data: Bytes  # raw set-1 bytes, any number
+
+
+@message(INPUTS, CLIENT, 111)
+@dataclass(frozen=True, slots=True)
+class MouseMotion(Message):
+    dx: I32
+    dy: I32
+    buttons_state: U16
+
+
+@message(INPUTS, CLIENT, 112)
+@dataclass(frozen=True, slots=True)
+class MousePosition(Message):
+    x: U32
+    y: U32
+    buttons_state: U16
+    display_id: U8
+
+
+@message(INPUTS, CLIENT, 113)
+@dataclass(frozen=True, slots=True)
+class MousePress(Message):
+    button: U8
+    buttons_state: U16
+
+
+@message(INPUTS, CLIENT, 114)
+@dataclass(frozen=True, slots=True)
+class MouseRelease(Message):
+    button: U8
+    buttons_state: U16
 
 
 # --- display channel ------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Local input devices (evdev, SDL) turned into what the SPICE inputs channel sends."""
