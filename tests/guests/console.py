@@ -11,8 +11,10 @@ Serial protocol on ttyS0 (one line each way, ``\\n`` terminated):
 * host ``show N``  -> guest draws image N, then ``SPICEBOX-GUEST SHOWN image=N``
 * host ``show N`` for a missing image -> ``SPICEBOX-GUEST ERROR no image N``
 * host ``input``   -> the guest starts reporting every event of its input devices (the
-  PS/2 keyboard and mouse, through evdev) as ``SPICEBOX-GUEST INPUT <eventN> <type>
-  <code> <value low 16 bits> <value high 16 bits>``, then ``SPICEBOX-GUEST INPUT ready``
+  PS/2 keyboard and mouse, and a USB tablet if QEMU has one, through evdev) as
+  ``SPICEBOX-GUEST INPUT <eventN> <type> <code> <value low 16 bits> <value high 16
+  bits>``, then ``SPICEBOX-GUEST INPUT ready``; ``SPICEBOX-GUEST INPUT device <eventN>
+  <name>`` once it reads a device (devices may appear later: USB)
 * any other non-empty line -> ``SPICEBOX-GUEST ERROR unknown command``
 
 Bytes the guest sends while no client is attached to the serial socket are lost, so
@@ -78,9 +80,20 @@ KERNEL_CMDLINE = " ".join(
 BUSYBOX = Path("/bin/busybox")
 # Only the applets /init runs; ash builtins (echo, read, [, case) need no link.
 APPLETS = ("sh", "mount", "cat", "stty", "sleep", "insmod", "dd", "od")
-# Modules of the kernel package the guest loads: Debian builds evdev (the event devices
-# the input report reads) and the PS/2 mouse driver as modules; the keyboard is built in.
-MODULES = ("drivers/input/evdev.ko", "drivers/input/mouse/psmouse.ko")
+# Modules of the kernel package the guest loads, in this order: Debian builds evdev (the
+# event devices the input report reads), the PS/2 mouse driver and USB HID (for QEMU's
+# usb-tablet, an absolute pointer, on its UHCI controller) as modules; the keyboard is
+# built in.
+MODULES = (
+    "drivers/input/evdev.ko",
+    "drivers/input/mouse/psmouse.ko",
+    "drivers/usb/common/usb-common.ko",
+    "drivers/usb/core/usbcore.ko",
+    "drivers/usb/host/uhci-hcd.ko",
+    "drivers/hid/hid.ko",
+    "drivers/hid/usbhid/usbhid.ko",
+    "drivers/hid/hid-generic.ko",
+)
 KERNEL_METAPACKAGE = "linux-image-amd64"
 
 READY = "SPICEBOX-GUEST READY"
@@ -123,6 +136,7 @@ fi
 report_events() {{
     name="${{1#/dev/input/}}"
     exec 3<"$1"
+    echo "{INPUT} device $name $(cat /sys/class/input/$name/device/name)"
     while :; do
         dd bs=2400 count=1 <&3 2>/dev/null | od -An -v -tu2 -w24 |
         while read -r event; do
@@ -406,7 +420,9 @@ def _extract_kernel(deb: Path, dest: Path) -> dict[str, bytes]:
                     elif module is not None:
                         source = tar.extractfile(member)
                         assert source is not None
-                        modules[Path(module).name] = source.read()
+                        # Numbered: /init loads them in name order.
+                        modules[f"{MODULES.index(module):02d}-{Path(module).name}"] = \
+                            source.read()
                     if dest.is_file() and len(modules) == len(MODULES):
                         break
         except tarfile.TarError as exc:
