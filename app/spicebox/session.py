@@ -34,12 +34,14 @@ from .net.tls import TlsVerifier
 from .net.transport import CLOSE_TIMEOUT, ChannelConnection, Endpoint, open_stream
 from .spice.channel import Channel
 from .spice.constants import ChannelType, MouseMode, NotifySeverity
+from .spice.cursor import CursorChannel
 from .spice.display import DisplayChannel
 from .spice.errors import Unsupported
 from .spice.events import (
     ChannelEvent,
     ChannelLinked,
     ChannelsAvailable,
+    CursorState,
     GuestLocks,
     MediaTime,
     MouseModeChanged,
@@ -88,6 +90,7 @@ class Session:
         self._openers: dict[int, Callable[[ChannelId], Channel]] = {
             ChannelType.DISPLAY: self._display_channel,
             ChannelType.INPUTS: self._inputs_channel,
+            ChannelType.CURSOR: self._cursor_channel,
         }
         self.session_id: int | None = None
         self.channels: tuple[ChannelId, ...] = ()  # what the server offers
@@ -96,6 +99,7 @@ class Session:
         self.clock = MediaClock()
         self.display_channels: dict[int, DisplayChannel] = {}
         self.inputs: InputsChannel | None = None
+        self.cursor = CursorState(None, 0, 0, False)
         self.mouse_mode = MouseMode.SERVER
         self.screenshot_saved = False
 
@@ -179,6 +183,10 @@ class Session:
                 log.info("mouse mode: %s", "client (absolute)" if event.mode == MouseMode.CLIENT
                          else "server (relative)")
             self.mouse_mode = event.mode
+        elif isinstance(event, CursorState):
+            if (event.shape, event.visible) != (self.cursor.shape, self.cursor.visible):
+                self.presenter.set_cursor(event.shape, event.visible)
+            self.cursor = event
         elif isinstance(event, GuestLocks):
             log.debug("guest lock keys: %s", event.locks)
         elif isinstance(event, ChannelsAvailable):
@@ -213,6 +221,10 @@ class Session:
         assert self.session_id is not None
         self.inputs = InputsChannel(ch.id, self.session_id, self._password)
         return self.inputs
+
+    def _cursor_channel(self, ch: ChannelId) -> Channel:
+        assert self.session_id is not None
+        return CursorChannel(ch.id, self.session_id, self._password)
 
     def _new_canvas(self) -> Canvas:
         return Canvas(self.policy.pixmap_cache_pixels, self.policy.glz_window_pixels)

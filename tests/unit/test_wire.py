@@ -15,6 +15,8 @@ from spicebox.spice.constants import (
     BrushType,
     ClipType,
     CompositeFlags,
+    CursorFlags,
+    CursorType,
     ImageType,
     LineFlags,
     PathFlags,
@@ -37,6 +39,8 @@ CUSTOM_SAMPLES: dict[type, Any] = {
     m.String: m.String(StringFlags.RASTER_A4, (
         m.RasterGlyph(m.Point(1, 2), m.Point(-1, -9), 3, 2, memoryview(b"\x12\x34\x56\x78")),
         m.RasterGlyph(m.Point(9, 2), m.Point(0, -9), 1, 1, memoryview(b"\xf0")))),
+    m.Cursor: m.Cursor(CursorFlags.CACHE_ME, 2**40 + 1, CursorType.ALPHA, 2, 1, 1, 0,
+                       memoryview(bytes(range(8)))),
     m.DrawComposite: m.DrawComposite(
         m.DisplayBase(0, RECT, m.Clip(ClipType.NONE)),
         3 | CompositeFlags.HAS_MASK | CompositeFlags.HAS_SRC_TRANSFORM
@@ -52,8 +56,8 @@ def sample(hint: Any) -> Any:
         return CUSTOM_SAMPLES[hint]
     for meta in getattr(hint, "__metadata__", ()):
         if isinstance(meta, Prim):
-            return {"B": 0xA5, "H": 0xBEEF, "I": 0xDEADBEEF, "Q": 2**40 + 3, "i": -5,
-                    "q": -(2**40)}[meta.fmt]
+            return {"B": 0xA5, "H": 0xBEEF, "I": 0xDEADBEEF, "Q": 2**40 + 3, "h": -7,
+                    "i": -5, "q": -(2**40)}[meta.fmt]
         if isinstance(meta, Rest | Blob):
             return memoryview(b"payload\0")
         if isinstance(meta, Array):

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from ..canvas.monitors import Monitor
 from ..canvas.surface import Box
+from ..codecs.cursor import CursorShape
 from ..input.events import InputEvent
 
 
@@ -22,6 +23,10 @@ class Presenter(Protocol):
         """Show every monitor; ``damage[i]`` are the changed boxes of monitor i in its own
         coordinates (disjoint, possibly none). Called at most once per refresh, always
         with the whole current layout, which may differ from the last one."""
+
+    def set_cursor(self, shape: CursorShape | None, visible: bool) -> None:
+        """Show the guest's pointer shape at the local pointer (None or not visible:
+        no pointer)."""
 
     def events(self) -> list[InputEvent]:
         """What the window system reported since the last call (keys, pointer, focus,

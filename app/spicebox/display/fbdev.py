@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from ..canvas.monitors import Monitor
 from ..canvas.surface import Box
+from ..codecs.cursor import CursorShape
 from ..codecs.pixels import Pixels
 from ..input.events import InputEvent
 from .sdl import DisplayUnavailable
@@ -105,6 +106,11 @@ class FbdevPresenter:
             if not b.empty:
                 self._fb[b.top:b.bottom, b.left:b.right] = \
                     self._convert(pixels[b.top:b.bottom, b.left:b.right])
+
+    def set_cursor(self, shape: CursorShape | None, visible: bool) -> None:
+        # The framebuffer has no pointer of its own; drawing the guest's over the frame
+        # comes with evdev input (the pointer has nowhere to be until then).
+        pass
 
     def events(self) -> list[InputEvent]:
         return []

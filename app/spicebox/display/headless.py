@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from ..canvas.monitors import Monitor
 from ..canvas.surface import Box
+from ..codecs.cursor import CursorShape
 from ..input.events import InputEvent
 
 
@@ -16,9 +17,13 @@ class HeadlessPresenter:
 
     def __init__(self) -> None:
         self.frames = 0
+        self.cursor: CursorShape | None = None  # what a screen would show
 
     def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
         self.frames += 1
+
+    def set_cursor(self, shape: CursorShape | None, visible: bool) -> None:
+        self.cursor = shape if visible else None
 
     def events(self) -> list[InputEvent]:
         return []

@@ -17,6 +17,7 @@ from typing import Any
 from .. import sdl_loader
 from ..canvas.monitors import Monitor
 from ..canvas.surface import Box, Surface
+from ..codecs.cursor import CursorShape
 from ..input.events import (
     Button,
     FocusLost,
@@ -124,6 +125,15 @@ class SdlPresenter:
                 self._pg.display.update([(b.left, b.top, b.width, b.height) for b in boxes])
             else:
                 self._windows[index - 1].flip()
+
+    def set_cursor(self, shape: CursorShape | None, visible: bool) -> None:
+        pg = self._pg
+        if shape is None or not visible:
+            pg.mouse.set_visible(False)
+            return
+        image = pg.image.frombuffer(shape.pixels, (shape.width, shape.height), "BGRA")
+        pg.mouse.set_cursor(pg.cursors.Cursor((shape.hot_x, shape.hot_y), image))
+        pg.mouse.set_visible(True)
 
     def events(self) -> list[InputEvent]:
         pg = self._pg

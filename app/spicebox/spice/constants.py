@@ -91,6 +91,22 @@ class MouseButtonMask(IntFlag):
 MOTION_ACK_BUNCH = 4
 
 
+class CursorType(IntEnum):
+    ALPHA = 0
+    MONO = 1
+    COLOR4 = 2
+    COLOR8 = 3
+    COLOR16 = 4
+    COLOR24 = 5
+    COLOR32 = 6
+
+
+class CursorFlags(IntFlag):
+    NONE = 1  # no cursor shape: hide it
+    CACHE_ME = 2
+    FROM_CACHE = 4
+
+
 class DisplayCap(IntEnum):
     SIZED_STREAM = 0
     MONITORS_CONFIG = 1

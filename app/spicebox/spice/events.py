@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..codecs.cursor import CursorShape
 from .constants import KeyModifiers, MouseMode
 from .messages import ChannelId
 from .wire import Message
@@ -67,6 +68,17 @@ class GuestLocks(Event):
     """The guest's Caps/Num/Scroll Lock state (INPUTS INIT or KEY_MODIFIERS)."""
 
     locks: KeyModifiers
+
+
+@dataclass(frozen=True)
+class CursorState(Event):
+    """The guest pointer: its shape (None: no pointer), where the server puts its hot
+    spot, and whether it shows."""
+
+    shape: CursorShape | None
+    x: int
+    y: int
+    visible: bool
 
 
 ChannelEvent = Event | Message

@@ -18,6 +18,7 @@ from .constants import (
     ChannelType,
     ClipType,
     CompositeFlags,
+    CursorFlags,
     ImageType,
     LineFlags,
     StringFlags,
@@ -51,6 +52,7 @@ from .wire import (
 MAIN = ChannelType.MAIN
 DISPLAY = ChannelType.DISPLAY
 INPUTS = ChannelType.INPUTS
+CURSOR = ChannelType.CURSOR
 
 Bytes = Annotated[memoryview, Rest()]
 
@@ -696,6 +698,101 @@ class MousePress(Message):
 class MouseRelease(Message):
     button: U8
     buttons_state: U16
+
+
+# --- cursor channel -------------------------------------------------------------------------
+
+_CURSOR_HEADER = struct.Struct("<QBHHHH")
+_NO_DATA = memoryview(b"")
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor(Custom):
+    """A cursor shape, or (flag NONE) the absence of one; ``data`` is the rest of the
+    message, its layout set by ``type`` (codecs/cursor.py)."""
+
+    flags: int
+    unique: int = 0
+    type: int = 0
+    width: int = 0
+    height: int = 0
+    hot_x: int = 0
+    hot_y: int = 0
+    data: memoryview = _NO_DATA
+
+    @classmethod
+    def read(cls, r: Reader) -> Cursor:
+        (flags,) = r.unpack(_U16)
+        if flags & CursorFlags.NONE:
+            return cls(flags)
+        unique, kind, width, height, hot_x, hot_y = r.unpack(_CURSOR_HEADER)
+        return cls(flags, unique, kind, width, height, hot_x, hot_y, r.take(r.end - r.pos))
+
+    @classmethod
+    def write(cls, w: Writer, value: Cursor) -> None:
+        w.pack(_U16, value.flags)
+        if not value.flags & CursorFlags.NONE:
+            w.pack(_CURSOR_HEADER, value.unique, value.type, value.width, value.height,
+                   value.hot_x, value.hot_y)
+            w.buf += value.data
+
+
+_U16 = struct.Struct("<H")
+
+
+@message(CURSOR, SERVER, 101)
+@dataclass(frozen=True, slots=True)
+class CursorInit(Message):
+    position: Point16
+    trail_length: U16
+    trail_frequency: U16
+    visible: U8
+    cursor: Cursor
+
+
+@message(CURSOR, SERVER, 102)
+@dataclass(frozen=True, slots=True)
+class CursorReset(Message):
+    pass
+
+
+@message(CURSOR, SERVER, 103)
+@dataclass(frozen=True, slots=True)
+class CursorSet(Message):
+    position: Point16
+    visible: U8
+    cursor: Cursor
+
+
+@message(CURSOR, SERVER, 104)
+@dataclass(frozen=True, slots=True)
+class CursorMove(Message):
+    position: Point16
+
+
+@message(CURSOR, SERVER, 105)
+@dataclass(frozen=True, slots=True)
+class CursorHide(Message):
+    pass
+
+
+@message(CURSOR, SERVER, 106)
+@dataclass(frozen=True, slots=True)
+class CursorTrail(Message):
+    length: U16
+    frequency: U16
+
+
+@message(CURSOR, SERVER, 107)
+@dataclass(frozen=True, slots=True)
+class CursorInvalOne(Message):
+    id: U64
+
+
+@message(CURSOR, SERVER, 108)
+@dataclass(frozen=True, slots=True)
+class CursorInvalAll(Message):
+    pass
 
 
 # --- display channel ------------------------------------------------------------------------
