@@ -14,6 +14,7 @@ from pathlib import Path
 from .config.target import ConfigError, Target, parse_target
 from .display.choose import BACKENDS, open_presenter, resolve_backend
 from .display.sdl import DisplayUnavailable
+from .input.evdev_source import EvdevInput
 from .net.tls import TlsVerificationFailed
 from .net.transport import CannotConnect
 from .session import Session
@@ -61,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--host-subject", metavar="S",
                          help="expected server certificate subject, e.g. 'O=Org,CN=host'")
     connect.add_argument("--backend", choices=BACKENDS, default="auto")
+    connect.add_argument("--input", choices=("auto", "evdev", "none"), default="auto",
+                         help="keyboards, mice and touch screens: read from /dev/input "
+                              "(auto: with the kmsdrm and fbdev backends; x11 has its "
+                              "window's)")
     connect.add_argument("--screenshot", type=Path, metavar="PNG",
                          help="save the primary monitor as PNG")
     connect.add_argument("--screenshot-dir", type=Path, metavar="DIR",
@@ -115,8 +120,11 @@ def _connect(args: argparse.Namespace) -> int:
     # "auto" is the session's own default (compression_for the server's address).
     policy = (None if args.compression == "auto"
               else DecodingPolicy.for_device(_COMPRESSIONS[args.compression]))
+    use_evdev = args.input == "evdev" or (args.input == "auto"
+                                          and backend in ("kmsdrm", "fbdev"))
     session = Session(target, password, presenter, policy, ca_file=args.ca_file,
-                      host_subject=args.host_subject, recorder=recorder)
+                      host_subject=args.host_subject, recorder=recorder,
+                      local_input=EvdevInput() if use_evdev else None)
     asyncio.run(_serve(session, args))
     return EXIT_OK
 

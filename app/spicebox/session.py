@@ -20,6 +20,7 @@ from .codecs.pixels import Pixels
 from .config.target import Target
 from .display.base import Presenter
 from .display.screenshot import save_png
+from .input.evdev_source import EvdevInput
 from .input.events import (
     Button,
     FocusLost,
@@ -33,7 +34,7 @@ from .logonce import LogOnce
 from .net.tls import TlsVerifier
 from .net.transport import CLOSE_TIMEOUT, ChannelConnection, Endpoint, open_stream
 from .spice.channel import Channel
-from .spice.constants import ChannelType, MouseMode, NotifySeverity
+from .spice.constants import ChannelType, KeyModifiers, MouseMode, NotifySeverity
 from .spice.cursor import CursorChannel
 from .spice.display import DisplayChannel
 from .spice.errors import Unsupported
@@ -66,7 +67,8 @@ IDLE_POLL_SECONDS = 0.05
 class Session:
     def __init__(self, target: Target, password: str, presenter: Presenter,
                  policy: DecodingPolicy | None = None, ca_file: str | None = None,
-                 host_subject: str | None = None, recorder: Recorder | None = None) -> None:
+                 host_subject: str | None = None, recorder: Recorder | None = None,
+                 local_input: EvdevInput | None = None) -> None:
         self.target = target
         self.policy = policy or DecodingPolicy.for_device(compression_for(target.host))
         self.presenter = presenter
@@ -100,6 +102,8 @@ class Session:
         self.display_channels: dict[int, DisplayChannel] = {}
         self.inputs: InputsChannel | None = None
         self.cursor = CursorState(None, 0, 0, False)
+        self.local_input = local_input  # devices' own keyboards and mice (not x11's)
+        self._local_locks: KeyModifiers | None = None
         self.mouse_mode = MouseMode.SERVER
         self.screenshot_saved = False
 
@@ -111,6 +115,8 @@ class Session:
                 self._tasks = tasks
                 serving = tasks.create_task(self._serve_main())
                 tasks.create_task(self._present_loop())
+                if self.local_input is not None:
+                    self.local_input.start(self._on_input)
                 if screenshot is not None or screenshot_dir is not None:
                     tasks.create_task(self._screenshots(screenshot, screenshot_dir,
                                                         screenshot_after))
@@ -130,6 +136,8 @@ class Session:
         except* Exception as group:
             raise _first(group) from None
         finally:
+            if self.local_input is not None:
+                self.local_input.close()
             self.presenter.close()
             if self._recorder is not None:
                 self._recorder.close()
@@ -173,6 +181,8 @@ class Session:
         elif isinstance(event, ChannelLinked):
             log.debug("%s linked (server caps %s/%s)", channel.name,
                       sorted(event.common_caps), sorted(event.channel_caps))
+            if channel is self.inputs and self._local_locks is not None:
+                self.inputs.set_locks(self._local_locks)  # the guest follows the keyboard
         elif isinstance(event, SessionStarted):
             self.session_id = event.session_id
             log.info("connected to %s, session %08x", self.endpoint, event.session_id)
@@ -189,6 +199,8 @@ class Session:
             self.cursor = event
         elif isinstance(event, GuestLocks):
             log.debug("guest lock keys: %s", event.locks)
+            if self.local_input is not None:
+                self.local_input.set_locks(event.locks)
         elif isinstance(event, ChannelsAvailable):
             self._open_channels(event)
         elif isinstance(event, ServerNotice):
@@ -275,6 +287,8 @@ class Session:
                 loop.remove_reader(fd)
 
     def _on_input(self, event: InputEvent) -> None:
+        if isinstance(event, Locks):
+            self._local_locks = event.modifiers
         inputs = self.inputs
         if inputs is None:
             return
@@ -305,6 +319,8 @@ class Session:
         if not any(damage):
             return False
         self.presenter.present([monitor for _, monitor in monitors], damage)
+        if self.local_input is not None:
+            self.local_input.bounds(monitors[0][1].width, monitors[0][1].height)
         self.frames_presented += 1
         self._first_frame.set()
         return True
