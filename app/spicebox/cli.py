@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .canvas.monitors import MAX_MONITORS
 from .config.target import ConfigError, Target, parse_target
 from .display.choose import BACKENDS, open_presenter, resolve_backend
 from .display.sdl import DisplayUnavailable
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--host-subject", metavar="S",
                          help="expected server certificate subject, e.g. 'O=Org,CN=host'")
     connect.add_argument("--backend", choices=BACKENDS, default="auto")
+    connect.add_argument("--resolution", type=_resolution, metavar="WxH[,WxH...]",
+                         help="ask the guest agent for monitors of these sizes")
     connect.add_argument("--input", choices=("auto", "evdev", "none"), default="auto",
                          help="keyboards, mice and touch screens: read from /dev/input "
                               "(auto: with the kmsdrm and fbdev backends; x11 has its "
@@ -100,6 +103,20 @@ def _password(args: argparse.Namespace, target: Target) -> str:
     return password
 
 
+def _resolution(text: str) -> list[tuple[int, int]]:
+    sizes = []
+    for part in text.split(","):
+        width, _, height = part.strip().lower().partition("x")
+        if not (width.isdigit() and height.isdigit()) or not (
+                200 <= int(width) <= 8192 and 200 <= int(height) <= 8192):
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not a size like 1920x1080 (200 to 8192 pixels a side)")
+        sizes.append((int(width), int(height)))
+    if len(sizes) > MAX_MONITORS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_MONITORS} monitors")
+    return sizes
+
+
 def _connect(args: argparse.Namespace) -> int:
     target = parse_target(args.target)
     password = _password(args, target)
@@ -124,7 +141,8 @@ def _connect(args: argparse.Namespace) -> int:
                                           and backend in ("kmsdrm", "fbdev"))
     session = Session(target, password, presenter, policy, ca_file=args.ca_file,
                       host_subject=args.host_subject, recorder=recorder,
-                      local_input=EvdevInput() if use_evdev else None)
+                      local_input=EvdevInput() if use_evdev else None,
+                      resolution=args.resolution)
     asyncio.run(_serve(session, args))
     return EXIT_OK
 

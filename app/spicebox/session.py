@@ -39,6 +39,7 @@ from .spice.cursor import CursorChannel
 from .spice.display import DisplayChannel
 from .spice.errors import Unsupported
 from .spice.events import (
+    AgentChanged,
     ChannelEvent,
     ChannelLinked,
     ChannelsAvailable,
@@ -68,7 +69,8 @@ class Session:
     def __init__(self, target: Target, password: str, presenter: Presenter,
                  policy: DecodingPolicy | None = None, ca_file: str | None = None,
                  host_subject: str | None = None, recorder: Recorder | None = None,
-                 local_input: EvdevInput | None = None) -> None:
+                 local_input: EvdevInput | None = None,
+                 resolution: list[tuple[int, int]] | None = None) -> None:
         self.target = target
         self.policy = policy or DecodingPolicy.for_device(compression_for(target.host))
         self.presenter = presenter
@@ -104,6 +106,10 @@ class Session:
         self.cursor = CursorState(None, 0, 0, False)
         self.local_input = local_input  # devices' own keyboards and mice (not x11's)
         self._local_locks: KeyModifiers | None = None
+        self.main: MainChannel | None = None
+        self.agent = AgentChanged(False, frozenset())
+        # The monitor sizes to ask the guest agent for, left to right (dynamic resolution).
+        self.resolution = resolution
         self.mouse_mode = MouseMode.SERVER
         self.screenshot_saved = False
 
@@ -153,8 +159,8 @@ class Session:
     # --- channels -----------------------------------------------------------------
 
     async def _serve_main(self) -> None:
-        main = MainChannel(self._password)
-        await self._serve(main)
+        self.main = MainChannel(self._password)
+        await self._serve(self.main)
 
     async def _serve(self, channel: Channel) -> None:
         reader, writer = await open_stream(self.endpoint)
@@ -197,6 +203,11 @@ class Session:
             if (event.shape, event.visible) != (self.cursor.shape, self.cursor.visible):
                 self.presenter.set_cursor(event.shape, event.visible)
             self.cursor = event
+        elif isinstance(event, AgentChanged):
+            if event.connected != self.agent.connected:
+                log.info("guest agent %s", "connected" if event.connected else "gone")
+            self.agent = event
+            self._request_resolution()
         elif isinstance(event, GuestLocks):
             log.debug("guest lock keys: %s", event.locks)
             if self.local_input is not None:
@@ -228,6 +239,23 @@ class Session:
         channel.recorder = self._recorder
         self.display_channels[ch.id] = channel
         return channel
+
+    def set_resolution(self, sizes: list[tuple[int, int]]) -> None:
+        """Ask the guest for monitors of these sizes, left to right (now, or as soon as
+        its agent is there)."""
+        self.resolution = sizes
+        self._request_resolution()
+
+    def _request_resolution(self) -> None:
+        if self.resolution is None or self.main is None:
+            return
+        layout, x = [], 0
+        for width, height in self.resolution:
+            layout.append((x, 0, width, height))
+            x += width
+        if self.main.send_monitors(layout):
+            log.info("asked the guest agent for %s", ", ".join(
+                f"{w}x{h}" for w, h in self.resolution))
 
     def _inputs_channel(self, ch: ChannelId) -> Channel:
         assert self.session_id is not None

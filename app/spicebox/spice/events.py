@@ -64,6 +64,14 @@ class MouseModeChanged(Event):
 
 
 @dataclass(frozen=True)
+class AgentChanged(Event):
+    """The guest agent came, went, or told what it can do (VD_AGENT_CAP_* numbers)."""
+
+    connected: bool
+    caps: frozenset[int]
+
+
+@dataclass(frozen=True)
 class GuestLocks(Event):
     """The guest's Caps/Num/Scroll Lock state (INPUTS INIT or KEY_MODIFIERS)."""
 

@@ -594,6 +594,18 @@ class AgentDisconnected(Message):
     error_code: U32
 
 
+@message(MAIN, SERVER, 109)
+@dataclass(frozen=True, slots=True)
+class AgentData(Message):
+    data: Bytes  # a piece of the agent's message stream (see agent.py)
+
+
+@message(MAIN, SERVER, 110)
+@dataclass(frozen=True, slots=True)
+class AgentToken(Message):
+    num_tokens: U32
+
+
 @message(MAIN, SERVER, 113)
 @dataclass(frozen=True, slots=True)
 class MainName(Message):
@@ -622,6 +634,18 @@ class AttachChannels(Message):
 @dataclass(frozen=True, slots=True)
 class MouseModeRequest(Message):
     mode: U16
+
+
+@message(MAIN, CLIENT, 106)
+@dataclass(frozen=True, slots=True)
+class AgentStart(Message):
+    num_tokens: U32  # how many AGENT_DATA the server may send before we give tokens back
+
+
+@message(MAIN, CLIENT, 107)
+@dataclass(frozen=True, slots=True)
+class AgentDataOut(Message):
+    data: Bytes
 
 
 # --- inputs channel -------------------------------------------------------------------------
