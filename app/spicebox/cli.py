@@ -16,6 +16,7 @@ from .config.target import ConfigError, Target, parse_target
 from .display.choose import BACKENDS, open_presenter, resolve_backend
 from .display.sdl import DisplayUnavailable
 from .input.evdev_source import EvdevInput
+from .input.hotkeys import DEFAULT_HOTKEYS, HotkeyError, Hotkeys
 from .net.tls import TlsVerificationFailed
 from .net.transport import CannotConnect
 from .session import Session
@@ -65,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--backend", choices=BACKENDS, default="auto")
     connect.add_argument("--resolution", type=_resolution, metavar="WxH[,WxH...]",
                          help="ask the guest agent for monitors of these sizes")
+    connect.add_argument("--hotkeys", type=_hotkeys, metavar="ACTION=KEYS[,...]",
+                         help="override hotkeys: setup (default ctrl+alt+shift+s), "
+                              "ctrl-alt-del (ctrl+alt+end), fullscreen (ctrl+alt+shift+f)")
     connect.add_argument("--input", choices=("auto", "evdev", "none"), default="auto",
                          help="keyboards, mice and touch screens: read from /dev/input "
                               "(auto: with the kmsdrm and fbdev backends; x11 has its "
@@ -101,6 +105,21 @@ def _password(args: argparse.Namespace, target: Target) -> str:
         raise ConfigError(f"the password is longer than SPICE's limit of "
                           f"{MAX_PASSWORD_LENGTH} bytes")
     return password
+
+
+def _hotkeys(text: str) -> Hotkeys:
+    bindings = dict(DEFAULT_HOTKEYS)
+    for part in text.split(","):
+        action, _, keys = part.partition("=")
+        action = action.strip()
+        if action not in DEFAULT_HOTKEYS:
+            raise argparse.ArgumentTypeError(
+                f"unknown hotkey action {action!r}: {', '.join(DEFAULT_HOTKEYS)}")
+        bindings[action] = keys
+    try:
+        return Hotkeys(bindings)
+    except HotkeyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _resolution(text: str) -> list[tuple[int, int]]:
@@ -142,7 +161,7 @@ def _connect(args: argparse.Namespace) -> int:
     session = Session(target, password, presenter, policy, ca_file=args.ca_file,
                       host_subject=args.host_subject, recorder=recorder,
                       local_input=EvdevInput() if use_evdev else None,
-                      resolution=args.resolution)
+                      resolution=args.resolution, hotkeys=args.hotkeys)
     asyncio.run(_serve(session, args))
     return EXIT_OK
 

@@ -30,6 +30,7 @@ from .input.events import (
     PointerMotion,
     QuitRequested,
 )
+from .input.hotkeys import Hotkeys
 from .logonce import LogOnce
 from .net.tls import TlsVerifier
 from .net.transport import CLOSE_TIMEOUT, ChannelConnection, Endpoint, open_stream
@@ -70,7 +71,8 @@ class Session:
                  policy: DecodingPolicy | None = None, ca_file: str | None = None,
                  host_subject: str | None = None, recorder: Recorder | None = None,
                  local_input: EvdevInput | None = None,
-                 resolution: list[tuple[int, int]] | None = None) -> None:
+                 resolution: list[tuple[int, int]] | None = None,
+                 hotkeys: Hotkeys | None = None) -> None:
         self.target = target
         self.policy = policy or DecodingPolicy.for_device(compression_for(target.host))
         self.presenter = presenter
@@ -110,6 +112,8 @@ class Session:
         self.agent = AgentChanged(False, frozenset())
         # The monitor sizes to ask the guest agent for, left to right (dynamic resolution).
         self.resolution = resolution
+        self.hotkeys = hotkeys or Hotkeys()
+        self.setup_requested = False  # the setup hotkey ended the session
         self.mouse_mode = MouseMode.SERVER
         self.screenshot_saved = False
 
@@ -317,13 +321,18 @@ class Session:
     def _on_input(self, event: InputEvent) -> None:
         if isinstance(event, Locks):
             self._local_locks = event.modifiers
+        if isinstance(event, Key):
+            keys, action = self.hotkeys.feed(event)
+            if action is not None:
+                self._hotkey(action)
         inputs = self.inputs
         if inputs is None:
             return
         if isinstance(event, Key):
-            if not inputs.key(event.code, event.pressed):
-                self._skip(("key", event.code), "key %d has no PC scancode; not sent",
-                           event.code)
+            for key in keys:
+                if not inputs.key(key.code, key.pressed):
+                    self._skip(("key", key.code), "key %d has no PC scancode; not sent",
+                               key.code)
         elif isinstance(event, PointerMotion):
             monitors = self.monitors()
             if self.mouse_mode == MouseMode.CLIENT and event.monitor < len(monitors):
@@ -338,6 +347,14 @@ class Session:
             inputs.set_locks(event.modifiers)
         elif isinstance(event, FocusLost):
             inputs.release_all()
+
+    def _hotkey(self, action: str) -> None:
+        if action == "setup":
+            log.info("setup hotkey: leaving the session")
+            self.setup_requested = True
+            self.stop()
+        elif action == "fullscreen":
+            self.presenter.toggle_fullscreen()
 
     def _present(self) -> bool:
         """Show what changed since the last present; whether there was anything."""

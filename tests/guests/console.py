@@ -111,6 +111,10 @@ mount -t devtmpfs devtmpfs /dev
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 exec </dev/ttyS0 >/dev/ttyS0 2>&1
+# Ctrl+Alt+Del (which the input tests send) signals init instead of resetting the
+# machine, and init ignores that signal instead of dying with it.
+echo 0 > /proc/sys/kernel/ctrl-alt-del
+trap '' INT
 for module in /modules/*.ko; do
     insmod "$module" || echo "{ERROR} cannot load $module"
 done

@@ -39,6 +39,16 @@ def test_keys_reach_the_guest_as_the_same_evdev_codes(rig: Rig) -> None:
     assert got == [(code, value) for code in KEYS for value in (1, 0)]
 
 
+def test_ctrl_alt_end_gives_the_guest_ctrl_alt_del(rig: Rig) -> None:
+    ctrl, alt, end, delete = 29, 56, 107, 111
+    for code, down in ((ctrl, True), (alt, True), (end, True), (end, False), (alt, False),
+                       (ctrl, False)):
+        xtest.fake_input(rig.x, X.KeyPress if down else X.KeyRelease, code + 8)
+    rig.x.sync()
+    got = [(code, value) for _, kind, code, value in rig.guest_events(6) if kind == EV_KEY]
+    assert got == [(ctrl, 1), (alt, 1), (delete, 1), (delete, 0), (alt, 0), (ctrl, 0)]
+
+
 def test_relative_motion_and_buttons_reach_the_guest_mouse(rig: Rig) -> None:
     # No tablet and no agent: the server offers only server (relative) mouse mode.
     assert rig.client.session.mouse_mode == MouseMode.SERVER

@@ -28,6 +28,10 @@ class Presenter(Protocol):
         """Show the guest's pointer shape at the local pointer (None or not visible:
         no pointer)."""
 
+    def toggle_fullscreen(self) -> None:
+        """Switch the development window between windowed and fullscreen (devices are
+        always fullscreen: nothing to do there)."""
+
     def events(self) -> list[InputEvent]:
         """What the window system reported since the last call (keys, pointer, focus,
         close); empty for presenters without one."""

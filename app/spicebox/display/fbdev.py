@@ -112,6 +112,9 @@ class FbdevPresenter:
         # comes with evdev input (the pointer has nowhere to be until then).
         pass
 
+    def toggle_fullscreen(self) -> None:
+        pass  # no window
+
     def events(self) -> list[InputEvent]:
         return []
 

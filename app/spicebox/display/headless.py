@@ -25,6 +25,9 @@ class HeadlessPresenter:
     def set_cursor(self, shape: CursorShape | None, visible: bool) -> None:
         self.cursor = shape if visible else None
 
+    def toggle_fullscreen(self) -> None:
+        pass  # no window
+
     def events(self) -> list[InputEvent]:
         return []
 

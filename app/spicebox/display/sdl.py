@@ -135,6 +135,10 @@ class SdlPresenter:
         pg.mouse.set_cursor(pg.cursors.Cursor((shape.hot_x, shape.hot_y), image))
         pg.mouse.set_visible(True)
 
+    def toggle_fullscreen(self) -> None:
+        if self.name == "x11" and self._targets:
+            self._pg.display.toggle_fullscreen()
+
     def events(self) -> list[InputEvent]:
         pg = self._pg
         found: list[InputEvent] = []
