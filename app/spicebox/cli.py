@@ -15,6 +15,7 @@ from .canvas.monitors import MAX_MONITORS
 from .config.target import ConfigError, Target, parse_target
 from .display.choose import BACKENDS, open_presenter, resolve_backend
 from .display.sdl import DisplayUnavailable
+from .input.diag import describe_devices, watch_keys
 from .input.evdev_source import EvdevInput
 from .input.hotkeys import DEFAULT_HOTKEYS, HotkeyError, Hotkeys
 from .net.tls import TlsVerificationFailed
@@ -88,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write every display message received to FILE, for tests "
                               "and bug reports (it holds the screen's contents)")
     connect.add_argument("-v", "--verbose", action="store_true")
+    diag = commands.add_parser("diag", help="diagnostics for support")
+    diag_what = diag.add_subparsers(dest="what", required=True)
+    diag_input = diag_what.add_parser(
+        "input", help="list input devices; with --keys, show what each typed key sends")
+    diag_input.add_argument("--keys", action="store_true",
+                            help="print the scancodes of keys typed on any keyboard")
+    diag_input.add_argument("--seconds", type=_seconds, default=15.0,
+                            help="how long --keys listens (default 15)")
     return parser
 
 
@@ -186,18 +195,27 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
         log.warning("no screenshot saved: no frame arrived before the session ended")
 
 
+def _diag(args: argparse.Namespace) -> int:
+    if args.what == "input":
+        for line in describe_devices():
+            print(line)
+        if args.keys:
+            watch_keys(args.seconds, print)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="spicebox: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False)
+                        else logging.INFO, format="spicebox: %(message)s", stream=sys.stderr)
     try:
-        return _connect(args)
+        return _diag(args) if args.command == "diag" else _connect(args)
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as exc:
         for kind, code in _EXIT_CODES:
             if isinstance(exc, kind):
-                log.error("error: %s", exc, exc_info=args.verbose)
+                log.error("error: %s", exc, exc_info=getattr(args, "verbose", False))
                 return code
         raise
 
