@@ -26,6 +26,7 @@ from .input.events import (
     FocusLost,
     InputEvent,
     Key,
+    LocalClipboard,
     Locks,
     PointerMotion,
     QuitRequested,
@@ -34,6 +35,7 @@ from .input.hotkeys import Hotkeys
 from .logonce import LogOnce
 from .net.tls import TlsVerifier
 from .net.transport import CLOSE_TIMEOUT, ChannelConnection, Endpoint, open_stream
+from .spice.agent import ClipboardType
 from .spice.channel import Channel
 from .spice.constants import ChannelType, KeyModifiers, MouseMode, NotifySeverity
 from .spice.cursor import CursorChannel
@@ -45,6 +47,7 @@ from .spice.events import (
     ChannelLinked,
     ChannelsAvailable,
     CursorState,
+    GuestClipboard,
     GuestLocks,
     MediaTime,
     MouseModeChanged,
@@ -114,6 +117,7 @@ class Session:
         self.resolution = resolution
         self.hotkeys = hotkeys or Hotkeys()
         self.setup_requested = False  # the setup hotkey ended the session
+        self.clipboard: GuestClipboard | None = None  # what the guest copied last
         self.mouse_mode = MouseMode.SERVER
         self.screenshot_saved = False
 
@@ -212,6 +216,10 @@ class Session:
                 log.info("guest agent %s", "connected" if event.connected else "gone")
             self.agent = event
             self._request_resolution()
+        elif isinstance(event, GuestClipboard):
+            self.clipboard = event
+            if event.type == ClipboardType.UTF8_TEXT:
+                self.presenter.set_clipboard_text(event.data.decode(errors="replace"))
         elif isinstance(event, GuestLocks):
             log.debug("guest lock keys: %s", event.locks)
             if self.local_input is not None:
@@ -243,6 +251,11 @@ class Session:
         channel.recorder = self._recorder
         self.display_channels[ch.id] = channel
         return channel
+
+    def copy_to_guest(self, text: str) -> bool:
+        """Make ``text`` the guest's clipboard; False without an agent that has one."""
+        return self.main is not None and self.main.offer_clipboard(ClipboardType.UTF8_TEXT,
+                                                                   text.encode())
 
     def set_resolution(self, sizes: list[tuple[int, int]]) -> None:
         """Ask the guest for monitors of these sizes, left to right (now, or as soon as
@@ -321,6 +334,8 @@ class Session:
     def _on_input(self, event: InputEvent) -> None:
         if isinstance(event, Locks):
             self._local_locks = event.modifiers
+        elif isinstance(event, LocalClipboard):
+            self.copy_to_guest(event.text)
         if isinstance(event, Key):
             keys, action = self.hotkeys.feed(event)
             if action is not None:

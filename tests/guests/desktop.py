@@ -44,6 +44,8 @@ ERROR line as the console guest so ``console.SerialConsole`` serves both):
 * host ``heads 2``         -> (booted with ``qemu_args(heads=2)`` and ``qxl-vga`` with
   ``max_outputs=2``) grow the X screen to 2048x768 and switch the second output on to its
   right through RandR, draw a distinct scene on it and redraw scene 0 on the first
+* host ``copy TEXT``       -> own X's CLIPBOARD with TEXT (the agent offers it to the client)
+* host ``paste``           -> ``DONE paste TEXT``: CLIPBOARD's text, ``NONE`` if none came
 * host ``mode WxH``        -> switch the output to one of the QXL driver's modes (such as
   1920x1080); the scene stays in the top-left 1024x768
 * host ``ping``
@@ -275,7 +277,8 @@ import select
 import sys
 import time
 
-from Xlib import X, display, error, ext
+from Xlib import X, Xatom, display, error, ext
+from Xlib.protocol import event as Xevent
 from Xlib.protocol import rq, structs
 
 # python-xlib would query and import a binding for each of a dozen extensions it knows
@@ -654,6 +657,57 @@ def uptime():
         return f.read().split()[0]
 
 
+class Clipboard:
+    """The scene's side of X's CLIPBOARD selection, which spice-vdagent bridges to the
+    client: ``copy`` owns it with a text, ``paste`` asks its owner for the text."""
+
+    def __init__(self, d, window):
+        self.d, self.window, self.text = d, window, b""
+        self.selection = d.intern_atom("CLIPBOARD")
+        self.utf8 = d.intern_atom("UTF8_STRING")
+        self.targets = d.intern_atom("TARGETS")
+        self.property = d.intern_atom("SPICEBOX_PASTE")
+
+    def copy(self, text):
+        self.text = text.encode()
+        self.window.set_selection_owner(self.selection, X.CurrentTime)
+        self.d.sync()
+
+    def paste(self, timeout=30.0):
+        self.window.convert_selection(self.selection, self.utf8, self.property,
+                                      X.CurrentTime)
+        self.d.flush()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.d.pending_events():
+                select.select([self.d.fileno()], [], [], 0.2)
+                continue
+            event = self.d.next_event()
+            if event.type == X.SelectionNotify and event.selection == self.selection:
+                if event.property == X.NONE:
+                    return None
+                reply = self.window.get_full_property(self.property, X.AnyPropertyType)
+                return reply.value if reply is not None else None
+            self.handle(event)
+        return None
+
+    def handle(self, event):
+        """Answer another client's (the agent's) request for our selection."""
+        if event.type != X.SelectionRequest or event.selection != self.selection:
+            return
+        prop = event.property
+        if event.target == self.targets:
+            event.requestor.change_property(prop, Xatom.ATOM, 32, [self.targets, self.utf8])
+        elif event.target == self.utf8:
+            event.requestor.change_property(prop, self.utf8, 8, self.text)
+        else:
+            prop = X.NONE
+        event.requestor.send_event(Xevent.SelectionNotify(
+            time=event.time, requestor=event.requestor, selection=event.selection,
+            target=event.target, property=prop))
+        self.d.flush()
+
+
 def main():
     started = uptime()
     deadline = time.monotonic() + 120
@@ -670,6 +724,7 @@ def main():
             subprocess.Popen(["spice-vdagent", "-x"], env=dict(os.environ, DISPLAY=":0"),
                              stdin=subprocess.DEVNULL, stdout=agent_log, stderr=agent_log)
     scene = Scene(d)
+    scene.clipboard = Clipboard(d, scene.win)
     scene.scene0()
     d.sync()
     # Seconds since the kernel started, to see where a slow boot spends its time.
@@ -682,7 +737,7 @@ def main():
         timeout = max(0.0, next_frame - time.monotonic()) if animating else None
         readable, _, _ = select.select([0, d.fileno()], [], [], timeout)
         while d.pending_events():
-            d.next_event()  # nothing to react to; keep X's queue short
+            scene.clipboard.handle(d.next_event())
         if 0 in readable:
             chunk = os.read(0, 4096)
             if not chunk:
@@ -703,6 +758,12 @@ def main():
                     scene.write(int(arg))
                 elif word == "scroll" and arg.isdigit():
                     scene.scroll(int(arg))
+                elif word == "copy":
+                    scene.clipboard.copy(arg)
+                elif command == "paste":
+                    text = scene.clipboard.paste()
+                    reply = f"{command} " + ("NONE" if text is None else
+                                            text.decode(errors="replace"))
                 elif command == "render":
                     scene.render()
                 elif word == "mode" and "x" in arg:

@@ -28,6 +28,9 @@ class Presenter(Protocol):
         """Show the guest's pointer shape at the local pointer (None or not visible:
         no pointer)."""
 
+    def set_clipboard_text(self, text: str) -> None:
+        """Put what the guest copied into the window system's clipboard, if it has one."""
+
     def toggle_fullscreen(self) -> None:
         """Switch the development window between windowed and fullscreen (devices are
         always fullscreen: nothing to do there)."""

@@ -112,6 +112,9 @@ class FbdevPresenter:
         # comes with evdev input (the pointer has nowhere to be until then).
         pass
 
+    def set_clipboard_text(self, text: str) -> None:
+        pass  # no other applications: the session's own clipboard is the only one
+
     def toggle_fullscreen(self) -> None:
         pass  # no window
 

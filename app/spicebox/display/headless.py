@@ -25,6 +25,9 @@ class HeadlessPresenter:
     def set_cursor(self, shape: CursorShape | None, visible: bool) -> None:
         self.cursor = shape if visible else None
 
+    def set_clipboard_text(self, text: str) -> None:
+        pass  # no other applications: the session's own clipboard is the only one
+
     def toggle_fullscreen(self) -> None:
         pass  # no window
 

@@ -23,6 +23,7 @@ from ..input.events import (
     FocusLost,
     InputEvent,
     Key,
+    LocalClipboard,
     Locks,
     PointerMotion,
     QuitRequested,
@@ -76,6 +77,7 @@ class SdlPresenter:
         self._windows: list[Any] = []
         self._sources: dict[int, Any] = {}
         self._unshown = LogOnce(log, logging.WARNING)
+        self._pasted = ""
 
     def _attach(self, monitors: Sequence[Monitor]) -> None:
         pg = self._pg
@@ -135,6 +137,10 @@ class SdlPresenter:
         pg.mouse.set_cursor(pg.cursors.Cursor((shape.hot_x, shape.hot_y), image))
         pg.mouse.set_visible(True)
 
+    def set_clipboard_text(self, text: str) -> None:
+        self._pasted = text  # its CLIPBOARDUPDATE is ours, not news for the guest
+        self._pg.scrap.put_text(text)
+
     def toggle_fullscreen(self) -> None:
         if self.name == "x11" and self._targets:
             self._pg.display.toggle_fullscreen()
@@ -158,6 +164,10 @@ class SdlPresenter:
                 button = _BUTTONS.get(event.button)
                 if button is not None:
                     found.append(Button(button, kind == pg.MOUSEBUTTONDOWN))
+            elif kind == pg.CLIPBOARDUPDATE:
+                text = pg.scrap.get_text()
+                if text and text != self._pasted:
+                    found.append(LocalClipboard(text))
             elif kind == pg.WINDOWFOCUSLOST:
                 found.append(FocusLost())
             elif kind == pg.WINDOWFOCUSGAINED:

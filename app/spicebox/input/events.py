@@ -44,8 +44,16 @@ class FocusLost:
 
 
 @dataclass(frozen=True)
+class LocalClipboard:
+    """Something was copied on this side (another window of the development desktop)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class QuitRequested:
     """The user closed the window (development backend)."""
 
 
-InputEvent = Key | PointerMotion | Button | Locks | FocusLost | QuitRequested
+InputEvent = (Key | PointerMotion | Button | Locks | FocusLost | LocalClipboard
+              | QuitRequested)

@@ -59,6 +59,16 @@ class AgentCap(IntEnum):
 
 
 MONITORS_USE_POS = 1
+SELECTION_CLIPBOARD = 0  # PRIMARY (1) and SECONDARY (2) are X's; a thin client has none
+
+
+class ClipboardType(IntEnum):
+    NONE = 0
+    UTF8_TEXT = 1
+    IMAGE_PNG = 2
+    IMAGE_BMP = 3
+    IMAGE_TIFF = 4
+    IMAGE_JPG = 5
 
 
 @dataclass(frozen=True)
@@ -151,3 +161,25 @@ def monitors_config(sizes: list[tuple[int, int, int, int]]) -> AgentMessage:
     for x, y, width, height in sizes:
         body += struct.pack("<IIIii", height, width, 32, x, y)
     return AgentMessage(AgentType.MONITORS_CONFIG, body)
+
+
+# --- clipboard: with CLIPBOARD_SELECTION on both sides, every clipboard message starts
+# with the selection (one byte, three reserved); without it there is only CLIPBOARD.
+
+
+def clipboard_message(kind: AgentType, selection: bool, body: bytes = b"") -> AgentMessage:
+    prefix = struct.pack("<B3x", SELECTION_CLIPBOARD) if selection else b""
+    return AgentMessage(kind, prefix + body)
+
+
+def parse_clipboard(data: bytes, selection: bool) -> tuple[int, bytes]:
+    """(selection, the rest) of a clipboard message."""
+    if not selection:
+        return SELECTION_CLIPBOARD, data
+    if len(data) < 4:
+        raise ProtocolError("clipboard message shorter than its selection header")
+    return data[0], data[4:]
+
+
+def parse_types(body: bytes) -> list[int]:
+    return list(struct.unpack_from(f"<{len(body) // 4}I", body))

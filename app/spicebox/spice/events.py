@@ -72,6 +72,14 @@ class AgentChanged(Event):
 
 
 @dataclass(frozen=True)
+class GuestClipboard(Event):
+    """What the guest copied (VD_AGENT_CLIPBOARD_* type: UTF-8 text or a PNG)."""
+
+    type: int
+    data: bytes
+
+
+@dataclass(frozen=True)
 class GuestLocks(Event):
     """The guest's Caps/Num/Scroll Lock state (INPUTS INIT or KEY_MODIFIERS)."""
 

@@ -9,14 +9,19 @@ from typing import ClassVar
 from ..logonce import LogOnce
 from . import messages as m
 from .agent import (
+    SELECTION_CLIPBOARD,
     AgentCap,
     AgentMessage,
     AgentOutbox,
     AgentStream,
     AgentType,
+    ClipboardType,
     capabilities,
+    clipboard_message,
     monitors_config,
     parse_capabilities,
+    parse_clipboard,
+    parse_types,
 )
 from .channel import Channel
 from .constants import ChannelType, MouseMode
@@ -25,6 +30,7 @@ from .events import (
     AgentChanged,
     ChannelEvent,
     ChannelsAvailable,
+    GuestClipboard,
     MediaTime,
     MouseModeChanged,
     SessionStarted,
@@ -33,9 +39,12 @@ from .wire import Message
 
 log = logging.getLogger(__name__)
 
-# What this client does with the agent so far: dynamic resolution and monitor layout.
+# What this client does with the agent: dynamic resolution, monitor layout, clipboard.
 AGENT_CAPS = frozenset({AgentCap.MONITORS_CONFIG, AgentCap.REPLY,
-                        AgentCap.SPARSE_MONITORS_CONFIG, AgentCap.MONITORS_CONFIG_POSITION})
+                        AgentCap.SPARSE_MONITORS_CONFIG, AgentCap.MONITORS_CONFIG_POSITION,
+                        AgentCap.CLIPBOARD_BY_DEMAND, AgentCap.CLIPBOARD_SELECTION})
+# What the client takes from and gives to the guest's clipboard, in order of preference.
+CLIPBOARD_TYPES = (ClipboardType.UTF8_TEXT, ClipboardType.IMAGE_PNG)
 # AGENT_START's token count: the server may send as much as it likes (as spice-gtk).
 _UNLIMITED = 0xFFFFFFFF
 
@@ -52,6 +61,7 @@ class MainChannel(Channel):
         self._agent_in = AgentStream()
         self._agent_out = AgentOutbox()
         self._agent_warn = LogOnce(log, logging.WARNING)
+        self._clipboard: tuple[ClipboardType, bytes] | None = None  # ours, offered
 
     def handle(self, msg: Message) -> list[ChannelEvent]:
         if isinstance(msg, m.MainInit):
@@ -101,6 +111,45 @@ class MainChannel(Channel):
         self._agent_send(monitors_config(monitors))
         return True
 
+    def offer_clipboard(self, kind: ClipboardType, data: bytes) -> bool:
+        """Make ``data`` the guest's clipboard (the guest asks for it when pasting);
+        False if no agent with a clipboard is there."""
+        if not self.agent_connected or AgentCap.CLIPBOARD_BY_DEMAND not in self.agent_caps:
+            return False
+        self._clipboard = (kind, data)
+        self._agent_send(clipboard_message(AgentType.CLIPBOARD_GRAB, self._selection,
+                                           struct.pack("<I", kind)))
+        return True
+
+    @property
+    def _selection(self) -> bool:
+        return AgentCap.CLIPBOARD_SELECTION in self.agent_caps
+
+    def _clipboard_message(self, msg: AgentMessage) -> list[ChannelEvent]:
+        selection, body = parse_clipboard(msg.data, self._selection)
+        if selection != SELECTION_CLIPBOARD:
+            return []
+        if msg.type == AgentType.CLIPBOARD_GRAB:
+            # The guest copied something: fetch it now, so it can be pasted here (or
+            # into the local clipboard) without a round trip at paste time.
+            offered = parse_types(body)
+            wanted = next((t for t in CLIPBOARD_TYPES if t in offered), None)
+            if wanted is not None:
+                self._agent_send(clipboard_message(AgentType.CLIPBOARD_REQUEST,
+                                                   self._selection, struct.pack("<I", wanted)))
+            self._clipboard = None  # the guest owns the clipboard now
+        elif msg.type == AgentType.CLIPBOARD_REQUEST and len(body) >= 4:
+            (wanted,) = struct.unpack_from("<I", body)
+            data = (self._clipboard[1] if self._clipboard is not None
+                    and self._clipboard[0] == wanted else b"")
+            self._agent_send(clipboard_message(AgentType.CLIPBOARD, self._selection,
+                                               struct.pack("<I", wanted) + data))
+        elif msg.type == AgentType.CLIPBOARD and len(body) >= 4:
+            (kind,) = struct.unpack_from("<I", body)
+            if kind in CLIPBOARD_TYPES:
+                return [GuestClipboard(ClipboardType(kind), body[4:])]
+        return []
+
     def _agent_start(self) -> list[ChannelEvent]:
         if self.agent_connected:
             return []
@@ -145,6 +194,13 @@ class MainChannel(Channel):
                 self._agent_send(capabilities(AGENT_CAPS, request=False))
             self.agent_caps = caps
             return [AgentChanged(True, caps)]
+        if msg.type in (AgentType.CLIPBOARD_GRAB, AgentType.CLIPBOARD_REQUEST,
+                        AgentType.CLIPBOARD, AgentType.CLIPBOARD_RELEASE):
+            try:
+                return self._clipboard_message(msg)
+            except ProtocolError as exc:
+                self._agent_warn("clipboard", "guest agent clipboard: %s", exc)
+                return []
         if msg.type == AgentType.REPLY and len(msg.data) >= 8:
             kind, error = struct.unpack_from("<II", msg.data)
             if error != 1:  # VD_AGENT_SUCCESS
