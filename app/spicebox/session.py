@@ -210,6 +210,8 @@ class Session:
         elif isinstance(event, CursorState):
             if (event.shape, event.visible) != (self.cursor.shape, self.cursor.visible):
                 self.presenter.set_cursor(event.shape, event.visible)
+            if self.mouse_mode == MouseMode.SERVER:  # the guest moves its own pointer
+                self.presenter.move_pointer(event.x, event.y)
             self.cursor = event
         elif isinstance(event, AgentChanged):
             if event.connected != self.agent.connected:
@@ -350,6 +352,8 @@ class Session:
                                key.code)
         elif isinstance(event, PointerMotion):
             monitors = self.monitors()
+            if self.mouse_mode == MouseMode.CLIENT and event.monitor == 0:
+                self.presenter.move_pointer(event.x, event.y)
             if self.mouse_mode == MouseMode.CLIENT and event.monitor < len(monitors):
                 channel, monitor = monitors[event.monitor]
                 inputs.position(monitor.area.left + event.x, monitor.area.top + event.y,

@@ -9,6 +9,7 @@ import pytest
 
 from spicebox.canvas.monitors import Monitor
 from spicebox.canvas.surface import Box, Surface
+from spicebox.codecs.cursor import CursorShape
 from spicebox.display.fbdev import LAYOUTS, FbdevPresenter
 from spicebox.display.sdl import DisplayUnavailable
 
@@ -67,3 +68,38 @@ def test_missing_framebuffer(tmp_path: Path) -> None:
 def test_xbgr_swaps_red_and_blue() -> None:
     convert = LAYOUTS[(32, (0, 8, 8, 8, 16, 8))]
     assert convert(np.array([0x00112233], np.uint32)).tolist() == [0x00332211]
+
+
+def read_fb(device: Path) -> np.ndarray:
+    return np.frombuffer(device.read_bytes(), np.uint8).reshape(4, 32)[:, :24].view("<u4")
+
+
+def test_the_guest_pointer_is_drawn_over_the_frame_and_leaves_no_trail(
+        tmp_path: Path) -> None:
+    device, sysfs = framebuffer(tmp_path, 32)
+    presenter = FbdevPresenter(device, sysfs)
+    src = surface()
+    presenter.present([Monitor(src, src.bounds)], [[src.bounds]])
+    # Opaque red, half-transparent white, and two clear pixels; hot spot at the second.
+    shape = CursorShape(np.array([[0xFFFF0000, 0x80FFFFFF], [0, 0]], np.uint32), 1, 0)
+    presenter.set_cursor(shape, True)
+    presenter.move_pointer(3, 1)
+    fb = read_fb(device)
+    assert fb[1, 2] & 0xFFFFFF == 0xFF0000
+    under = int(src.pixels[1, 3])
+    blended = [((0xFF * 0x80 + ((under >> s) & 0xFF) * 0x7F + 127) // 255) << s
+               for s in (0, 8, 16)]
+    assert fb[1, 3] & 0xFFFFFF == sum(blended)
+    assert fb[2, 2] == src.pixels[2, 2]  # clear: the frame shows through
+    # A frame update under the pointer keeps it on top.
+    src.pixels[1, 2] = 0x123456
+    presenter.present([Monitor(src, src.bounds)], [[Box(0, 0, 6, 4)]])
+    assert read_fb(device)[1, 2] & 0xFFFFFF == 0xFF0000
+    # Moving and hiding restore what is underneath.
+    presenter.move_pointer(5, 3)
+    fb = read_fb(device)
+    np.testing.assert_array_equal(fb[1, 2:4], src.pixels[1, 2:4])
+    assert fb[3, 4] & 0xFFFFFF == 0xFF0000
+    presenter.set_cursor(None, False)
+    np.testing.assert_array_equal(read_fb(device)[:, :6], src.pixels)
+    presenter.close()

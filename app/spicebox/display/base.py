@@ -28,6 +28,11 @@ class Presenter(Protocol):
         """Show the guest's pointer shape at the local pointer (None or not visible:
         no pointer)."""
 
+    def move_pointer(self, x: int, y: int) -> None:
+        """The guest pointer's hot spot is now at (x, y) of monitor 0 (where the local
+        pointer is, or where the server says in server mouse mode). Window systems with
+        a pointer of their own show it there already."""
+
     def set_clipboard_text(self, text: str) -> None:
         """Put what the guest copied into the window system's clipboard, if it has one."""
 

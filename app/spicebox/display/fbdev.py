@@ -66,6 +66,17 @@ def _driver_layout(fd: int, bpp: int) -> tuple[int, tuple[int, ...]]:
     return bpp, (r_off, r_len, g_off, g_len, b_off, b_len)
 
 
+def over(argb: Pixels, xrgb: Pixels) -> Pixels:
+    """``argb`` (straight alpha) over ``xrgb``, per channel, rounded."""
+    alpha = (argb >> 24).astype(np.uint32)
+    out = np.zeros(xrgb.shape, np.uint32)
+    for shift in (0, 8, 16):
+        top = (argb >> shift) & 0xFF
+        bottom = (xrgb >> shift) & 0xFF
+        out |= ((top * alpha + bottom * (255 - alpha) + 127) // 255) << shift
+    return out
+
+
 class FbdevPresenter:
     name = "fbdev"
     event_fds: tuple[int, ...] = ()
@@ -95,22 +106,63 @@ class FbdevPresenter:
         rows = np.frombuffer(self._map, np.uint8).reshape(height, stride)
         self._fb: npt.NDArray[np.uint32 | np.uint16] = rows[:, :width * bpp // 8].view(dtype)
         self._bounds = Box(0, 0, width, height)
+        self._pixels: Pixels | None = None  # monitor 0 as last presented
+        self._cursor: CursorShape | None = None
+        self._hot = (0, 0)  # where the pointer's hot spot is
 
     def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
         # One framebuffer is one output: it shows monitor 0 (KMS drives several).
         if not monitors:
             return
-        pixels = monitors[0].pixels
+        pixels = self._pixels = monitors[0].pixels
+        pointer = self._pointer_box()
         for box in damage[0]:
             b = box.intersect(self._bounds)
             if not b.empty:
                 self._fb[b.top:b.bottom, b.left:b.right] = \
                     self._convert(pixels[b.top:b.bottom, b.left:b.right])
+                if not b.intersect(pointer).empty:
+                    self._draw_pointer()  # the update went over it
+
+    # The framebuffer has no pointer of its own: the guest's is drawn over the frame,
+    # from the presented pixels (never from the framebuffer, so it leaves no trail).
 
     def set_cursor(self, shape: CursorShape | None, visible: bool) -> None:
-        # The framebuffer has no pointer of its own; drawing the guest's over the frame
-        # comes with evdev input (the pointer has nowhere to be until then).
-        pass
+        old = self._pointer_box()
+        self._cursor = shape if visible else None
+        self._restore(old)
+        self._draw_pointer()
+
+    def move_pointer(self, x: int, y: int) -> None:
+        if (x, y) == self._hot:
+            return
+        old = self._pointer_box()
+        self._hot = (x, y)
+        self._restore(old)
+        self._draw_pointer()
+
+    def _pointer_box(self) -> Box:
+        shape = self._cursor
+        if shape is None or self._pixels is None:
+            return Box(0, 0, 0, 0)
+        left, top = self._hot[0] - shape.hot_x, self._hot[1] - shape.hot_y
+        height, width = self._pixels.shape
+        return Box(left, top, left + shape.width, top + shape.height).intersect(
+            self._bounds).intersect(Box(0, 0, width, height))
+
+    def _restore(self, b: Box) -> None:
+        if not b.empty and self._pixels is not None:
+            self._fb[b.top:b.bottom, b.left:b.right] = \
+                self._convert(self._pixels[b.top:b.bottom, b.left:b.right])
+
+    def _draw_pointer(self) -> None:
+        b = self._pointer_box()
+        if b.empty or self._cursor is None or self._pixels is None:
+            return
+        left, top = self._hot[0] - self._cursor.hot_x, self._hot[1] - self._cursor.hot_y
+        shape = self._cursor.pixels[b.top - top:b.bottom - top, b.left - left:b.right - left]
+        under = self._pixels[b.top:b.bottom, b.left:b.right]
+        self._fb[b.top:b.bottom, b.left:b.right] = self._convert(over(shape, under))
 
     def set_clipboard_text(self, text: str) -> None:
         pass  # no other applications: the session's own clipboard is the only one

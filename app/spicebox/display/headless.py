@@ -18,12 +18,16 @@ class HeadlessPresenter:
     def __init__(self) -> None:
         self.frames = 0
         self.cursor: CursorShape | None = None  # what a screen would show
+        self.pointer = (0, 0)
 
     def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
         self.frames += 1
 
     def set_cursor(self, shape: CursorShape | None, visible: bool) -> None:
         self.cursor = shape if visible else None
+
+    def move_pointer(self, x: int, y: int) -> None:
+        self.pointer = (x, y)
 
     def set_clipboard_text(self, text: str) -> None:
         pass  # no other applications: the session's own clipboard is the only one

@@ -137,6 +137,12 @@ class SdlPresenter:
         pg.mouse.set_cursor(pg.cursors.Cursor((shape.hot_x, shape.hot_y), image))
         pg.mouse.set_visible(True)
 
+    def move_pointer(self, x: int, y: int) -> None:
+        # On KMS the input is read from evdev, not by SDL: move SDL's (hardware) pointer
+        # to where ours is. An X window's pointer is the user's own already.
+        if self.name == "kmsdrm" and self._targets:
+            self._pg.mouse.set_pos((x, y))
+
     def set_clipboard_text(self, text: str) -> None:
         self._pasted = text  # its CLIPBOARDUPDATE is ours, not news for the guest
         self._pg.scrap.put_text(text)
