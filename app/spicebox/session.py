@@ -113,8 +113,9 @@ class Session:
         self._local_locks: KeyModifiers | None = None
         self.main: MainChannel | None = None
         self.agent = AgentChanged(False, frozenset())
-        # The monitor sizes to ask the guest agent for, left to right (dynamic resolution).
-        self.resolution = resolution
+        # The monitor sizes to ask the guest agent for, left to right (dynamic resolution):
+        # as given, else the outputs' own (devices), else none (the guest's stays).
+        self.resolution = resolution or presenter.output_sizes()
         self.hotkeys = hotkeys or Hotkeys()
         self.setup_requested = False  # the setup hotkey ended the session
         self.clipboard: GuestClipboard | None = None  # what the guest copied last

@@ -103,3 +103,10 @@ def test_the_guest_pointer_is_drawn_over_the_frame_and_leaves_no_trail(
     presenter.set_cursor(None, False)
     np.testing.assert_array_equal(read_fb(device)[:, :6], src.pixels)
     presenter.close()
+
+
+def test_the_guest_is_asked_for_the_framebuffer_size(tmp_path: Path) -> None:
+    device, sysfs = framebuffer(tmp_path, 32)
+    presenter = FbdevPresenter(device, sysfs)
+    assert presenter.output_sizes() == [(6, 4)]
+    presenter.close()

@@ -28,6 +28,11 @@ class Presenter(Protocol):
         """Show the guest's pointer shape at the local pointer (None or not visible:
         no pointer)."""
 
+    def output_sizes(self) -> list[tuple[int, int]] | None:
+        """The sizes of the screens this presenter fills, left to right, for the guest
+        to take (dynamic resolution); None where the guest's size is shown as it is (a
+        window, or no screen)."""
+
     def move_pointer(self, x: int, y: int) -> None:
         """The guest pointer's hot spot is now at (x, y) of monitor 0 (where the local
         pointer is, or where the server says in server mouse mode). Window systems with

@@ -127,6 +127,9 @@ class FbdevPresenter:
     # The framebuffer has no pointer of its own: the guest's is drawn over the frame,
     # from the presented pixels (never from the framebuffer, so it leaves no trail).
 
+    def output_sizes(self) -> list[tuple[int, int]] | None:
+        return [(self._bounds.width, self._bounds.height)]
+
     def set_cursor(self, shape: CursorShape | None, visible: bool) -> None:
         old = self._pointer_box()
         self._cursor = shape if visible else None

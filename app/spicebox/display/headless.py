@@ -26,6 +26,9 @@ class HeadlessPresenter:
     def set_cursor(self, shape: CursorShape | None, visible: bool) -> None:
         self.cursor = shape if visible else None
 
+    def output_sizes(self) -> list[tuple[int, int]] | None:
+        return None
+
     def move_pointer(self, x: int, y: int) -> None:
         self.pointer = (x, y)
 

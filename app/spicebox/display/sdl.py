@@ -137,6 +137,11 @@ class SdlPresenter:
         pg.mouse.set_cursor(pg.cursors.Cursor((shape.hot_x, shape.hot_y), image))
         pg.mouse.set_visible(True)
 
+    def output_sizes(self) -> list[tuple[int, int]] | None:
+        if not self._fullscreen:
+            return None  # a window shows the guest at its own size
+        return [(int(w), int(h)) for w, h in self._pg.display.get_desktop_sizes()]
+
     def move_pointer(self, x: int, y: int) -> None:
         # On KMS the input is read from evdev, not by SDL: move SDL's (hardware) pointer
         # to where ours is. An X window's pointer is the user's own already.
