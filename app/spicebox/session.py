@@ -28,6 +28,7 @@ from .input.events import (
     Key,
     LocalClipboard,
     Locks,
+    OutputResized,
     PointerMotion,
     QuitRequested,
 )
@@ -67,6 +68,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 1 / 60
 IDLE_POLL_SECONDS = 0.05
+RESIZE_SETTLE_SECONDS = 0.3
 
 
 class Session:
@@ -119,6 +121,7 @@ class Session:
         self.hotkeys = hotkeys or Hotkeys()
         self.setup_requested = False  # the setup hotkey ended the session
         self.clipboard: GuestClipboard | None = None  # what the guest copied last
+        self._resize_timer: asyncio.TimerHandle | None = None
         self.mouse_mode = MouseMode.SERVER
         self.screenshot_saved = False
 
@@ -339,6 +342,13 @@ class Session:
             self._local_locks = event.modifiers
         elif isinstance(event, LocalClipboard):
             self.copy_to_guest(event.text)
+        elif isinstance(event, OutputResized):
+            # Dragging a window's edge resizes it many times a second: ask the guest
+            # once the size has held still for a moment.
+            if self._resize_timer is not None:
+                self._resize_timer.cancel()
+            self._resize_timer = asyncio.get_running_loop().call_later(
+                RESIZE_SETTLE_SECONDS, self.set_resolution, [(event.width, event.height)])
         if isinstance(event, Key):
             keys, action = self.hotkeys.feed(event)
             if action is not None:

@@ -25,6 +25,7 @@ from ..input.events import (
     Key,
     LocalClipboard,
     Locks,
+    OutputResized,
     PointerMotion,
     QuitRequested,
 )
@@ -88,7 +89,8 @@ class SdlPresenter:
         for index, monitor in enumerate(monitors[:outputs]):
             size = (monitor.width, monitor.height)
             if index == 0:
-                flags = pg.FULLSCREEN if self._fullscreen else 0
+                # A window may be resized: the guest then follows (through its agent).
+                flags = pg.FULLSCREEN if self._fullscreen else pg.RESIZABLE
                 self._targets.append(pg.display.set_mode(size, flags))
                 pg.display.set_caption(self._title)
                 pg.mouse.set_visible(not self._fullscreen)
@@ -175,6 +177,10 @@ class SdlPresenter:
                 button = _BUTTONS.get(event.button)
                 if button is not None:
                     found.append(Button(button, kind == pg.MOUSEBUTTONDOWN))
+            elif kind == pg.VIDEORESIZE and self._layout:
+                monitor = self._layout[0]
+                if (event.w, event.h) != (monitor.width, monitor.height):
+                    found.append(OutputResized(event.w, event.h))
             elif kind == pg.CLIPBOARDUPDATE:
                 text = pg.scrap.get_text()
                 if text and text != self._pasted:

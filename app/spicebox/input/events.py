@@ -51,9 +51,17 @@ class LocalClipboard:
 
 
 @dataclass(frozen=True)
+class OutputResized:
+    """The user gave the window a new size: the guest may take it (dynamic resolution)."""
+
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class QuitRequested:
     """The user closed the window (development backend)."""
 
 
 InputEvent = (Key | PointerMotion | Button | Locks | FocusLost | LocalClipboard
-              | QuitRequested)
+              | OutputResized | QuitRequested)
