@@ -24,7 +24,7 @@ EV_KEY, EV_REL, EV_ABS = 1, 2, 3
 REL_X, REL_Y = 0, 1
 ABS_X, ABS_Y = 0, 1
 ABS_MAX = 0x7FFF  # QEMU's absolute axes run 0..0x7FFF across the screen
-BTN_LEFT, BTN_RIGHT = 0x110, 0x111
+BTN_LEFT, BTN_RIGHT, BTN_MIDDLE = 0x110, 0x111, 0x112
 
 
 @dataclass
@@ -42,8 +42,11 @@ class Rig:
                                         max(0.1, deadline - time.monotonic()))
             self.devices[line.split()[3]] = line.split(maxsplit=4)[4]
 
-    def guest_events(self, count: int, timeout: float = 30.0) -> list[tuple[str, int, int, int]]:
-        """The next ``count`` key and motion events the guest's kernel reported."""
+    def guest_events(self, count: int, timeout: float = 30.0,
+                     kinds: tuple[int, ...] = (EV_KEY, EV_REL, EV_ABS),
+                     ) -> list[tuple[str, int, int, int]]:
+        """The next ``count`` events of ``kinds`` the guest's kernel reported (others,
+        such as the motion of putting the pointer in the window, are passed over)."""
         found: list[tuple[str, int, int, int]] = []
         deadline = time.monotonic() + timeout
         while len(found) < count:
@@ -52,7 +55,7 @@ class Rig:
                 self.devices[line.split()[3]] = line.split(maxsplit=4)[4]
                 continue
             device, kind, code, low, high = line.split()[2:7]
-            if int(kind) in (EV_KEY, EV_REL, EV_ABS):
+            if int(kind) in kinds:
                 value = int(low) | int(high) << 16
                 found.append((device, int(kind), int(code),
                               value - (1 << 32) if value >= 1 << 31 else value))
@@ -89,6 +92,10 @@ def booted(guest: console.ConsoleGuest, extra: list[str]) -> Iterator[Rig]:
                 x = xdisplay.Display(display)
                 try:
                     rig = Rig(qemu, serial, client, x)
+                    # The PS/2 mouse is probed in the background, through the same
+                    # controller as the keyboard: keys typed meanwhile can be lost.
+                    rig.wait_for_device("keyboard")
+                    rig.wait_for_device("PS/2 Generic")
                     rig.point_at(300, 300)
                     yield rig
                 finally:
