@@ -215,10 +215,20 @@ def _x11_sockets() -> tuple[int, ...]:
     found = []
     for fd in sorted(int(name) for name in os.listdir("/proc/self/fd")):
         try:
-            with socket.socket(fileno=os.dup(fd)) as sock:
-                peer = sock.getpeername() if sock.family == socket.AF_UNIX else ""
-        except OSError:  # closed since (listdir's own), not a socket, or not connected
+            copy = os.dup(fd)
+        except OSError:  # closed since (listdir's own)
             continue
+        try:
+            # The socket object owns the copy once made; until then it is ours to close.
+            sock = socket.socket(fileno=copy)
+        except OSError:  # not a socket
+            os.close(copy)
+            continue
+        with sock:
+            try:
+                peer = sock.getpeername() if sock.family == socket.AF_UNIX else ""
+            except OSError:  # not connected
+                continue
         name = peer.decode(errors="replace") if isinstance(peer, bytes) else str(peer)
         if "/.X11-unix/X" in name:
             found.append(fd)
