@@ -29,6 +29,7 @@ bench: setup
 	tools/setup.sh --bench
 	$(PY) -m bench.decode
 	$(PY) -m bench.desktop
+	$(PY) -m bench.latency
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

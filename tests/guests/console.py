@@ -15,6 +15,8 @@ Serial protocol on ttyS0 (one line each way, ``\\n`` terminated):
   ``SPICEBOX-GUEST INPUT <eventN> <type> <code> <value low 16 bits> <value high 16
   bits>``, then ``SPICEBOX-GUEST INPUT ready``; ``SPICEBOX-GUEST INPUT device <eventN>
   <name>`` once it reads a device (devices may appear later: USB)
+* host ``keyflip`` -> from now on each key press shows the other of images 0 and 1
+  (``SPICEBOX-GUEST SHOWN keyflip``), for the input latency benchmark
 * any other non-empty line -> ``SPICEBOX-GUEST ERROR unknown command``
 
 Bytes the guest sends while no client is attached to the serial socket are lost, so
@@ -190,6 +192,24 @@ while :; do
                 done
             ) &
             echo "{INPUT} ready"
+            ;;
+        keyflip)
+            # For the latency benchmark: every key press on the keyboard shows the other
+            # of images 0 and 1 (event0 is the keyboard: the only device built in).
+            (
+                exec 3</dev/input/event0
+                n=0
+                while :; do
+                    dd bs=24 count=1 <&3 2>/dev/null | od -An -v -tu2 -w24 | {{
+                        read -r event
+                        set -- $event
+                        [ "$9" = 1 ] && [ "${{11}}" = 1 ]
+                    }} || continue
+                    n=$((1 - n))
+                    cat "/images/img$n.raw" > /dev/fb0
+                done
+            ) &
+            echo "{SHOWN} keyflip"
             ;;
         *)
             echo "{ERROR} unknown command"
