@@ -32,7 +32,7 @@ from .input.events import (
     PointerMotion,
     QuitRequested,
 )
-from .input.hotkeys import Hotkeys
+from .input.hotkeys import KEY_DELETE, Hotkeys
 from .logonce import LogOnce
 from .net.tls import TlsVerifier
 from .net.transport import CLOSE_TIMEOUT, ChannelConnection, Endpoint, open_stream
@@ -383,6 +383,8 @@ class Session:
             log.info("setup hotkey: leaving the session")
             self.setup_requested = True
             self.stop()
+        elif action == "ctrl-alt-del" and self.inputs is not None:
+            self.inputs.tap(KEY_DELETE)  # Ctrl and Alt are down in the guest already
         elif action == "fullscreen":
             self.presenter.toggle_fullscreen()
 

@@ -114,6 +114,19 @@ def test_keys_and_focus_loss() -> None:
     assert sent(channel) == []
 
 
+def test_a_tap_is_one_key_scancode_message_when_the_server_takes_them() -> None:
+    channel = linked()  # the server announced KEY_SCANCODE
+    channel.tap(111)  # Delete
+    assert sent(channel) == [m.KeyScancode(memoryview(b"\xe0\x53\xe0\xd3"))]
+    plain = InputsChannel(0, 1, "pw")
+    plain.initiate()
+    plain.receive_data(link_reply())
+    plain.receive_data(link_result())
+    plain.data_to_send()
+    plain.tap(111)
+    assert sent(plain) == [m.KeyDown(0x53E0), m.KeyUp(0xD3E0)]
+
+
 def test_lock_keys_both_ways() -> None:
     channel = linked()
     events = channel.receive_data(frame(m.InputsInit(int(KeyModifiers.NUM_LOCK))))

@@ -2,8 +2,8 @@
 
 A hotkey is modifiers plus one key, written like remote-viewer's ("ctrl+alt+end"). Its
 modifiers reach the guest as they are pressed (the client cannot know yet that a hotkey
-is coming), its key does not; so a hotkey that sends Ctrl+Alt+Del only has to add the
-Delete key to what the guest already holds.
+is coming), its key does not; so the hotkey that sends Ctrl+Alt+Del only has to tap
+Delete while the guest already holds the rest.
 """
 
 from __future__ import annotations
@@ -80,7 +80,5 @@ class Hotkeys:
             for action, hotkey in self.bindings.items():
                 if hotkey.key == key.code and hotkey.modifiers == held:
                     self._swallowed.add(key.code)
-                    if action == "ctrl-alt-del":
-                        return [Key(KEY_DELETE, True), Key(KEY_DELETE, False)], None
                     return [], action
         return [key], None

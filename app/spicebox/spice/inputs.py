@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..input.scancodes import spice_key_code
+from ..input.scancodes import set1_bytes, spice_key_code
 from . import messages as m
 from .channel import Channel
 from .constants import (
@@ -73,6 +73,18 @@ class InputsChannel(Channel):
             if code:  # Hangeul and Hanja go down only
                 self.send(m.KeyUp(code))
         return True
+
+    def tap(self, evdev_code: int) -> None:
+        """Press and release a key at once: one KEY_SCANCODE message where the server
+        takes them (spice-gtk's press-and-release), else KEY_DOWN then KEY_UP."""
+        if not self.linked or self.closed:
+            return
+        if InputsCap.KEY_SCANCODE in self.channel_caps:
+            data = set1_bytes(evdev_code, True) + set1_bytes(evdev_code, False)
+            if data:
+                self.send(m.KeyScancode(memoryview(data)))
+        elif self.key(evdev_code, True):
+            self.key(evdev_code, False)
 
     def release_all(self) -> None:
         """Lift every key the guest believes held (the client lost the keyboard)."""

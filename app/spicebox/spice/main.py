@@ -40,7 +40,9 @@ from .wire import Message
 log = logging.getLogger(__name__)
 
 # What this client does with the agent: dynamic resolution, monitor layout, clipboard.
-AGENT_CAPS = frozenset({AgentCap.MONITORS_CONFIG, AgentCap.REPLY,
+# MOUSE_STATE: in agent mouse mode the server turns our positions into the agent's
+# MOUSE_STATE messages; spice-gtk announces it for that.
+AGENT_CAPS = frozenset({AgentCap.MOUSE_STATE, AgentCap.MONITORS_CONFIG, AgentCap.REPLY,
                         AgentCap.SPARSE_MONITORS_CONFIG, AgentCap.MONITORS_CONFIG_POSITION,
                         AgentCap.CLIPBOARD_BY_DEMAND, AgentCap.CLIPBOARD_SELECTION})
 # What the client takes from and gives to the guest's clipboard, in order of preference.
