@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from spicebox.input.evdev_source import EvdevInput, _capabilities
+from spicebox.input.evdev_source import EvdevInput, capabilities_of
 
 
 class _AbsInfo:
@@ -16,9 +16,16 @@ class _AbsInfo:
         self.min, self.max = low, high
 
 
+class _Device:
+    """What python-evdev's InputDevice.capabilities(absinfo=True) gives for a touch screen."""
+
+    def capabilities(self, absinfo: bool) -> dict[int, list[object]]:
+        assert absinfo, "the ranges of the absolute axes are needed"
+        return {1: [272, 273, 330], 3: [(0, _AbsInfo(0, 4095)), (1, _AbsInfo(10, 2000))]}
+
+
 def test_capabilities_from_python_evdev() -> None:
-    caps = _capabilities({1: [272, 273, 330], 3: [(0, _AbsInfo(0, 4095)),
-                                                 (1, _AbsInfo(10, 2000))]})
+    caps = capabilities_of(_Device())
     assert caps.kind == "touch"
     assert caps.abs_ranges == {0: (0, 4095), 1: (10, 2000)}
 

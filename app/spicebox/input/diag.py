@@ -9,29 +9,36 @@ from __future__ import annotations
 import errno
 import select
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .evdev_events import EV_KEY
-from .evdev_source import _capabilities
+from .evdev_source import capabilities_of
 from .scancodes import set1_bytes
+
+
+def _open_each(directory: Path) -> Iterator[tuple[Path, Any]]:
+    """Every event device in ``directory``, in number order: opened, or the OSError."""
+    import evdev  # noqa: PLC0415
+
+    for path in sorted(directory.glob("event*"), key=lambda p: int(p.name[5:] or 0)):
+        try:
+            yield path, evdev.InputDevice(str(path))
+        except OSError as exc:
+            yield path, exc
 
 
 def describe_devices(directory: Path = Path("/dev/input")) -> list[str]:
     """One line per event device: path, name, and what the session would do with it."""
-    import evdev  # noqa: PLC0415
-
     lines = []
-    for path in sorted(directory.glob("event*"), key=lambda p: int(p.name[5:] or 0)):
-        try:
-            device = evdev.InputDevice(str(path))
-        except OSError as exc:
+    for path, device in _open_each(directory):
+        if isinstance(device, OSError):
             why = ("no permission: the user needs the 'input' group"
-                   if exc.errno == errno.EACCES else exc.strerror)
+                   if device.errno == errno.EACCES else device.strerror)
             lines.append(f"{path}: cannot open ({why})")
             continue
-        kind = _capabilities(device.capabilities(absinfo=True)).kind
+        kind = capabilities_of(device).kind
         use = f"used as a {kind}" if kind else "left to the system"
         lines.append(f"{path}: {device.name!r} ({use})")
         device.close()
@@ -54,15 +61,11 @@ def watch_keys(seconds: float, out: Callable[[str], None],
                directory: Path = Path("/dev/input")) -> None:
     """Print every key typed on any keyboard for ``seconds`` (without grabbing: the keys
     also reach whatever has the keyboard)."""
-    import evdev  # noqa: PLC0415
-
     keyboards: list[Any] = []
-    for path in sorted(directory.glob("event*")):
-        try:
-            device = evdev.InputDevice(str(path))
-        except OSError:
-            continue
-        if _capabilities(device.capabilities()).kind == "keyboard":
+    for _, device in _open_each(directory):
+        if isinstance(device, OSError):
+            continue  # already said by describe_devices
+        if capabilities_of(device).kind == "keyboard":
             keyboards.append(device)
         else:
             device.close()

@@ -92,7 +92,7 @@ class EvdevInput:
             if exc.errno not in (errno.EACCES, errno.ENODEV, errno.ENOENT):
                 log.warning("cannot open %s: %s", path, exc.strerror)
             return  # EACCES right after creation: udev fixes it, IN_ATTRIB says when
-        caps = _capabilities(device.capabilities(absinfo=True))
+        caps = capabilities_of(device)
         if caps.kind is None:
             device.close()
             return
@@ -148,10 +148,10 @@ class EvdevInput:
                 self._open(self.directory / name.decode())
 
 
-def _capabilities(raw: dict[int, list[Any]]) -> Capabilities:
-    ranges = {}
-    for code, info in raw.get(3, []):  # EV_ABS: (code, AbsInfo)
-        ranges[code] = (info.min, info.max)
+def capabilities_of(device: Any) -> Capabilities:
+    """What python-evdev reports of an opened ``device``, in evdev_events' terms."""
+    raw = device.capabilities(absinfo=True)
+    ranges = {code: (info.min, info.max) for code, info in raw.get(3, [])}  # EV_ABS
     return Capabilities(frozenset(raw.get(1, [])), frozenset(raw.get(2, [])), ranges)
 
 
