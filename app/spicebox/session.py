@@ -338,8 +338,19 @@ class Session:
                 loop.remove_reader(fd)
 
     def _on_input(self, event: InputEvent) -> None:
-        if isinstance(event, Locks):
+        inputs = self.inputs
+        if isinstance(event, Key):
+            keys, action = self.hotkeys.feed(event)
+            if action is not None:
+                self._hotkey(action)
+            for key in keys:
+                if inputs is not None and not inputs.key(key.code, key.pressed):
+                    self._skip(("key", key.code), "key %d has no PC scancode; not sent",
+                               key.code)
+        elif isinstance(event, Locks):
             self._local_locks = event.modifiers
+            if inputs is not None:
+                inputs.set_locks(event.modifiers)
         elif isinstance(event, LocalClipboard):
             self.copy_to_guest(event.text)
         elif isinstance(event, OutputResized):
@@ -349,32 +360,21 @@ class Session:
                 self._resize_timer.cancel()
             self._resize_timer = asyncio.get_running_loop().call_later(
                 RESIZE_SETTLE_SECONDS, self.set_resolution, [(event.width, event.height)])
-        if isinstance(event, Key):
-            keys, action = self.hotkeys.feed(event)
-            if action is not None:
-                self._hotkey(action)
-        inputs = self.inputs
-        if inputs is None:
+        elif inputs is None:
             return
-        if isinstance(event, Key):
-            for key in keys:
-                if not inputs.key(key.code, key.pressed):
-                    self._skip(("key", key.code), "key %d has no PC scancode; not sent",
-                               key.code)
         elif isinstance(event, PointerMotion):
-            monitors = self.monitors()
-            if self.mouse_mode == MouseMode.CLIENT and event.monitor == 0:
-                self.presenter.move_pointer(event.x, event.y)
-            if self.mouse_mode == MouseMode.CLIENT and event.monitor < len(monitors):
-                channel, monitor = monitors[event.monitor]
-                inputs.position(monitor.area.left + event.x, monitor.area.top + event.y,
-                                channel)
-            elif self.mouse_mode == MouseMode.SERVER:
+            if self.mouse_mode == MouseMode.SERVER:
                 inputs.motion(event.dx, event.dy)
+            elif self.mouse_mode == MouseMode.CLIENT:
+                if event.monitor == 0:
+                    self.presenter.move_pointer(event.x, event.y)
+                monitors = self.monitors()  # only here: motion is frequent
+                if event.monitor < len(monitors):
+                    channel, monitor = monitors[event.monitor]
+                    inputs.position(monitor.area.left + event.x,
+                                    monitor.area.top + event.y, channel)
         elif isinstance(event, Button):
             inputs.button(event.button, event.pressed)
-        elif isinstance(event, Locks):
-            inputs.set_locks(event.modifiers)
         elif isinstance(event, FocusLost):
             inputs.release_all()
 
