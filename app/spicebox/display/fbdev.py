@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from ..canvas.composite import div255
 from ..canvas.monitors import Monitor
 from ..canvas.surface import Box
 from ..codecs.cursor import CursorShape
@@ -73,7 +74,7 @@ def over(argb: Pixels, xrgb: Pixels) -> Pixels:
     for shift in (0, 8, 16):
         top = (argb >> shift) & 0xFF
         bottom = (xrgb >> shift) & 0xFF
-        out |= ((top * alpha + bottom * (255 - alpha) + 127) // 255) << shift
+        out |= div255(top * alpha + bottom * (255 - alpha)) << shift
     return out
 
 
@@ -116,13 +117,15 @@ class FbdevPresenter:
             return
         pixels = self._pixels = monitors[0].pixels
         pointer = self._pointer_box()
+        covered = False
         for box in damage[0]:
             b = box.intersect(self._bounds)
             if not b.empty:
                 self._fb[b.top:b.bottom, b.left:b.right] = \
                     self._convert(pixels[b.top:b.bottom, b.left:b.right])
-                if not b.intersect(pointer).empty:
-                    self._draw_pointer()  # the update went over it
+                covered = covered or not b.intersect(pointer).empty
+        if covered:
+            self._draw_pointer()  # the update went over it
 
     # The framebuffer has no pointer of its own: the guest's is drawn over the frame,
     # from the presented pixels (never from the framebuffer, so it leaves no trail).
@@ -144,14 +147,20 @@ class FbdevPresenter:
         self._restore(old)
         self._draw_pointer()
 
-    def _pointer_box(self) -> Box:
+    def _pointer_at(self) -> Box:
+        """Where the whole pointer shape lies (empty without a shape)."""
         shape = self._cursor
-        if shape is None or self._pixels is None:
+        if shape is None:
             return Box(0, 0, 0, 0)
         left, top = self._hot[0] - shape.hot_x, self._hot[1] - shape.hot_y
+        return Box(left, top, left + shape.width, top + shape.height)
+
+    def _pointer_box(self) -> Box:
+        """The part of the pointer on screen (empty before the first frame)."""
+        if self._pixels is None:
+            return Box(0, 0, 0, 0)
         height, width = self._pixels.shape
-        return Box(left, top, left + shape.width, top + shape.height).intersect(
-            self._bounds).intersect(Box(0, 0, width, height))
+        return self._pointer_at().intersect(self._bounds).intersect(Box(0, 0, width, height))
 
     def _restore(self, b: Box) -> None:
         if not b.empty and self._pixels is not None:
@@ -162,8 +171,9 @@ class FbdevPresenter:
         b = self._pointer_box()
         if b.empty or self._cursor is None or self._pixels is None:
             return
-        left, top = self._hot[0] - self._cursor.hot_x, self._hot[1] - self._cursor.hot_y
-        shape = self._cursor.pixels[b.top - top:b.bottom - top, b.left - left:b.right - left]
+        at = self._pointer_at()
+        shape = self._cursor.pixels[b.top - at.top:b.bottom - at.top,
+                                    b.left - at.left:b.right - at.left]
         under = self._pixels[b.top:b.bottom, b.left:b.right]
         self._fb[b.top:b.bottom, b.left:b.right] = self._convert(over(shape, under))
 

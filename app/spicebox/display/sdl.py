@@ -204,8 +204,6 @@ class SdlPresenter:
         self._pg.display.quit()
 
 
-
-
 def _x11_sockets() -> tuple[int, ...]:
     """This process's descriptors connected to a local X server's socket.
 
