@@ -82,10 +82,7 @@ class MainChannel(Channel):
             self._agent_out.tokens = msg.num_tokens
             return self._agent_start()
         if isinstance(msg, m.AgentDisconnected):
-            self.agent_connected, self.agent_caps = False, frozenset()
-            self._agent_in.reset()
-            self._agent_out.clear()
-            return [AgentChanged(False, frozenset())]
+            return self._agent_stop()
         if isinstance(msg, m.AgentToken):
             self._agent_out.tokens += msg.num_tokens
             self._agent_flush()
@@ -160,6 +157,12 @@ class MainChannel(Channel):
         self._agent_send(capabilities(AGENT_CAPS, request=True))
         return [AgentChanged(True, self.agent_caps)]
 
+    def _agent_stop(self) -> list[ChannelEvent]:
+        self.agent_connected, self.agent_caps = False, frozenset()
+        self._agent_in.reset()
+        self._agent_out.clear()
+        return [AgentChanged(False, frozenset())]
+
     def _agent_send(self, msg: AgentMessage) -> None:
         self._agent_out.put(msg)
         self._agent_flush()
@@ -177,9 +180,7 @@ class MainChannel(Channel):
             # The agent's stream is the guest's business: losing it costs resizing (and,
             # later, the clipboard), not the session.
             self._agent_warn("stream", "guest agent: %s; ignoring the agent from now on", exc)
-            self.agent_connected, self.agent_caps = False, frozenset()
-            self._agent_in.reset()
-            return [AgentChanged(False, frozenset())]
+            return self._agent_stop()
         events: list[ChannelEvent] = []
         for agent_msg in messages:
             events.extend(self._agent_message(agent_msg))
