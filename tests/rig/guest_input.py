@@ -38,9 +38,13 @@ class Rig:
     def wait_for_device(self, name_part: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while not any(name_part in name for name in self.devices.values()):
-            line = self.serial.wait_for(f"{console.INPUT} device",
-                                        max(0.1, deadline - time.monotonic()))
-            self.devices[line.split()[3]] = line.split(maxsplit=4)[4]
+            self._note_device(self.serial.wait_for(f"{console.INPUT} device",
+                                                   max(0.1, deadline - time.monotonic())))
+
+    def _note_device(self, line: str) -> None:
+        """``SPICEBOX-GUEST INPUT device <eventN> <name>``"""
+        _, _, _, device, name = line.split(maxsplit=4)
+        self.devices[device] = name
 
     def guest_events(self, count: int, timeout: float = 30.0,
                      kinds: tuple[int, ...] = (EV_KEY, EV_REL, EV_ABS),
@@ -52,7 +56,7 @@ class Rig:
         while len(found) < count:
             line = self.serial.wait_for(console.INPUT, max(0.1, deadline - time.monotonic()))
             if line.split()[2] == "device":
-                self.devices[line.split()[3]] = line.split(maxsplit=4)[4]
+                self._note_device(line)
                 continue
             device, kind, code, low, high = line.split()[2:7]
             if int(kind) in kinds:
