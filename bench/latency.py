@@ -19,28 +19,19 @@ import time
 from typing import Any
 
 import numpy as np
-from Xlib import X, Xatom
+from Xlib import X
 from Xlib import display as xdisplay
 from Xlib.ext import xtest
 
 from bench.desktop import connected
 from tests.guests import console
 from tests.rig.qemu import VGA_DEVICES, QemuServer
-from tests.rig.xvfb import xvfb
+from tests.rig.xvfb import named_windows, xvfb
 
 PRESSES = 15
 KEY_A = 30
 # Inside the box where images 0 and 1 differ (console.VIDEO_BOX), as (row, column).
 PROBE = (300, 500)
-
-
-def windows(x: xdisplay.Display) -> list[tuple[Any, str]]:
-    found = []
-    for window in x.screen().root.query_tree().children:
-        name = window.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
-        if name is not None:
-            found.append((window, name.value.decode(errors="replace")))
-    return found
 
 
 def capture(x: xdisplay.Display, left: int, top: int, width: int, height: int) -> Any:
@@ -84,7 +75,7 @@ def measure(command: list[str], title_part: str, display: str,
                     time.sleep(0.2)
                 time.sleep(3)  # the first screen
                 # The largest: GTK also makes small windows with the same title.
-                window = max((w for w, name in windows(x) if title_part in name),
+                window = max((w for w, name in named_windows(x) if title_part in name),
                              key=lambda w: w.get_geometry().width * w.get_geometry().height)
                 images = [np.frombuffer(guest.image_rgb(i), np.uint8).reshape(
                     console.HEIGHT, console.WIDTH, 3) for i in (0, 1)]

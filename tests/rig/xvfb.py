@@ -36,10 +36,19 @@ def xvfb(size: str = "1280x1024x24") -> Iterator[str]:
         process.wait(10)
 
 
-def window_named(x: xdisplay.Display, title: str) -> Any:
-    """The top-level window titled ``title`` (python-xlib's Window; it has no types)."""
+def named_windows(x: xdisplay.Display) -> list[tuple[Any, str]]:
+    """The top-level windows that have a title, with it (python-xlib's Window: no types)."""
+    found = []
     for window in x.screen().root.query_tree().children:
         name = window.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
-        if name is not None and name.value == title.encode():
+        if name is not None:
+            found.append((window, name.value.decode(errors="replace")))
+    return found
+
+
+def window_named(x: xdisplay.Display, title: str) -> Any:
+    """The top-level window titled ``title``."""
+    for window, name in named_windows(x):
+        if name == title:
             return window
     raise AssertionError(f"no window titled {title!r}")
