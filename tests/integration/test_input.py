@@ -3,14 +3,16 @@ user's keyboard would), reach the guest's kernel as the same evdev events."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 from Xlib import X
 from Xlib.ext import xtest
 
-from spicebox.spice.constants import MouseMode
+from spicebox.spice.constants import KeyModifiers, MouseMode
 from tests.guests import console
 from tests.rig.guest_input import (
     BTN_LEFT,
@@ -87,3 +89,37 @@ def test_relative_motion_and_buttons_reach_the_guest_mouse(rig: Rig) -> None:
             elif kind == EV_KEY:
                 buttons.append((code, value))
     assert buttons == [(BTN_LEFT, 1), (BTN_LEFT, 0), (BTN_RIGHT, 1), (BTN_RIGHT, 0)]
+
+
+def test_lock_keys_follow_both_ways(rig: Rig) -> None:
+    inputs = rig.client.session.inputs
+    assert inputs is not None
+    caps_lock = 58
+    # Client -> guest: the server presses Caps Lock for the guest until its LED agrees...
+    rig.client.in_loop(partial(inputs.set_locks, inputs.guest_locks | KeyModifiers.CAPS_LOCK))
+    got = [(code, value) for _, _, code, value in rig.guest_events(2, kinds=(EV_KEY,))]
+    assert got == [(caps_lock, 1), (caps_lock, 0)]
+    # ...and guest -> client: the guest's LED change comes back as KEY_MODIFIERS.
+    deadline = time.monotonic() + 30
+    while KeyModifiers.CAPS_LOCK not in inputs.guest_locks:
+        assert time.monotonic() < deadline, f"the guest's locks stayed {inputs.guest_locks!r}"
+        time.sleep(0.1)
+
+
+def test_the_setup_hotkey_ends_the_session_and_keeps_its_key(rig: Rig) -> None:
+    # Last in this module: it ends the session the others use.
+    ctrl, alt, shift, s = 29, 56, 42, 31
+    for code, down in ((ctrl, True), (alt, True), (shift, True), (s, True), (s, False),
+                       (shift, False), (alt, False), (ctrl, False)):
+        xtest.fake_input(rig.x, X.KeyPress if down else X.KeyRelease, code + 8)
+    rig.x.sync()
+    assert rig.client.wait_done(10) is None
+    assert rig.client.session.setup_requested
+    got = [(code, value) for _, _, code, value in rig.guest_events(3, kinds=(EV_KEY,))]
+    assert got == [(ctrl, 1), (alt, 1), (shift, 1)]
+    # Whatever else reached the guest before the session closed (the modifiers going up,
+    # if they were read in time), S was not part of it.
+    with contextlib.suppress(TimeoutError):
+        got += [(code, value) for _, _, code, value in
+                rig.guest_events(3, timeout=3, kinds=(EV_KEY,))]
+    assert all(code != s for code, _ in got), got
