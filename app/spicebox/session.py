@@ -34,6 +34,7 @@ from .input.events import (
 )
 from .input.hotkeys import KEY_DELETE, Hotkeys
 from .logonce import LogOnce
+from .net.proxy import Proxy
 from .net.tls import TlsVerifier
 from .net.transport import CLOSE_TIMEOUT, ChannelConnection, Endpoint, open_stream
 from .spice.agent import ClipboardType
@@ -87,7 +88,8 @@ class Session:
             tls = TlsVerifier.create(target.ca_pem, ca_file, host_subject or target.host_subject)
         port = target.tls_port if target.uses_tls else target.port
         assert port is not None
-        self.endpoint = Endpoint(target.host, port, tls)
+        self.endpoint = Endpoint(target.host, port, tls,
+                                 Proxy.parse(target.proxy) if target.proxy else None)
         self.canvas = self._new_canvas()  # display channel 0, the primary monitor
         self._canvases: dict[int, Canvas] = {0: self.canvas}
         self._connections: dict[tuple[int, int], ChannelConnection] = {}

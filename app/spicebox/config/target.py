@@ -20,6 +20,7 @@ class Target:
     password: str | None = None
     ca_pem: str | None = None
     host_subject: str | None = None
+    proxy: str | None = None  # an HTTP CONNECT proxy, http://HOST:PORT
     title: str | None = None
     delete_file: Path | None = None  # a .vv that asked to be deleted once read
 
@@ -104,5 +105,6 @@ def load_vv(path: Path) -> Target:
         host=host, port=port, tls_port=tls_port, password=vv.get("password"),
         # .vv files carry the PEM on one line with literal \n escapes.
         ca_pem=ca.replace("\\n", "\n") if ca else None,
-        host_subject=vv.get("host-subject") or None, title=vv.get("title"),
+        host_subject=vv.get("host-subject") or None, proxy=vv.get("proxy") or None,
+        title=vv.get("title"),
         delete_file=path if vv.getboolean("delete-this-file", fallback=False) else None)

@@ -1,9 +1,9 @@
 """Runs one sans-IO channel over an asyncio TCP stream, with TLS started on it when asked.
 
-Connecting and starting TLS are separate steps so that an HTTP CONNECT proxy can sit
-between them later without touching either. Timeouts use ``asyncio.timeout``: Python
-3.11's ``wait_for`` can turn a cancellation into a TimeoutError, and a swallowed
-cancellation keeps a session from ever ending.
+Connecting, opening an HTTP CONNECT tunnel and starting TLS are separate steps: TLS runs
+end to end through the tunnel, the proxy sees only ciphertext. Timeouts use
+``asyncio.timeout``: Python 3.11's ``wait_for`` can turn a cancellation into a
+TimeoutError, and a swallowed cancellation keeps a session from ever ending.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..spice.channel import Channel
 from ..spice.events import ChannelEvent
+from .proxy import Proxy, ProxyRefused, check_reply
 from .tls import TlsVerificationFailed, TlsVerifier
 
 READ_SIZE = 256 * 1024
@@ -33,35 +34,61 @@ class Endpoint:
     host: str
     port: int
     tls: TlsVerifier | None = None
+    proxy: Proxy | None = None
 
     def __str__(self) -> str:
-        return f"{self.host}:{self.port}{' (TLS)' if self.tls else ''}"
+        via = f" through {self.proxy}" if self.proxy else ""
+        return f"{self.host}:{self.port}{' (TLS)' if self.tls else ''}{via}"
 
 
 async def open_stream(endpoint: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    first_hop = endpoint.proxy or endpoint
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
-            reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
+            reader, writer = await asyncio.open_connection(first_hop.host, first_hop.port)
     except TimeoutError:
-        raise CannotConnect(f"no answer from {endpoint} within {CONNECT_TIMEOUT:.0f} s: "
+        raise CannotConnect(f"no answer from {first_hop} within {CONNECT_TIMEOUT:.0f} s: "
                             f"check the address and the network") from None
     except OSError as exc:
-        raise CannotConnect(f"cannot connect to {endpoint}: {exc.strerror or exc}: "
-                            f"check the address, the port, and that the server runs") from None
-    if endpoint.tls is not None:
-        try:
+        raise CannotConnect(f"cannot connect to {first_hop}: {exc.strerror or exc}: "
+                            f"check the address, the port, and that it runs") from None
+    try:
+        if endpoint.proxy is not None:
+            await _tunnel(reader, writer, endpoint, endpoint.proxy)
+        if endpoint.tls is not None:
             await _start_tls(writer, endpoint, endpoint.tls)
-        except BaseException:
-            writer.transport.abort()
-            raise
+    except BaseException:
+        writer.transport.abort()
+        raise
     return reader, writer
+
+
+async def _tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                  endpoint: Endpoint, proxy: Proxy) -> None:
+    writer.write(proxy.request(endpoint.host, endpoint.port))
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            # The client speaks first in SPICE and in TLS: nothing follows the head yet.
+            head = await reader.readuntil(b"\r\n\r\n")
+        check_reply(head)
+    except ProxyRefused as exc:
+        raise CannotConnect(f"{proxy} {exc}") from None
+    except asyncio.LimitOverrunError:
+        raise CannotConnect(f"{proxy} answered with an endless header: is it an HTTP "
+                            f"proxy?") from None
+    except (asyncio.IncompleteReadError, OSError, TimeoutError) as exc:
+        raise CannotConnect(f"{proxy} did not open a tunnel to {endpoint.host}:"
+                            f"{endpoint.port}: {exc or 'no answer'}") from None
 
 
 async def _start_tls(writer: asyncio.StreamWriter, endpoint: Endpoint,
                      verifier: TlsVerifier) -> None:
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
-            await writer.start_tls(verifier.context, server_hostname=endpoint.host)
+            # Without a host name check the name is not sent either: Proxmox's tunnel
+            # targets ("pvespiceproxy:TICKET:...") are not names TLS can carry.
+            await writer.start_tls(verifier.context, server_hostname=endpoint.host
+                                   if verifier.context.check_hostname else None)
     except ssl.SSLCertVerificationError as exc:
         raise TlsVerificationFailed(
             f"the certificate of {endpoint} is not trusted ({exc.verify_message}): "
