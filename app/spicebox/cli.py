@@ -8,11 +8,15 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .canvas.monitors import MAX_MONITORS
-from .config.target import ConfigError, Target, parse_target
+import tomli_w
+
+from .config.settings import COMPRESSIONS, INPUT_SOURCES, Config, parse_resolution
+from .config.store import ConfigPaths, ConfigStore, describe, get
+from .config.target import ConfigError, Target, load_vv, parse_target
 from .display.choose import BACKENDS, open_presenter, resolve_backend
 from .display.sdl import DisplayUnavailable
 from .input.diag import describe_devices, watch_keys
@@ -21,10 +25,13 @@ from .input.hotkeys import DEFAULT_HOTKEYS, HotkeyError, Hotkeys
 from .net.tls import TlsVerificationFailed
 from .net.transport import CannotConnect
 from .session import Session
-from .spice.constants import MAX_PASSWORD_LENGTH, ImageCompression
+from .spice.constants import MAX_PASSWORD_LENGTH
 from .spice.errors import AuthenticationFailed, ProtocolError
 from .spice.policy import DecodingPolicy
 from .spice.recording import Recorder
+
+RETRY_FIRST_SECONDS = 1.0  # the kiosk's reconnect delay, doubling up to the max
+RETRY_MAX_SECONDS = 30.0
 
 EXIT_OK, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_TLS, EXIT_PROTOCOL = 0, 2, 3, 4, 5, 6
 
@@ -40,9 +47,6 @@ _EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
 
 log = logging.getLogger("spicebox")
 
-_COMPRESSIONS = {c.name.lower().replace("_", "-"): c for c in ImageCompression
-                 if c != ImageCompression.INVALID}
-
 
 def _seconds(text: str) -> float:
     value = float(text)
@@ -53,51 +57,84 @@ def _seconds(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spicebox", description="SPICE thin client")
+    # Every command reads the configuration: the settings are the defaults of the options.
+    configured = argparse.ArgumentParser(add_help=False)
+    configured.add_argument("--config-dir", type=Path, metavar="DIR",
+                            help="keep the configuration in DIR instead of /etc/spicebox "
+                                 "and /var/lib/spicebox")
+    configured.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
     connect = commands.add_parser(
-        "connect", help="connect to a SPICE server and show its screen",
+        "connect", parents=[configured], help="connect to a SPICE server and show its screen",
         description="TARGET is spice://HOST[:PORT][?tls-port=N], spice+tls://HOST:PORT, "
-                    "or a .vv file. The password comes from --password-file, then "
-                    "$SPICEBOX_PASSWORD, then the target itself.")
+                    "a .vv file or a profile's name. The password comes from "
+                    "--password-file, then $SPICEBOX_PASSWORD, then the target itself. "
+                    "Options not given come from the configuration (spicebox config get).")
     connect.add_argument("target", metavar="TARGET")
-    connect.add_argument("--password-file", type=Path, metavar="F")
-    connect.add_argument("--ca-file", metavar="F", help="CA certificate (PEM) for TLS")
-    connect.add_argument("--host-subject", metavar="S",
-                         help="expected server certificate subject, e.g. 'O=Org,CN=host'")
-    connect.add_argument("--backend", choices=BACKENDS, default="auto")
-    connect.add_argument("--resolution", type=_resolution, metavar="WxH[,WxH...]",
-                         help="ask the guest agent for monitors of these sizes")
-    connect.add_argument("--hotkeys", type=_hotkeys, metavar="ACTION=KEYS[,...]",
-                         help="override hotkeys: setup (default ctrl+alt+shift+s), "
-                              "ctrl-alt-del (ctrl+alt+end), fullscreen (ctrl+alt+shift+f)")
-    connect.add_argument("--input", choices=("auto", "evdev", "none"), default="auto",
-                         help="keyboards, mice and touch screens: read from /dev/input "
-                              "(auto: with the kmsdrm and fbdev backends; x11 has its "
-                              "window's)")
-    connect.add_argument("--screenshot", type=Path, metavar="PNG",
-                         help="save the primary monitor as PNG")
-    connect.add_argument("--screenshot-dir", type=Path, metavar="DIR",
-                         help="save every monitor as DIR/monitor-N.png")
-    connect.add_argument("--screenshot-after", type=_seconds, default=2.0, metavar="SECONDS")
-    connect.add_argument("--exit-after", type=_seconds, metavar="SECONDS",
-                         help="disconnect cleanly and exit 0 after this long")
-    connect.add_argument("--compression", choices=["auto", *_COMPRESSIONS], default="auto",
-                         help="image compression to ask the server for; auto: off when "
-                              "the server is this machine, else lz4 (the cheapest to "
-                              "decode that still saves bandwidth)")
-    connect.add_argument("--record", type=Path, metavar="FILE",
-                         help="write every display message received to FILE, for tests "
-                              "and bug reports (it holds the screen's contents)")
-    connect.add_argument("-v", "--verbose", action="store_true")
+    run = commands.add_parser(
+        "run", parents=[configured], help="the kiosk: connect to the default profile, and "
+                                          "reconnect whenever the connection ends")
+    for command in (connect, run):
+        _add_session_options(command)
+    config = commands.add_parser("config", help="show or change the configuration")
+    config_what = config.add_subparsers(dest="what", required=True)
+    config_get = config_what.add_parser(
+        "get", parents=[configured],
+        help="print one setting, or with no KEY the whole configuration (secrets masked)")
+    config_get.add_argument("key", nargs="?", metavar="KEY",
+                            help="e.g. display.backend or profiles.NAME.host")
+    config_set = config_what.add_parser(
+        "set", parents=[configured], help="change one setting; an empty VALUE unsets it")
+    config_set.add_argument("key", metavar="KEY")
+    config_set.add_argument("value", metavar="VALUE")
+    config_import = config_what.add_parser(
+        "import", parents=[configured],
+        help="make a .vv file's connection the default profile")
+    config_import.add_argument("file", type=Path, metavar="FILE.vv")
+    config_import.add_argument("--name", help="the profile's name (default: from the file)")
     diag = commands.add_parser("diag", help="diagnostics for support")
     diag_what = diag.add_subparsers(dest="what", required=True)
     diag_input = diag_what.add_parser(
-        "input", help="list input devices; with --keys, show what each typed key sends")
+        "input", parents=[configured],
+        help="list input devices; with --keys, show what each typed key sends")
     diag_input.add_argument("--keys", action="store_true",
                             help="print the scancodes of keys typed on any keyboard")
     diag_input.add_argument("--seconds", type=_seconds, default=15.0,
                             help="how long --keys listens (default 15)")
     return parser
+
+
+def _add_session_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--password-file", type=Path, metavar="F")
+    command.add_argument("--ca-file", metavar="F", help="CA certificate (PEM) for TLS")
+    command.add_argument("--host-subject", metavar="S",
+                         help="expected server certificate subject, e.g. 'O=Org,CN=host'")
+    command.add_argument("--backend", choices=BACKENDS, help="default: display.backend")
+    command.add_argument("--resolution", type=_resolution, metavar="WxH[,WxH...]",
+                         help="ask the guest agent for monitors of these sizes (default: "
+                              "display.resolution, else the screen's size)")
+    command.add_argument("--hotkeys", metavar="ACTION=KEYS[,...]",
+                         help="override hotkeys: setup (default ctrl+alt+shift+s), "
+                              "ctrl-alt-del (ctrl+alt+end), fullscreen (ctrl+alt+shift+f)")
+    command.add_argument("--input", choices=INPUT_SOURCES,
+                         help="keyboards, mice and touch screens: read from /dev/input "
+                              "(auto: with the kmsdrm and fbdev backends; x11 has its "
+                              "window's). Default: input.source")
+    command.add_argument("--screenshot", type=Path, metavar="PNG",
+                         help="save the primary monitor as PNG")
+    command.add_argument("--screenshot-dir", type=Path, metavar="DIR",
+                         help="save every monitor as DIR/monitor-N.png")
+    command.add_argument("--screenshot-after", type=_seconds, default=2.0, metavar="SECONDS")
+    command.add_argument("--exit-after", type=_seconds, metavar="SECONDS",
+                         help="disconnect cleanly and exit 0 after this long")
+    command.add_argument("--compression", choices=["auto", *COMPRESSIONS],
+                         help="image compression to ask the server for; auto: off when "
+                              "the server is this machine, else lz4 (the cheapest to "
+                              "decode that still saves bandwidth). Default: "
+                              "display.compression")
+    command.add_argument("--record", type=Path, metavar="FILE",
+                         help="write every display message received to FILE, for tests "
+                              "and bug reports (it holds the screen's contents)")
 
 
 def _password(args: argparse.Namespace, target: Target) -> str:
@@ -116,37 +153,75 @@ def _password(args: argparse.Namespace, target: Target) -> str:
     return password
 
 
-def _hotkeys(text: str) -> Hotkeys:
-    bindings = dict(DEFAULT_HOTKEYS)
-    for part in text.split(","):
+def _hotkeys(text: str | None, config: Config) -> Hotkeys:
+    """The configured hotkeys, with ``--hotkeys`` overriding some."""
+    bindings = config.hotkeys.bindings()
+    for part in text.split(",") if text else ():
         action, _, keys = part.partition("=")
         action = action.strip()
         if action not in DEFAULT_HOTKEYS:
-            raise argparse.ArgumentTypeError(
-                f"unknown hotkey action {action!r}: {', '.join(DEFAULT_HOTKEYS)}")
+            raise ConfigError(f"--hotkeys: unknown action {action!r}: use "
+                              f"{', '.join(DEFAULT_HOTKEYS)}")
         bindings[action] = keys
     try:
         return Hotkeys(bindings)
     except HotkeyError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise ConfigError(f"--hotkeys: {exc}") from None
 
 
 def _resolution(text: str) -> list[tuple[int, int]]:
-    sizes = []
-    for part in text.split(","):
-        width, _, height = part.strip().lower().partition("x")
-        if not (width.isdigit() and height.isdigit()) or not (
-                200 <= int(width) <= 8192 and 200 <= int(height) <= 8192):
-            raise argparse.ArgumentTypeError(
-                f"{part!r} is not a size like 1920x1080 (200 to 8192 pixels a side)")
-        sizes.append((int(width), int(height)))
-    if len(sizes) > MAX_MONITORS:
-        raise argparse.ArgumentTypeError(f"at most {MAX_MONITORS} monitors")
-    return sizes
+    try:
+        return list(parse_resolution(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+
+def _store(args: argparse.Namespace) -> ConfigStore:
+    return ConfigStore(ConfigPaths.under(args.config_dir) if args.config_dir
+                       else ConfigPaths.system())
+
+
+def _target(text: str, config: Config) -> Target:
+    if text in config.profiles:
+        return config.profile(text).target()
+    try:
+        return parse_target(text)
+    except ConfigError as exc:
+        profiles = ", ".join(config.profiles)
+        raise ConfigError(f"{exc}, nor a profile ({profiles or 'none set up'})") from None
 
 
 def _connect(args: argparse.Namespace) -> int:
-    target = parse_target(args.target)
+    config = _store(args).load()
+    target = _target(args.target, config)
+    session = _session(args, config, target)
+    asyncio.run(_serve(session, args))
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The kiosk: the default profile, again and again. The configuration is read before
+    every attempt, so what setup or provisioning changed applies at the next connect; a
+    bad change is refused when it is made, so the last good one stays in force."""
+    store = _store(args)
+    delay = RETRY_FIRST_SECONDS
+    while True:
+        config = store.load()
+        session = _session(args, config, config.profile().target())
+        try:
+            asyncio.run(_serve(session, args))
+        except (CannotConnect, ProtocolError, TlsVerificationFailed) as exc:
+            log.error("error: %s; trying again in %.0f s", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+            continue
+        if not session.server_ended:
+            return EXIT_OK  # the user, a signal or --exit-after ended it
+        log.info("the server ended the session; reconnecting")
+        delay = RETRY_FIRST_SECONDS
+
+
+def _session(args: argparse.Namespace, config: Config, target: Target) -> Session:
     password = _password(args, target)
     if target.delete_file is not None:
         # virt-viewer semantics: brokers hand out one-time files holding a password.
@@ -158,21 +233,23 @@ def _connect(args: argparse.Namespace) -> int:
     for directory in shot_dirs:
         if not directory.is_dir():
             raise ConfigError(f"cannot save a screenshot in {directory}: no such directory")
+    hotkeys = _hotkeys(args.hotkeys, config)
     recorder = _recorder(args.record)
-    backend = resolve_backend(args.backend)
+    backend = resolve_backend(args.backend or config.display.backend)
     presenter = open_presenter(backend, target.title or f"spicebox - {target.describe()}")
     log.debug("presenting with %s", presenter.name)
+    compression = args.compression or config.display.compression
     # "auto" is the session's own default (compression_for the server's address).
-    policy = (None if args.compression == "auto"
-              else DecodingPolicy.for_device(_COMPRESSIONS[args.compression]))
-    use_evdev = args.input == "evdev" or (args.input == "auto"
-                                          and backend in ("kmsdrm", "fbdev"))
-    session = Session(target, password, presenter, policy, ca_file=args.ca_file,
-                      host_subject=args.host_subject, recorder=recorder,
-                      local_input=EvdevInput() if use_evdev else None,
-                      resolution=args.resolution, hotkeys=args.hotkeys)
-    asyncio.run(_serve(session, args))
-    return EXIT_OK
+    policy = (None if compression == "auto"
+              else DecodingPolicy.for_device(COMPRESSIONS[compression]))
+    source = args.input or config.input.source
+    use_evdev = source == "evdev" or (source == "auto" and backend in ("kmsdrm", "fbdev"))
+    resolution = args.resolution or (list(config.display.resolution)
+                                     if config.display.resolution else None)
+    return Session(target, password, presenter, policy, ca_file=args.ca_file,
+                   host_subject=args.host_subject, recorder=recorder,
+                   local_input=EvdevInput() if use_evdev else None,
+                   resolution=resolution, hotkeys=hotkeys)
 
 
 def _recorder(path: Path | None) -> Recorder | None:
@@ -195,6 +272,28 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
         log.warning("no screenshot saved: no frame arrived before the session ended")
 
 
+def _config(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if args.what == "get":
+        config = store.load()
+        if args.key is None:
+            sys.stdout.write(tomli_w.dumps(describe(config)))
+        else:
+            print(get(config, args.key))
+    elif args.what == "set":
+        store.set(args.key, args.value)
+    else:
+        target = load_vv(args.file)
+        name, _ = store.import_target(target, args.name)
+        log.info("imported %s as profile %r, now the default", args.file, name)
+        if target.delete_file is not None:
+            try:  # as virt-viewer does: the file may hold a password
+                target.delete_file.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("could not delete %s as it asks: %s", args.file, exc.strerror)
+    return EXIT_OK
+
+
 def _diag(args: argparse.Namespace) -> int:
     if args.what == "input":
         for line in describe_devices():
@@ -209,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False)
                         else logging.INFO, format="spicebox: %(message)s", stream=sys.stderr)
     try:
-        return _diag(args) if args.command == "diag" else _connect(args)
+        return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as exc:
@@ -219,6 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return code
         raise
 
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "connect": _connect, "run": _run, "config": _config, "diag": _diag}
 
 if __name__ == "__main__":
     sys.exit(main())

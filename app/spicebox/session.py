@@ -122,6 +122,7 @@ class Session:
         self.resolution = resolution or presenter.output_sizes()
         self.hotkeys = hotkeys or Hotkeys()
         self.setup_requested = False  # the setup hotkey ended the session
+        self.server_ended = False  # the server closed the session, not the user or a timer
         self.clipboard: GuestClipboard | None = None  # what the guest copied last
         self._resize_timer: asyncio.TimerHandle | None = None
         self.mouse_mode = MouseMode.SERVER
@@ -143,6 +144,7 @@ class Session:
                 stopping = tasks.create_task(self._stop.wait())
                 await asyncio.wait({serving, stopping}, timeout=exit_after,
                                    return_when=asyncio.FIRST_COMPLETED)
+                self.server_ended = serving.done() and not stopping.done()
                 if not serving.done():
                     log.info("disconnecting %s", "as asked" if stopping.done()
                              else f"after {exit_after:.1f} s as asked")

@@ -1,0 +1,285 @@
+"""What the box remembers: connection profiles and device settings, typed and checked.
+
+Every setting is a dataclass field whose metadata says how to read it (from TOML or from a
+command line's text), how to write it back, and whether it is a secret. One table serves
+the TOML files, ``spicebox config get/set`` and the setup UI, so a value is checked the
+same way wherever it comes from, and a bad one is refused with a message that says which
+setting and what it accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..canvas.monitors import MAX_MONITORS
+from ..display.choose import BACKENDS
+from ..input.hotkeys import DEFAULT_HOTKEYS, HotkeyError, Hotkeys
+from ..net.proxy import Proxy
+from ..net.tls import parse_subject
+from ..spice.constants import MAX_PASSWORD_LENGTH, ImageCompression
+from .target import ConfigError, Target
+
+COMPRESSIONS = {c.name.lower().replace("_", "-"): c for c in ImageCompression
+                if c != ImageCompression.INVALID}
+INPUT_SOURCES = ("auto", "evdev", "none")
+PROFILES = "profiles"
+DEFAULT_PROFILE = "default-profile"
+MASK = "********"  # what ``config get`` shows instead of a secret
+
+Parse = Callable[[object], Any]
+Format = Callable[[Any], object]
+
+
+def _setting(default: object, parse: Parse, about: str, secret: bool = False,
+             to_toml: Format = lambda value: value) -> Any:
+    return field(default=default, metadata={"parse": parse, "to_toml": to_toml,
+                                            "about": about, "secret": secret})
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("text is expected")
+    return value
+
+
+def _optional(parse: Parse) -> Parse:
+    """Empty text (or a missing value) means unset."""
+    return lambda value: None if value in ("", None) else parse(value)
+
+
+def _choice(*choices: str) -> Parse:
+    def parse(value: object) -> str:
+        if value not in choices:
+            raise ValueError(f"one of {', '.join(choices)} is expected")
+        return str(value)
+    return parse
+
+
+def _port(value: object) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
+        raise ValueError("a port number from 1 to 65535 is expected")
+    return value
+
+
+def _host(value: object) -> str:
+    host = _text(value).strip()
+    if not host or any(c.isspace() for c in host) or "/" in host:
+        raise ValueError("a host name or address is expected")
+    return host
+
+
+def _password(value: object) -> str:
+    password = _text(value)
+    if len(password.encode()) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"SPICE passwords are at most {MAX_PASSWORD_LENGTH} bytes")
+    return password
+
+
+def _ca(value: object) -> str:
+    pem = _text(value).replace("\\n", "\n")  # as .vv files carry it, on one line
+    try:
+        ssl.create_default_context(cadata=pem)
+    except (ssl.SSLError, ValueError):
+        raise ValueError("a PEM certificate (-----BEGIN CERTIFICATE-----...) is expected"
+                         ) from None
+    return pem
+
+
+def _subject(value: object) -> str:
+    text = _text(value)
+    try:
+        parse_subject(text)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+def _proxy(value: object) -> str:
+    url = _text(value).strip()
+    url = url if "://" in url else f"http://{url}"
+    try:
+        Proxy.parse(url)
+    except ConfigError:
+        raise ValueError("an HTTP proxy as http://HOST:PORT is expected") from None
+    return url
+
+
+_SIZE = re.compile(r"(\d+)x(\d+)")
+
+
+def parse_resolution(value: object) -> tuple[tuple[int, int], ...]:
+    sizes = []
+    for part in _text(value).lower().split(","):
+        match = _SIZE.fullmatch(part.strip())
+        if not match or not all(200 <= int(v) <= 8192 for v in match.groups()):
+            raise ValueError("sizes like 1920x1080 (200 to 8192 pixels a side), one per "
+                             "monitor, separated by commas, are expected")
+        sizes.append((int(match[1]), int(match[2])))
+    if len(sizes) > MAX_MONITORS:
+        raise ValueError(f"at most {MAX_MONITORS} monitors are supported")
+    return tuple(sizes)
+
+
+def _sizes_text(sizes: tuple[tuple[int, int], ...]) -> str:
+    return ",".join(f"{w}x{h}" for w, h in sizes)
+
+
+def _keys(value: object) -> str:
+    text = _text(value)
+    try:
+        Hotkeys({"setup": text})
+    except HotkeyError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A server to connect to."""
+
+    host: str = _setting("", _host, "the server's host name or address")
+    port: int | None = _setting(None, _optional(_port), "plain SPICE port")
+    tls_port: int | None = _setting(None, _optional(_port),
+                                    "TLS SPICE port (used whenever it is set)")
+    password: str | None = _setting(None, _optional(_password), "SPICE ticket (password)",
+                                    secret=True)
+    ca: str | None = _setting(None, _optional(_ca),
+                              "CA certificate (PEM) that signed the server's; unset: the "
+                              "system's CAs")
+    host_subject: str | None = _setting(None, _optional(_subject),
+                                        "expected certificate subject, e.g. O=Org,CN=host")
+    proxy: str | None = _setting(None, _optional(_proxy), "HTTP proxy, http://HOST:PORT")
+    title: str | None = _setting(None, _optional(_text), "name shown for this profile")
+
+    def check(self, where: str) -> None:
+        if not self.host:
+            raise ConfigError(f"{where}.host is not set: set the server's address")
+        if self.port is None and self.tls_port is None:
+            raise ConfigError(f"{where} has neither port nor tls-port: set one of them")
+
+    def target(self) -> Target:
+        return Target(host=self.host, port=self.port, tls_port=self.tls_port,
+                      password=self.password, ca_pem=self.ca,
+                      host_subject=self.host_subject, proxy=self.proxy, title=self.title)
+
+    @classmethod
+    def of(cls, target: Target, where: str) -> Profile:
+        """A target (from a .vv file, say) as a profile, every value checked."""
+        values = {"host": target.host, "port": target.port, "tls-port": target.tls_port,
+                  "password": target.password, "ca": target.ca_pem,
+                  "host-subject": target.host_subject, "proxy": target.proxy,
+                  "title": target.title}
+        profile: Profile = section_from(
+            cls, {k: v for k, v in values.items() if v is not None}, where)
+        profile.check(where)
+        return profile
+
+
+@dataclass(frozen=True)
+class Display:
+    backend: str = _setting("auto", _choice(*BACKENDS),
+                            "where to draw: auto picks kmsdrm, fbdev or x11")
+    resolution: tuple[tuple[int, int], ...] | None = _setting(
+        None, _optional(parse_resolution),
+        "monitor sizes to ask the guest for (WxH,WxH...); unset: the screen's own",
+        to_toml=_sizes_text)
+    compression: str = _setting("auto", _choice("auto", *COMPRESSIONS),
+                                "image compression to ask the server for")
+
+
+@dataclass(frozen=True)
+class Input:
+    source: str = _setting("auto", _choice(*INPUT_SOURCES),
+                           "keyboards and mice: auto reads /dev/input on kmsdrm and fbdev")
+
+
+@dataclass(frozen=True)
+class HotkeySettings:
+    setup: str = _setting(DEFAULT_HOTKEYS["setup"], _keys, "open setup")
+    ctrl_alt_del: str = _setting(DEFAULT_HOTKEYS["ctrl-alt-del"], _keys,
+                                 "send Ctrl+Alt+Del to the guest")
+    fullscreen: str = _setting(DEFAULT_HOTKEYS["fullscreen"], _keys,
+                               "toggle fullscreen (x11)")
+
+    def bindings(self) -> dict[str, str]:
+        return {"setup": self.setup, "ctrl-alt-del": self.ctrl_alt_del,
+                "fullscreen": self.fullscreen}
+
+
+SECTIONS: dict[str, type[Any]] = {"display": Display, "input": Input,
+                                  "hotkeys": HotkeySettings}
+
+
+def toml_name(f: dataclasses.Field[Any]) -> str:
+    return f.name.replace("_", "-")
+
+
+def fields_of(cls: type[Any]) -> dict[str, dataclasses.Field[Any]]:
+    return {toml_name(f): f for f in dataclasses.fields(cls)}
+
+
+def parse_value(f: dataclasses.Field[Any], value: object, where: str) -> Any:
+    try:
+        return f.metadata["parse"](value)
+    except ValueError as exc:
+        raise ConfigError(f"{where} = {_shown(f, value)} is not valid: {exc}") from None
+
+
+def _shown(f: dataclasses.Field[Any], value: object) -> str:
+    return MASK if f.metadata["secret"] else repr(value)
+
+
+def section_from(cls: type[Any], doc: object, where: str) -> Any:
+    """A section (or profile) from its TOML table; unknown keys are errors, not ignored:
+    a misspelt setting would otherwise silently keep its default."""
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{where} must be a table of settings")
+    known = fields_of(cls)
+    values = {}
+    for key, value in doc.items():
+        if key not in known:
+            raise ConfigError(f"{where}.{key} is not a setting; {where} has: "
+                              f"{', '.join(known)}")
+        values[known[key].name] = parse_value(known[key], value, f"{where}.{key}")
+    return cls(**values)
+
+
+def section_to(instance: Any, secret: bool) -> dict[str, object]:
+    """The fields that differ from their defaults, as TOML values: the secret ones or the
+    others."""
+    table = {}
+    for f in dataclasses.fields(instance):
+        value = getattr(instance, f.name)
+        if value != f.default and f.metadata["secret"] == secret:
+            table[toml_name(f)] = f.metadata["to_toml"](value)
+    return table
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the box remembers, checked. Built by ``config.store``."""
+
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
+    default_profile: str | None = None
+    display: Display = Display()
+    input: Input = Input()
+    hotkeys: HotkeySettings = HotkeySettings()
+
+    def profile(self, name: str | None = None) -> Profile:
+        name = name or self.default_profile
+        if name is None:
+            raise ConfigError("no connection profile is set up: run 'spicebox setup', or "
+                              "'spicebox config import FILE.vv'")
+        if name not in self.profiles:
+            raise ConfigError(f"there is no profile {name!r}; profiles: "
+                              f"{', '.join(self.profiles) or 'none'}")
+        profile = self.profiles[name]
+        profile.check(f"{PROFILES}.{name}")
+        return profile
