@@ -25,8 +25,8 @@ from .input.hotkeys import DEFAULT_HOTKEYS, HotkeyError, Hotkeys
 from .net.tls import TlsVerificationFailed
 from .net.transport import CannotConnect
 from .session import Session
-from .spice.constants import MAX_PASSWORD_LENGTH
 from .spice.errors import AuthenticationFailed, ProtocolError
+from .spice.link import check_password
 from .spice.policy import DecodingPolicy
 from .spice.recording import Recorder
 
@@ -147,10 +147,10 @@ def _password(args: argparse.Namespace, target: Target) -> str:
                               f"{getattr(exc, 'strerror', None) or exc}") from None
     else:
         password = os.environ.get("SPICEBOX_PASSWORD") or target.password or ""
-    if len(password.encode()) > MAX_PASSWORD_LENGTH:
-        raise ConfigError(f"the password is longer than SPICE's limit of "
-                          f"{MAX_PASSWORD_LENGTH} bytes")
-    return password
+    try:
+        return check_password(password)
+    except ValueError as exc:
+        raise ConfigError(f"the password is too long: {exc}") from None
 
 
 def _hotkeys(text: str | None, config: Config) -> Hotkeys:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +19,9 @@ from ..canvas.monitors import MAX_MONITORS
 from ..display.choose import BACKENDS
 from ..input.hotkeys import DEFAULT_HOTKEYS, HotkeyError, Hotkeys
 from ..net.proxy import Proxy
-from ..net.tls import parse_subject
-from ..spice.constants import MAX_PASSWORD_LENGTH, ImageCompression
+from ..net.tls import TlsVerifier, parse_subject
+from ..spice.constants import ImageCompression
+from ..spice.link import check_password
 from .target import ConfigError, Target
 
 COMPRESSIONS = {c.name.lower().replace("_", "-"): c for c in ImageCompression
@@ -76,17 +76,14 @@ def _host(value: object) -> str:
 
 
 def _password(value: object) -> str:
-    password = _text(value)
-    if len(password.encode()) > MAX_PASSWORD_LENGTH:
-        raise ValueError(f"SPICE passwords are at most {MAX_PASSWORD_LENGTH} bytes")
-    return password
+    return check_password(_text(value))
 
 
 def _ca(value: object) -> str:
     pem = _text(value).replace("\\n", "\n")  # as .vv files carry it, on one line
     try:
-        ssl.create_default_context(cadata=pem)
-    except (ssl.SSLError, ValueError):
+        TlsVerifier.create(pem, None, None)  # as the session will load it
+    except ConfigError:
         raise ValueError("a PEM certificate (-----BEGIN CERTIFICATE-----...) is expected"
                          ) from None
     return pem

@@ -102,6 +102,13 @@ class _State(enum.Enum):
     DONE = enum.auto()
 
 
+def check_password(password: str) -> str:
+    """The ticket as given, or ValueError if SPICE cannot carry it."""
+    if len(password.encode()) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"SPICE passwords are at most {MAX_PASSWORD_LENGTH} bytes")
+    return password
+
+
 class LinkHandshake:
     """Feed it the server's bytes; it returns what to send and, at the end, a LinkResult.
 
@@ -111,8 +118,7 @@ class LinkHandshake:
 
     def __init__(self, channel_type: ChannelType, channel_id: int, connection_id: int,
                  password: str, common_caps: Iterable[int], channel_caps: Iterable[int]) -> None:
-        if len(password.encode()) > MAX_PASSWORD_LENGTH:
-            raise ValueError(f"SPICE passwords are at most {MAX_PASSWORD_LENGTH} bytes")
+        check_password(password)
         self.channel_type = channel_type
         self.channel_id = channel_id
         self.connection_id = connection_id
