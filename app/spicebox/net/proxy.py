@@ -7,6 +7,7 @@ The request and the reply check are sans-IO; ``transport.open_stream`` does the 
 from __future__ import annotations
 
 import base64
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -41,7 +42,7 @@ class Proxy:
         return f"proxy {self.host}:{self.port}"
 
     def request(self, host: str, port: int) -> bytes:
-        authority = f"[{host}]:{port}" if ":" in host and _is_ipv6(host) else f"{host}:{port}"
+        authority = f"[{host}]:{port}" if _is_ipv6(host) else f"{host}:{port}"
         lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
         if self.credentials is not None:
             token = base64.b64encode(self.credentials.encode()).decode()
@@ -50,8 +51,12 @@ class Proxy:
 
 
 def _is_ipv6(host: str) -> bool:
-    # Proxmox's tunnel targets ("pvespiceproxy:TICKET:VMID:NODE::SIG") hold colons too.
-    return all(c in "0123456789abcdefABCDEF:." for c in host)
+    # Not "holds a colon": Proxmox's tunnel targets ("pvespiceproxy:TICKET:VMID:NODE::SIG")
+    # hold colons too, and go to its spiceproxy as they are.
+    try:
+        return ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return False
 
 
 def check_reply(head: bytes) -> None:
