@@ -283,14 +283,12 @@ def describe(config: Config) -> Document:
 
 
 def _shown(instance: Any) -> Document:
-    table = {}
-    for f in dataclasses.fields(instance):
-        value = getattr(instance, f.name)
-        if value is None:
-            continue
-        table[toml_name(f)] = MASK if f.metadata["secret"] else \
-            f.metadata["to_toml"](value)
-    return table
+    return {toml_name(f): _shown_value(f, getattr(instance, f.name))
+            for f in dataclasses.fields(instance) if getattr(instance, f.name) is not None}
+
+
+def _shown_value(f: dataclasses.Field[Any], value: object) -> object:
+    return MASK if f.metadata["secret"] else f.metadata["to_toml"](value)
 
 
 def get(config: Config, key: str) -> str:
@@ -303,6 +301,4 @@ def get(config: Config, key: str) -> str:
                           f"{', '.join(config.profiles) or 'none'}")
     instance = config.profiles[path[1]] if path[0] == PROFILES else getattr(config, path[0])
     value = getattr(instance, f.name)
-    if value is None:
-        return ""
-    return MASK if f.metadata["secret"] else str(f.metadata["to_toml"](value))
+    return "" if value is None else str(_shown_value(f, value))
