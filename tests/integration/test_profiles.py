@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from spicebox import sdl_loader
 from tests.rig.certs import SERVER_SUBJECT, make_x509_dir
+from tests.rig.client import assert_png_shows_bios
 from tests.rig.proxy import tinyproxy, tinyproxy_available
 from tests.rig.qemu import VGA_DEVICES, QemuServer
 
@@ -29,12 +29,6 @@ def spicebox(*args: str) -> subprocess.CompletedProcess[str]:
 def run_args(config_dir: Path, png: Path) -> list[str]:
     return ["run", "--config-dir", str(config_dir), "--backend", "headless", "--screenshot",
             str(png), "--screenshot-after", "2", "--exit-after", "3"]
-
-
-def assert_shows_bios(png: Path) -> None:
-    pygame = sdl_loader.pygame()
-    image = pygame.surfarray.array3d(pygame.image.load(str(png)))
-    assert image.shape[2] == 3 and image.max() > 0, "a black screenshot"
 
 
 @pytest.mark.skipif(not tinyproxy_available(), reason="tinyproxy is installed by make setup")
@@ -62,10 +56,10 @@ def test_imported_vv_file_connects_through_its_proxy_with_tls(tmp_path: Path) ->
 
             done = spicebox(*run_args(config_dir, png))
             assert done.returncode == 0, done.stderr
+            assert_png_shows_bios(png, qemu.screendump())
             # Every channel went through the proxy, TLS inside the tunnel.
             tunnels = proxy.tunnels()
             assert len(tunnels) >= 2 and set(tunnels) == {"localhost"}, tunnels
-    assert_shows_bios(png)
 
 
 def test_run_waits_for_the_server_and_then_connects(tmp_path: Path) -> None:
@@ -82,11 +76,12 @@ def test_run_waits_for_the_server_and_then_connects(tmp_path: Path) -> None:
         assert kiosk.poll() is None, "run gave up instead of retrying"
         with qemu:
             _, stderr = kiosk.communicate(timeout=120)
+            dump = qemu.screendump()
     finally:
         kiosk.kill()
     assert kiosk.returncode == 0, stderr
     assert "trying again in 1 s" in stderr and "trying again in 2 s" in stderr
-    assert_shows_bios(png)
+    assert_png_shows_bios(png, dump)
 
 
 def test_run_without_a_profile_says_what_to_do(tmp_path: Path) -> None:
