@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -18,10 +19,13 @@ from tests.rig.client import assert_png_shows_bios
 from tests.rig.qemu import VGA_DEVICES, QemuServer, free_port
 
 STD = VGA_DEVICES["std"]
+# An empty configuration: never this machine's /etc/spicebox or /var/lib/spicebox.
+CONNECT = [sys.executable, "-m", "spicebox", "connect", "--config-dir",
+           tempfile.mkdtemp(prefix="spicebox-no-config-")]
 
 
 def spicebox(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "spicebox", "connect", *args,
+    return subprocess.run([*CONNECT, *args,
                            "--backend", "headless"], capture_output=True, text=True, timeout=120,
                           env={**os.environ, **(env or {})}, check=False)
 
@@ -115,7 +119,7 @@ def test_verbose_shows_traceback() -> None:
 
 def test_sigterm_disconnects_cleanly() -> None:
     with QemuServer(STD) as qemu:
-        client = subprocess.Popen([sys.executable, "-m", "spicebox", "connect", qemu.uri(),
+        client = subprocess.Popen([*CONNECT, qemu.uri(),
                                    "--backend", "headless"], stderr=subprocess.PIPE, text=True)
         assert client.stderr is not None
         try:
