@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from spicebox.cli import EXIT_USAGE, main
-from spicebox.config.settings import MASK, Profile
+from spicebox.config.settings import MASK, Profile, pin_matches
 from spicebox.config.store import ConfigPaths, ConfigStore, describe, get, write_atomic
 from spicebox.config.target import ConfigError, load_vv
 
@@ -243,3 +243,40 @@ def test_config_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str],
         "error: display.backend = 'vga' is not valid: one of auto, kmsdrm, fbdev, x11, "
         "headless is expected"]
     assert files(ConfigStore(ConfigPaths.under(tmp_path))) == before
+
+
+def test_several_settings_change_together_or_not_at_all(store: ConfigStore) -> None:
+    store.set_many({"display.backend": "x11", "display.compression": "lz4"})
+    with pytest.raises(ConfigError, match=r"display\.resolution"):
+        store.set_many({"display.backend": "fbdev", "display.resolution": "tiny"})
+    assert store.load().display.backend == "x11"  # the good half was not written either
+
+
+def test_a_profile_renamed_keeps_its_secret_and_its_default(store: ConfigStore) -> None:
+    store.set_many({"profiles.a.host": "h", "profiles.a.port": "1",
+                    "profiles.a.password": "pw", "default-profile": "a"})
+    profile = store.load().profiles["a"]
+    store.save_profile("b", profile, default=False, replaces="a")
+    config = store.load()
+    assert list(config.profiles) == ["b"] and config.default_profile == "b"
+    assert config.profiles["b"].password == "pw"
+    assert "pw" not in store.paths.state.read_text()
+    store.delete_profile("b")
+    assert store.load() == store.load().__class__()  # nothing left
+    assert "pw" not in store.paths.secrets.read_text()
+
+
+def test_the_admin_pin_is_stored_hashed(store: ConfigStore) -> None:
+    store.set("system.admin-pin", "123456")
+    stored = store.load().system.admin_pin
+    assert stored is not None and stored.startswith("pbkdf2-sha256$")
+    assert "123456" not in store.paths.secrets.read_text()
+    assert pin_matches(stored, "123456") and not pin_matches(stored, "123457")
+    store.set("display.backend", "x11")  # rewriting the files keeps the same hash
+    assert store.load().system.admin_pin == stored
+    assert get(store.load(), "system.admin-pin") == MASK
+    for bad in ("12", "12ab", "1234567890123"):
+        with pytest.raises(ConfigError, match="4 to 12 digits"):
+            store.set("system.admin-pin", bad)
+    store.set("system.ui-locked", "yes")
+    assert store.load().system.ui_locked is True

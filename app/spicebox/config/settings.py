@@ -10,6 +10,9 @@ setting and what it accepts.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,9 +39,15 @@ Format = Callable[[Any], object]
 
 
 def _setting(default: object, parse: Parse, about: str, secret: bool = False,
-             to_toml: Format = lambda value: value) -> Any:
+             to_toml: Format = lambda value: value, choices: tuple[str, ...] = ()) -> Any:
     return field(default=default, metadata={"parse": parse, "to_toml": to_toml,
-                                            "about": about, "secret": secret})
+                                            "about": about, "secret": secret,
+                                            "choices": choices})
+
+
+def _one_of(default: str, choices: tuple[str, ...], about: str) -> Any:
+    """A setting with a few possible values (the setup UI shows them as a choice)."""
+    return _setting(default, _choice(*choices), about, choices=choices)
 
 
 def _text(value: object) -> str:
@@ -181,20 +190,19 @@ class Profile:
 
 @dataclass(frozen=True)
 class Display:
-    backend: str = _setting("auto", _choice(*BACKENDS),
-                            "where to draw: auto picks kmsdrm, fbdev or x11")
+    backend: str = _one_of("auto", BACKENDS, "where to draw: auto picks kmsdrm, fbdev or x11")
     resolution: tuple[tuple[int, int], ...] | None = _setting(
         None, _optional(parse_resolution),
         "monitor sizes to ask the guest for (WxH,WxH...); unset: the screen's own",
         to_toml=_sizes_text)
-    compression: str = _setting("auto", _choice("auto", *COMPRESSIONS),
-                                "image compression to ask the server for")
+    compression: str = _one_of("auto", ("auto", *COMPRESSIONS),
+                               "image compression to ask the server for")
 
 
 @dataclass(frozen=True)
 class Input:
-    source: str = _setting("auto", _choice(*INPUT_SOURCES),
-                           "keyboards and mice: auto reads /dev/input on kmsdrm and fbdev")
+    source: str = _one_of("auto", INPUT_SOURCES,
+                          "keyboards and mice: auto reads /dev/input on kmsdrm and fbdev")
 
 
 @dataclass(frozen=True)
@@ -210,8 +218,61 @@ class HotkeySettings:
                 "fullscreen": self.fullscreen}
 
 
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("true or false is expected")
+
+
+def _admin_pin(value: object) -> str:
+    """A PIN (4 to 12 digits) as set by the user, or the hash it is stored as."""
+    text = _text(value).strip()
+    if is_pin_hash(text):
+        return text
+    if not (text.isdigit() and 4 <= len(text) <= 12):
+        raise ValueError("4 to 12 digits are expected")
+    return hash_pin(text)
+
+
+_PIN_HASH = "pbkdf2-sha256"
+_PIN_ROUNDS = 100_000  # a guess takes a Raspberry Pi 4 about 0.1 s
+
+
+def hash_pin(pin: str, salt: bytes | None = None, rounds: int = _PIN_ROUNDS) -> str:
+    """The PIN is stored hashed, so the configuration files (and provisioning documents)
+    never hold it."""
+    salt = os.urandom(16) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, rounds)
+    return f"{_PIN_HASH}${rounds}${salt.hex()}${digest.hex()}"
+
+
+def is_pin_hash(text: str) -> bool:
+    parts = text.split("$")
+    return (len(parts) == 4 and parts[0] == _PIN_HASH and parts[1].isdigit()
+            and all(re.fullmatch(r"[0-9a-f]{32,128}", p) for p in parts[2:]))
+
+
+def pin_matches(stored: str, pin: str) -> bool:
+    _, rounds, salt, _ = stored.split("$")
+    return hmac.compare_digest(hash_pin(pin, bytes.fromhex(salt), int(rounds)), stored)
+
+
+@dataclass(frozen=True)
+class System:
+    admin_pin: str | None = _setting(
+        None, _optional(_admin_pin), "PIN that guards every setup page but the profile "
+        "choice (4 to 12 digits; stored hashed)", secret=True)
+    ui_locked: bool = _setting(False, _flag, "no setup at all on the device (provisioned "
+                               "boxes): only connecting and the reconnect screen")
+
+
 SECTIONS: dict[str, type[Any]] = {"display": Display, "input": Input,
-                                  "hotkeys": HotkeySettings}
+                                  "hotkeys": HotkeySettings, "system": System}
 
 
 def toml_name(f: dataclasses.Field[Any]) -> str:
@@ -268,6 +329,7 @@ class Config:
     display: Display = Display()
     input: Input = Input()
     hotkeys: HotkeySettings = HotkeySettings()
+    system: System = System()
 
     def profile(self, name: str | None = None) -> Profile:
         name = name or self.default_profile

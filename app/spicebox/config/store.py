@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import logging
 import os
 import re
 import tempfile
@@ -41,7 +42,9 @@ from .settings import (
     section_to,
     toml_name,
 )
-from .target import ConfigError, Target
+from .target import ConfigError, Target, load_vv
+
+log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
 Edit = Callable[[Document, Document], None]  # (state, secrets), changed in place
@@ -226,33 +229,43 @@ class ConfigStore:
 
     def set(self, key: str, text: str) -> Config:
         """Set one setting from text; empty text unsets it (back to the default)."""
-        if key == DEFAULT_PROFILE:
-            def edit_default(state: Document, _: Document) -> None:
-                if text:
-                    state[DEFAULT_PROFILE] = text
-                else:
-                    state.pop(DEFAULT_PROFILE, None)
-            return self._change(edit_default)
-        path, f = _field(key)
-        value = parse_value(f, text, key)
+        return self.set_many({key: text})
+
+    def set_many(self, changes: Mapping[str, str]) -> Config:
+        """Several settings at once, all or none (a page of the setup UI saved)."""
+        edits: list[Edit] = []
+        for key, text in changes.items():
+            edits.append(_default_edit(text) if key == DEFAULT_PROFILE
+                         else _setting_edit(key, text))
 
         def edit(state: Document, secrets: Document) -> None:
-            for doc in (state, secrets):
-                _table(doc, path).pop(toml_name(f), None)
-            if value is not None:
-                target = secrets if f.metadata["secret"] else state
-                _table(target, path)[toml_name(f)] = f.metadata["to_toml"](value)
+            for one in edits:
+                one(state, secrets)
         return self._change(edit)
 
-    def save_profile(self, name: str, profile: Profile, default: bool) -> Config:
-        """Add or replace a whole profile; ``default``: make it the one ``run`` uses."""
+    def save_profile(self, name: str, profile: Profile, default: bool,
+                     replaces: str | None = None) -> Config:
+        """Add or replace a whole profile; ``default``: make it the one ``run`` uses;
+        ``replaces``: the profile's old name, when it is being renamed."""
         check_profile_name(name)
 
         def edit(state: Document, secrets: Document) -> None:
+            if replaces is not None and replaces != name:
+                _remove_profile(state, secrets, replaces)
+                if state.get(DEFAULT_PROFILE) == replaces:
+                    state[DEFAULT_PROFILE] = name
             for doc, secret in ((state, False), (secrets, True)):
                 doc.setdefault(PROFILES, {})[name] = section_to(profile, secret)
             if default:
                 state[DEFAULT_PROFILE] = name
+        return self._change(edit)
+
+    def delete_profile(self, name: str) -> Config:
+        """Forget a profile (and that it was the default)."""
+        def edit(state: Document, secrets: Document) -> None:
+            _remove_profile(state, secrets, name)
+            if state.get(DEFAULT_PROFILE) == name:
+                del state[DEFAULT_PROFILE]
         return self._change(edit)
 
     def import_target(self, target: Target, name: str | None = None) -> tuple[str, Config]:
@@ -265,6 +278,46 @@ class ConfigStore:
             name = name or "imported"
         profile = Profile.of(target, f"{PROFILES}.{name}")
         return name, self.save_profile(name, profile, default=True)
+
+
+def import_vv_file(store: ConfigStore, path: Path, name: str | None = None) -> str:
+    """A .vv file as the default profile; returns its name. The file is deleted when it
+    asks to be (as virt-viewer does: it may hold a one-time password)."""
+    target = load_vv(path)
+    name, _ = store.import_target(target, name)
+    if target.delete_file is not None:
+        try:
+            target.delete_file.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not delete %s as it asks: %s", path, exc.strerror)
+    return name
+
+
+def _default_edit(name: str) -> Edit:
+    def edit(state: Document, _: Document) -> None:
+        if name:
+            state[DEFAULT_PROFILE] = name
+        else:
+            state.pop(DEFAULT_PROFILE, None)
+    return edit
+
+
+def _setting_edit(key: str, text: str) -> Edit:
+    path, f = _field(key)
+    value = parse_value(f, text, key)
+
+    def edit(state: Document, secrets: Document) -> None:
+        for doc in (state, secrets):
+            _table(doc, path).pop(toml_name(f), None)
+        if value is not None:
+            target = secrets if f.metadata["secret"] else state
+            _table(target, path)[toml_name(f)] = f.metadata["to_toml"](value)
+    return edit
+
+
+def _remove_profile(state: Document, secrets: Document, name: str) -> None:
+    for doc in (state, secrets):
+        doc.get(PROFILES, {}).pop(name, None)
 
 
 def _copy(doc: Document) -> Document:
