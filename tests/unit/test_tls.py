@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from spicebox.config.target import ConfigError
-from spicebox.net.tls import TlsVerifier, parse_subject
-from tests.rig.certs import make_x509_dir
+from spicebox.net.tls import ServerCertificate, TlsVerifier, parse_subject
+from tests.rig.certs import SERVER_SUBJECT, make_x509_dir
 
 
 def test_subject_order_and_spacing_do_not_matter() -> None:
@@ -39,3 +39,17 @@ def test_host_subject_replaces_the_host_name_check(tmp_path: Path) -> None:
     verifier = TlsVerifier.create(None, str(make_x509_dir(tmp_path)), "CN=x")
     assert not verifier.context.check_hostname
     assert verifier.context.verify_mode == ssl.CERT_REQUIRED
+
+
+def test_a_pinned_server_certificate_is_trusted_on_its_own(tmp_path: Path) -> None:
+    """Trust on first use stores the server's own certificate (not its CA) as the profile's
+    CA, and its subject as host-subject: OpenSSL must accept the chain ending there."""
+    make_x509_dir(tmp_path)
+    pem = (tmp_path / "server-cert.pem").read_text()
+    certificate = ServerCertificate(ssl.PEM_cert_to_DER_cert(pem))
+    assert certificate.subject == SERVER_SUBJECT
+    assert certificate.issuer == "C=XX,O=Spicebox Test,CN=Spicebox Test CA"
+    assert len(certificate.fingerprint.split(":")) == 32
+    verifier = TlsVerifier.create(certificate.pem, None, certificate.subject)
+    assert verifier.context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN
+    assert verifier.subject == parse_subject(SERVER_SUBJECT)

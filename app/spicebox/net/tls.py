@@ -8,6 +8,7 @@ decisions together so no caller can enable one and forget the other.
 
 from __future__ import annotations
 
+import hashlib
 import ssl
 from dataclasses import dataclass
 
@@ -73,6 +74,15 @@ class TlsVerifier:
     subject_text: str | None
 
     @classmethod
+    def unverified(cls) -> TlsVerifier:
+        """For looking at a server's certificate before deciding to trust it; never for a
+        session."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return cls(context, None, None)
+
+    @classmethod
     def create(cls, ca_pem: str | None, ca_file: str | None,
                host_subject: str | None) -> TlsVerifier:
         """Raises ConfigError for an unreadable CA or a malformed host-subject."""
@@ -80,6 +90,9 @@ class TlsVerifier:
         if ca_file or ca_pem:
             # Only the given CA: a certificate from any public CA must not pass for the server.
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            # A given certificate is a trust anchor even when it is not a root: the
+            # server's own, pinned by trust on first use, or an intermediate CA.
+            context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
             try:
                 context.load_verify_locations(cafile=ca_file, cadata=ca_pem)
             except (ssl.SSLError, OSError, ValueError) as exc:
@@ -105,3 +118,48 @@ class TlsVerifier:
             raise TlsVerificationFailed(
                 f"the server's certificate subject '{cert.subject.rfc4514_string()}' does not "
                 f"match host-subject '{self.subject_text}': check host-subject, or the server")
+
+
+@dataclass(frozen=True)
+class ServerCertificate:
+    """A server's certificate as trust on first use shows it, to be compared with what
+    the server's administrator reads out (``openssl x509 -fingerprint -sha256``)."""
+
+    der: bytes
+
+    @property
+    def _cert(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der)
+
+    @property
+    def pem(self) -> str:
+        return ssl.DER_cert_to_PEM_cert(self.der)
+
+    @property
+    def fingerprint(self) -> str:
+        return ":".join(f"{b:02X}" for b in hashlib.sha256(self.der).digest())
+
+    @property
+    def subject(self) -> str:
+        """In host-subject form (OpenSSL's one-line order and keys)."""
+        return _one_line(self._cert.subject)
+
+    @property
+    def issuer(self) -> str:
+        return _one_line(self._cert.issuer)
+
+    @property
+    def expires(self) -> str:
+        return self._cert.not_valid_after_utc.strftime("%Y-%m-%d")
+
+
+_SHORT_OF = {oid.dotted_string: key for key, oid in _SHORT_NAMES.items() if key != "E"}
+
+
+def _one_line(name: x509.Name) -> str:
+    parts = []
+    for attribute in name:
+        key = _SHORT_OF.get(attribute.oid.dotted_string, attribute.oid.dotted_string)
+        value = str(attribute.value).replace("\\", "\\\\").replace(",", "\\,")
+        parts.append(f"{key}={value}")
+    return ",".join(parts)

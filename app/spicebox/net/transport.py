@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..spice.channel import Channel
 from ..spice.events import ChannelEvent
 from .proxy import Proxy, ProxyRefused, check_reply
-from .tls import TlsVerificationFailed, TlsVerifier
+from .tls import ServerCertificate, TlsVerificationFailed, TlsVerifier
 
 READ_SIZE = 256 * 1024
 CONNECT_TIMEOUT = 10.0
@@ -100,6 +100,39 @@ async def _start_tls(writer: asyncio.StreamWriter, endpoint: Endpoint,
         raise CannotConnect(f"TLS handshake with {endpoint} failed: {exc or 'timed out'}"
                             ) from None
     verifier.check_peer(writer.get_extra_info("ssl_object"))
+
+
+async def fetch_certificate(endpoint: Endpoint) -> ServerCertificate:
+    """The certificate the server at ``endpoint`` presents (through its proxy, if any),
+    unverified: for the user to decide whether to trust it."""
+    probe = Endpoint(endpoint.host, endpoint.port, TlsVerifier.unverified(), endpoint.proxy)
+    _, writer = await open_stream(probe)
+    try:
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    finally:
+        writer.transport.abort()
+    if not der:
+        raise CannotConnect(f"{endpoint} sent no certificate")
+    return ServerCertificate(der)
+
+
+async def round_trip(endpoint: Endpoint) -> float:
+    """Seconds to open a TCP connection to the endpoint's first hop (its proxy, or the
+    server): the network's latency as diagnostics show it."""
+    first_hop = endpoint.proxy or endpoint
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            _, writer = await asyncio.open_connection(first_hop.host, first_hop.port)
+    except TimeoutError:
+        raise CannotConnect(f"no answer from {first_hop} within {CONNECT_TIMEOUT:.0f} s"
+                            ) from None
+    except OSError as exc:
+        raise CannotConnect(f"cannot connect to {first_hop}: {exc.strerror or exc}") from None
+    elapsed = loop.time() - started
+    writer.transport.abort()
+    return elapsed
 
 
 class ChannelConnection:
