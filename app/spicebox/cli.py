@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import tomli_w
 
 from .config.settings import COMPRESSIONS, INPUT_SOURCES, Config, parse_resolution
-from .config.store import ConfigPaths, ConfigStore, describe, get
-from .config.target import ConfigError, Target, load_vv, parse_target
+from .config.store import ConfigPaths, ConfigStore, describe, get, import_vv_file
+from .config.target import ConfigError, Target, parse_target
+from .display.base import Presenter
 from .display.choose import BACKENDS, open_presenter, resolve_backend
 from .display.sdl import DisplayUnavailable
 from .input.diag import describe_devices, watch_keys
@@ -24,11 +26,17 @@ from .input.evdev_source import EvdevInput
 from .input.hotkeys import DEFAULT_HOTKEYS, HotkeyError, Hotkeys
 from .net.tls import TlsVerificationFailed
 from .net.transport import CannotConnect
+from .recent import RECENT
 from .session import Session
 from .spice.errors import AuthenticationFailed, ProtocolError
 from .spice.link import check_password
 from .spice.policy import DecodingPolicy
 from .spice.recording import Recorder
+from .ui.app import CLOSE, CONNECT, Page, SetupApp
+from .ui.pages.home import HomePage
+from .ui.pages.reconnect import ReconnectPage
+from .ui.runner import screen_size
+from .ui.runner import show as show_ui
 
 RETRY_FIRST_SECONDS = 1.0  # the kiosk's reconnect delay, doubling up to the max
 RETRY_MAX_SECONDS = 30.0
@@ -74,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", parents=[configured], help="the kiosk: connect to the default profile, and "
                                           "reconnect whenever the connection ends")
+    setup = commands.add_parser(
+        "setup", parents=[configured], help="the setup UI: connection profiles, display, "
+                                            "input, admin PIN, diagnostics")
+    for command in (connect, run, setup):
+        _add_screen_options(command)
     for command in (connect, run):
         _add_session_options(command)
     config = commands.add_parser("config", help="show or change the configuration")
@@ -104,29 +117,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_session_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--password-file", type=Path, metavar="F")
-    command.add_argument("--ca-file", metavar="F", help="CA certificate (PEM) for TLS")
-    command.add_argument("--host-subject", metavar="S",
-                         help="expected server certificate subject, e.g. 'O=Org,CN=host'")
+def _add_screen_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--backend", choices=BACKENDS, help="default: display.backend")
     command.add_argument("--resolution", type=_resolution, metavar="WxH[,WxH...]",
-                         help="ask the guest agent for monitors of these sizes (default: "
-                              "display.resolution, else the screen's size)")
-    command.add_argument("--hotkeys", metavar="ACTION=KEYS[,...]",
-                         help="override hotkeys: setup (default ctrl+alt+shift+s), "
-                              "ctrl-alt-del (ctrl+alt+end), fullscreen (ctrl+alt+shift+f)")
+                         help="ask the guest agent for monitors of these sizes, and draw "
+                              "setup at the first (default: display.resolution, else the "
+                              "screen's size)")
     command.add_argument("--input", choices=INPUT_SOURCES,
                          help="keyboards, mice and touch screens: read from /dev/input "
                               "(auto: with the kmsdrm and fbdev backends; x11 has its "
                               "window's). Default: input.source")
     command.add_argument("--screenshot", type=Path, metavar="PNG",
-                         help="save the primary monitor as PNG")
-    command.add_argument("--screenshot-dir", type=Path, metavar="DIR",
-                         help="save every monitor as DIR/monitor-N.png")
+                         help="save the primary monitor (or the setup screen) as PNG")
     command.add_argument("--screenshot-after", type=_seconds, default=2.0, metavar="SECONDS")
     command.add_argument("--exit-after", type=_seconds, metavar="SECONDS",
-                         help="disconnect cleanly and exit 0 after this long")
+                         help="disconnect cleanly (or close setup) and exit 0 after this long")
+
+
+def _add_session_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--password-file", type=Path, metavar="F")
+    command.add_argument("--ca-file", metavar="F", help="CA certificate (PEM) for TLS")
+    command.add_argument("--host-subject", metavar="S",
+                         help="expected server certificate subject, e.g. 'O=Org,CN=host'")
+    command.add_argument("--hotkeys", metavar="ACTION=KEYS[,...]",
+                         help="override hotkeys: setup (default ctrl+alt+shift+s), "
+                              "ctrl-alt-del (ctrl+alt+end), fullscreen (ctrl+alt+shift+f)")
+    command.add_argument("--screenshot-dir", type=Path, metavar="DIR",
+                         help="save every monitor as DIR/monitor-N.png")
     command.add_argument("--compression", choices=["auto", *COMPRESSIONS],
                          help="image compression to ask the server for; auto: off when "
                               "the server is this machine, else lz4 (the cheapest to "
@@ -156,9 +173,13 @@ def _password(args: argparse.Namespace, target: Target) -> str:
 def _hotkeys(text: str | None, config: Config) -> Hotkeys:
     """The configured hotkeys, with ``--hotkeys`` overriding some."""
     bindings = config.hotkeys.bindings()
+    if config.system.ui_locked:
+        del bindings["setup"]  # the administrator locked setup away
     for part in text.split(",") if text else ():
         action, _, keys = part.partition("=")
         action = action.strip()
+        if action == "setup" and config.system.ui_locked:
+            continue
         if action not in DEFAULT_HOTKEYS:
             raise ConfigError(f"--hotkeys: unknown action {action!r}: use "
                               f"{', '.join(DEFAULT_HOTKEYS)}")
@@ -194,34 +215,125 @@ def _target(text: str, config: Config) -> Target:
 def _connect(args: argparse.Namespace) -> int:
     config = _store(args).load()
     target = _target(args.target, config)
-    session = _session(args, config, target)
-    asyncio.run(_serve(session, args))
+    presenter = _presenter(args, config, target.title or f"spicebox - {target.describe()}")
+    with contextlib.closing(presenter):
+        session = _session(args, config, target, presenter)
+        asyncio.run(_serve(session, args))
     return EXIT_OK
 
 
+def _setup(args: argparse.Namespace) -> int:
+    store = _store(args)
+    config = _config_or_defaults(store)
+    if config.system.ui_locked:
+        raise ConfigError("setup is locked by the administrator (system.ui-locked)")
+    with contextlib.closing(_presenter(args, config, "spicebox setup")) as presenter:
+        _show(args, store, config, presenter, HomePage, kiosk=False)
+    return EXIT_OK
+
+
+def _config_or_defaults(store: ConfigStore) -> Config:
+    """Setup must open even when a file is broken (its pages say what is wrong)."""
+    try:
+        return store.load()
+    except ConfigError:
+        return Config()
+
+
 def _run(args: argparse.Namespace) -> int:
-    """The kiosk: the default profile, again and again. The configuration is read before
-    every attempt, so what setup or provisioning changed applies at the next connect; a
-    bad change is refused when it is made, so the last good one stays in force."""
+    """The kiosk: the default profile, again and again, with setup in between when there
+    is none or the user asks. The configuration is read before every attempt, so what
+    setup or provisioning changed applies at the next connect; a file broken by hand is
+    reported and the last good configuration stays in force."""
     store = _store(args)
     delay = RETRY_FIRST_SECONDS
-    while True:
-        config = store.load()
-        session = _session(args, config, config.profile().target())
-        try:
-            asyncio.run(_serve(session, args))
-        except (CannotConnect, ProtocolError, TlsVerificationFailed) as exc:
-            log.error("error: %s; trying again in %.0f s", exc, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_SECONDS)
-            continue
-        if not session.server_ended:
-            return EXIT_OK  # the user, a signal or --exit-after ended it
-        log.info("the server ended the session; reconnecting")
-        delay = RETRY_FIRST_SECONDS
+    good: Config | None = None
+    presenter: Presenter | None = None
+
+    def show(config: Config, first: Callable[[SetupApp], Page]) -> bool:
+        """The UI until it is done; False when the kiosk should end (window closed)."""
+        assert presenter is not None
+        return _show(args, store, config, presenter, first, kiosk=True) == CONNECT
+
+    try:
+        while True:
+            try:
+                config = good = store.load()
+            except ConfigError as exc:
+                if good is None:
+                    raise
+                log.error("%s; the last good configuration stays in force", exc)
+                config = good
+            presenter = presenter or _presenter(args, config, "spicebox")
+            locked = config.system.ui_locked
+            if config.default_profile is None:
+                if locked:
+                    raise ConfigError("no connection profile is set up, and setup is "
+                                      "locked (system.ui-locked): provision this device")
+                if not show(config, HomePage):
+                    return EXIT_OK
+                continue
+            target = config.profile().target()
+            session = _session(args, config, target, presenter)
+            try:
+                asyncio.run(_serve(session, args))
+            except (CannotConnect, ProtocolError, TlsVerificationFailed) as exc:
+                log.error("error: %s; trying again in %.0f s", exc, delay)
+                problem = functools.partial(ReconnectPage, server=target.describe(),
+                                            problem=str(exc), retry_in=delay,
+                                            setup=not locked)
+                if not show(config, problem):
+                    return EXIT_OK
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            if session.setup_requested:
+                if not show(config, HomePage):
+                    return EXIT_OK
+                delay = RETRY_FIRST_SECONDS
+                continue
+            if not session.server_ended:
+                return EXIT_OK  # the user, a signal or --exit-after ended it
+            log.info("the server ended the session; reconnecting")
+            delay = RETRY_FIRST_SECONDS
+    finally:
+        if presenter is not None:
+            presenter.close()
 
 
-def _session(args: argparse.Namespace, config: Config, target: Target) -> Session:
+def _show(args: argparse.Namespace, store: ConfigStore, config: Config, presenter: Presenter,
+          first: Callable[[SetupApp], Page], kiosk: bool) -> str:
+    """Run the setup UI (from page ``first``) on the presenter; returns its result.
+    Like a session, it ends by itself after --exit-after seconds (as if closed)."""
+    resolution = args.resolution or (list(config.display.resolution)
+                                     if config.display.resolution else None)
+    width, height = screen_size(presenter, resolution[0] if resolution else None)
+    app = SetupApp(store, width, height, kiosk)
+    app.open(first(app))
+    local_input = EvdevInput() if _use_evdev(args, config, presenter.name) else None
+
+    async def serve() -> str:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, app.finish, CLOSE)
+        until = None if args.exit_after is None else loop.time() + args.exit_after
+        return await show_ui(app, presenter, local_input, args.screenshot,
+                             args.screenshot_after, until)
+    return asyncio.run(serve())
+
+
+def _presenter(args: argparse.Namespace, config: Config, title: str) -> Presenter:
+    presenter = open_presenter(resolve_backend(args.backend or config.display.backend), title)
+    log.debug("presenting with %s", presenter.name)
+    return presenter
+
+
+def _use_evdev(args: argparse.Namespace, config: Config, backend: str) -> bool:
+    source = args.input or config.input.source
+    return source == "evdev" or (source == "auto" and backend in ("kmsdrm", "fbdev"))
+
+
+def _session(args: argparse.Namespace, config: Config, target: Target,
+             presenter: Presenter) -> Session:
     password = _password(args, target)
     if target.delete_file is not None:
         # virt-viewer semantics: brokers hand out one-time files holding a password.
@@ -235,21 +347,16 @@ def _session(args: argparse.Namespace, config: Config, target: Target) -> Sessio
             raise ConfigError(f"cannot save a screenshot in {directory}: no such directory")
     hotkeys = _hotkeys(args.hotkeys, config)
     recorder = _recorder(args.record)
-    backend = resolve_backend(args.backend or config.display.backend)
-    presenter = open_presenter(backend, target.title or f"spicebox - {target.describe()}")
-    log.debug("presenting with %s", presenter.name)
     compression = args.compression or config.display.compression
     # "auto" is the session's own default (compression_for the server's address).
     policy = (None if compression == "auto"
               else DecodingPolicy.for_device(COMPRESSIONS[compression]))
-    source = args.input or config.input.source
-    use_evdev = source == "evdev" or (source == "auto" and backend in ("kmsdrm", "fbdev"))
     resolution = args.resolution or (list(config.display.resolution)
-                                     if config.display.resolution else None)
+                                      if config.display.resolution else None)
+    local_input = EvdevInput() if _use_evdev(args, config, presenter.name) else None
     return Session(target, password, presenter, policy, ca_file=args.ca_file,
                    host_subject=args.host_subject, recorder=recorder,
-                   local_input=EvdevInput() if use_evdev else None,
-                   resolution=resolution, hotkeys=hotkeys)
+                   local_input=local_input, resolution=resolution, hotkeys=hotkeys)
 
 
 def _recorder(path: Path | None) -> Recorder | None:
@@ -283,14 +390,8 @@ def _config(args: argparse.Namespace) -> int:
     elif args.what == "set":
         store.set(args.key, args.value)
     else:
-        target = load_vv(args.file)
-        name, _ = store.import_target(target, args.name)
+        name = import_vv_file(store, args.file, args.name)
         log.info("imported %s as profile %r, now the default", args.file, name)
-        if target.delete_file is not None:
-            try:  # as virt-viewer does: the file may hold a password
-                target.delete_file.unlink(missing_ok=True)
-            except OSError as exc:
-                log.warning("could not delete %s as it asks: %s", args.file, exc.strerror)
     return EXIT_OK
 
 
@@ -307,6 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False)
                         else logging.INFO, format="spicebox: %(message)s", stream=sys.stderr)
+    logging.getLogger().addHandler(RECENT)  # for the diagnostics page
     try:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
@@ -320,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "connect": _connect, "run": _run, "config": _config, "diag": _diag}
+    "connect": _connect, "run": _run, "setup": _setup, "config": _config, "diag": _diag}
 
 if __name__ == "__main__":
     sys.exit(main())

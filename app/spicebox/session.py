@@ -160,7 +160,6 @@ class Session:
         finally:
             if self.local_input is not None:
                 self.local_input.close()
-            self.presenter.close()
             if self._recorder is not None:
                 self._recorder.close()
 

@@ -82,11 +82,3 @@ def test_run_waits_for_the_server_and_then_connects(tmp_path: Path) -> None:
     assert kiosk.returncode == 0, stderr
     assert "trying again in 1 s" in stderr and "trying again in 2 s" in stderr
     assert_png_shows_bios(png, dump)
-
-
-def test_run_without_a_profile_says_what_to_do(tmp_path: Path) -> None:
-    done = spicebox("run", "--config-dir", str(tmp_path), "--backend", "headless")
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        "spicebox: error: no connection profile is set up: run 'spicebox setup', or "
-        "'spicebox config import FILE.vv'"]

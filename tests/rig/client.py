@@ -59,6 +59,8 @@ class ClientThread:
         except BaseException as exc:  # handed to the test thread
             self._done.set_exception(exc)
         finally:
+            if hasattr(self, "session"):
+                self.session.presenter.close()  # the session's owner closes it
             self._started.set()
 
     def __enter__(self) -> ClientThread:
@@ -160,13 +162,19 @@ def assert_shows_guest_screen(client: ClientThread, qemu: QemuServer, timeout: f
     raise AssertionError(f"client screen != QEMU screendump: {last}")
 
 
+def load_png(png: Path) -> RGB:
+    """A PNG file as (height, width, 3) RGB, the layout of QEMU's screendumps."""
+    pygame = sdl_loader.pygame()
+    image: RGB = pygame.surfarray.array3d(pygame.image.load(str(png))).transpose(1, 0, 2)
+    return image
+
+
 def assert_png_shows_bios(png: Path, dump: RGB) -> None:
     """A screenshot the ``spicebox`` command saved equals QEMU's screendump of SeaBIOS's
     text screen, but for its blinking cursor: the two are taken at different moments, so
     the cursor's text cell (9x16) may differ, nothing else. (The pixel-exact checks of the
     in-process client live in test_display.py.)"""
-    pygame = sdl_loader.pygame()
-    image = pygame.surfarray.array3d(pygame.image.load(str(png))).transpose(1, 0, 2)
+    image = load_png(png)
     assert image.shape == dump.shape
     differing = np.argwhere((image != dump).any(axis=2))
     if len(differing):

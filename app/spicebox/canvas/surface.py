@@ -40,6 +40,9 @@ class Box(NamedTuple):
         """The box of a wire rectangle (which orders its fields top, left, bottom, right)."""
         return cls(rect.left, rect.top, rect.right, rect.bottom)
 
+    def contains(self, x: int, y: int) -> bool:
+        return self.left <= x < self.right and self.top <= y < self.bottom
+
     def union(self, other: Box) -> Box:
         return Box(min(self.left, other.left), min(self.top, other.top),
                    max(self.right, other.right), max(self.bottom, other.bottom))

@@ -1,0 +1,1 @@
+"""The setup UI's pages, one module per area."""

@@ -1,0 +1,64 @@
+"""The first page: which server to connect to, and the way to every other page."""
+
+from __future__ import annotations
+
+from ...config.target import ConfigError
+from ..app import CONNECT, Page, SetupApp
+from ..widgets import Button, Choice, Note, Widget
+from .diagnostics import DiagnosticsPage
+from .lock import SystemPage, guarded
+from .profiles import ProfilesPage, describe
+from .settings import SectionPage
+
+
+class HomePage(Page):
+    title = "Spicebox setup"
+
+    def __init__(self, app: SetupApp) -> None:
+        super().__init__(app)
+        self.shown()
+
+    def shown(self) -> None:
+        app = self.app
+        config = app.config()
+        widgets: list[Widget] = []
+        if config.profiles:
+            options = [(name, f"{p.title or name}  ({describe(p)})")
+                       for name, p in config.profiles.items()]
+            widgets.append(Choice("Connect to", options,
+                                  config.default_profile or options[0][0], self._pick))
+        else:
+            widgets.append(Note("No connection is set up yet: add a profile, or import a "
+                                ".vv file from a USB stick, under Connection profiles."))
+
+        def page(label: str, make: type[Page] | None = None, section: str = "",
+                 detail: str = "") -> Button:
+            def open_page() -> None:
+                guarded(app, lambda: app.open(
+                    SectionPage(app, section, label) if make is None else make(app)))
+            return Button(label, open_page, detail=detail)
+        widgets += [
+            page("Connection profiles", ProfilesPage, detail=f"{len(config.profiles)} set up"),
+            page("Display", section="display", detail="screen, resolution, compression"),
+            page("Input", section="input", detail="keyboards, mice, touch"),
+            page("Hotkeys", section="hotkeys", detail="setup, Ctrl+Alt+Del, fullscreen"),
+            page("System", SystemPage, detail="admin PIN"),
+            Button("Diagnostics", lambda: app.open(DiagnosticsPage(app)),
+                   detail="addresses, server, recent problems"),
+        ]
+        self.widgets = widgets
+        self.buttons = ([Button("Connect", self.connect, "primary")] if app.kiosk
+                        else [Button("Close", self.back)])
+        app.dirty = True
+
+    def _pick(self, name: str) -> None:
+        try:  # no PIN needed: choosing among the administrator's profiles is the user's
+            self.app.store.set("default-profile", name)
+        except ConfigError as exc:
+            self.say(str(exc), error=True)
+
+    def connect(self) -> None:
+        if self.app.config().default_profile is None:
+            self.say("Set up a connection profile first", error=True)
+            return
+        self.app.finish(CONNECT)

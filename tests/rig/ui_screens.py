@@ -1,0 +1,77 @@
+"""Screenshots of every setup page, for the README's user guide and for review:
+``python -m tests.rig.ui_screens DIR [WIDTHxHEIGHT]``. The pages show a sample
+configuration made in a temporary directory; nothing connects anywhere."""
+
+from __future__ import annotations
+
+import ssl
+import sys
+import tempfile
+from pathlib import Path
+
+from spicebox.display.screenshot import save_png
+from spicebox.net.tls import ServerCertificate
+from spicebox.net.transport import Endpoint
+from spicebox.ui.app import Page
+from spicebox.ui.pages.diagnostics import DiagnosticsPage
+from spicebox.ui.pages.home import HomePage
+from spicebox.ui.pages.lock import PinPage, SystemPage
+from spicebox.ui.pages.profiles import ImportPage, ProfilePage, ProfilesPage, TrustPage
+from spicebox.ui.pages.reconnect import ReconnectPage
+from spicebox.ui.pages.settings import SectionPage
+
+from .certs import make_x509_dir
+from .ui import UiDriver
+
+
+def shoot(directory: Path, size: tuple[int, int]) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    shots = []
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        ui = UiDriver(root / "config", size, kiosk=True, import_dirs=(root / "media",))
+        ui.store.set_many({
+            "profiles.office.host": "vdi.example.org", "profiles.office.tls-port": "5901",
+            "profiles.office.title": "Office desktop", "profiles.lab.host": "10.20.0.5",
+            "profiles.lab.port": "5900", "default-profile": "office"})
+        stick = root / "media" / "USB-STICK"
+        stick.mkdir(parents=True)
+        (stick / "pve-spice.vv").write_text("[virt-viewer]\nhost=pve\nport=5900\n")
+        make_x509_dir(root / "x509")
+        pem = (root / "x509" / "server-cert.pem").read_text()
+        certificate = ServerCertificate(ssl.PEM_cert_to_DER_cert(pem))
+        app = ui.app
+
+        def page(name: str, make: Page, then: str = "") -> None:
+            ui.app.stack.clear()
+            ui.open(make)
+            if then:
+                ui.tap(then)
+            ui.tick(0.1)
+            for job in ui.app.jobs:  # a sample server: nothing is asked of the network
+                job.work.close()
+            ui.app.jobs.clear()
+            path = directory / f"{name}.png"
+            save_png(ui.render(), path)
+            shots.append(path)
+        page("home", HomePage(app))
+        page("profiles", ProfilesPage(app))
+        page("profile", ProfilePage(app, "office"))
+        page("profile-keyboard", ProfilePage(app, "office"), then="Server")
+        page("trust", TrustPage(app, Endpoint("vdi.example.org", 5901), certificate,
+                                lambda _: None))
+        page("import", ImportPage(app))
+        page("display", SectionPage(app, "display", "Display"))
+        page("system", SystemPage(app))
+        page("pin", PinPage(app, lambda: None))
+        page("diagnostics", DiagnosticsPage(app))
+        page("reconnect", ReconnectPage(
+            app, "vdi.example.org:5901 (TLS)", "cannot connect to vdi.example.org:5901: "
+            "Connection refused: check the address, the port, and that it runs", 8.0))
+    return shots
+
+
+if __name__ == "__main__":
+    size = tuple(int(v) for v in (sys.argv[2] if len(sys.argv) > 2 else "800x480").split("x"))
+    for shot in shoot(Path(sys.argv[1]), (size[0], size[1])):
+        print(shot)
