@@ -15,6 +15,7 @@ from pathlib import Path
 
 import tomli_w
 
+from .config.proxmox import resolve
 from .config.settings import COMPRESSIONS, INPUT_SOURCES, Config, parse_resolution
 from .config.store import ConfigPaths, ConfigStore, describe, get, import_vv_file
 from .config.target import ConfigError, Target, parse_target
@@ -28,7 +29,7 @@ from .net.tls import TlsVerificationFailed
 from .net.transport import CannotConnect
 from .recent import RECENT
 from .session import Session
-from .spice.errors import AuthenticationFailed, ProtocolError
+from .spice.errors import AccessDenied, ProtocolError
 from .spice.link import check_password
 from .spice.policy import DecodingPolicy
 from .spice.recording import Recorder
@@ -43,12 +44,12 @@ RETRY_MAX_SECONDS = 30.0
 
 EXIT_OK, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_TLS, EXIT_PROTOCOL = 0, 2, 3, 4, 5, 6
 
-# Most specific first: AuthenticationFailed is a ProtocolError too.
+# Most specific first: AccessDenied is a ProtocolError too.
 _EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
     (ConfigError, EXIT_USAGE),
     (DisplayUnavailable, EXIT_USAGE),
     (CannotConnect, EXIT_CONNECT),
-    (AuthenticationFailed, EXIT_AUTH),
+    (AccessDenied, EXIT_AUTH),
     (TlsVerificationFailed, EXIT_TLS),
     (ProtocolError, EXIT_PROTOCOL),
 )
@@ -204,7 +205,7 @@ def _store(args: argparse.Namespace) -> ConfigStore:
 
 def _target(text: str, config: Config) -> Target:
     if text in config.profiles:
-        return config.profile(text).target()
+        return asyncio.run(resolve(config.profile(text)))
     try:
         return parse_target(text)
     except ConfigError as exc:
@@ -213,6 +214,7 @@ def _target(text: str, config: Config) -> Target:
 
 
 def _connect(args: argparse.Namespace) -> int:
+    _check_outputs(args)
     config = _store(args).load()
     target = _target(args.target, config)
     presenter = _presenter(args, config, target.title or f"spicebox - {target.describe()}")
@@ -223,6 +225,7 @@ def _connect(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace) -> int:
+    _check_outputs(args)
     store = _store(args)
     config = _config_or_defaults(store)
     if config.system.ui_locked:
@@ -230,6 +233,16 @@ def _setup(args: argparse.Namespace) -> int:
     with contextlib.closing(_presenter(args, config, "spicebox setup")) as presenter:
         _show(args, store, config, presenter, HomePage, kiosk=False)
     return EXIT_OK
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Mistakes on the command line end the command at once, before any connection."""
+    if getattr(args, "ca_file", None) and not Path(args.ca_file).is_file():
+        raise ConfigError(f"CA file {args.ca_file} does not exist")
+    shots = (args.screenshot and args.screenshot.parent, getattr(args, "screenshot_dir", None))
+    for directory in shots:
+        if directory is not None and not directory.is_dir():
+            raise ConfigError(f"cannot save a screenshot in {directory}: no such directory")
 
 
 def _config_or_defaults(store: ConfigStore) -> Config:
@@ -245,6 +258,7 @@ def _run(args: argparse.Namespace) -> int:
     is none or the user asks. The configuration is read before every attempt, so what
     setup or provisioning changed applies at the next connect; a file broken by hand is
     reported and the last good configuration stays in force."""
+    _check_outputs(args)
     store = _store(args)
     delay = RETRY_FIRST_SECONDS
     good: Config | None = None
@@ -273,15 +287,17 @@ def _run(args: argparse.Namespace) -> int:
                 if not show(config, HomePage):
                     return EXIT_OK
                 continue
-            target = config.profile().target()
-            session = _session(args, config, target, presenter)
+            profile, session = None, None
             try:
+                profile = config.profile()
+                target = asyncio.run(resolve(profile))
+                session = _session(args, config, target, presenter)
                 asyncio.run(_serve(session, args))
-            except (CannotConnect, ProtocolError, TlsVerificationFailed) as exc:
+            except (CannotConnect, ProtocolError, TlsVerificationFailed, ConfigError) as exc:
                 log.error("error: %s; trying again in %.0f s", exc, delay)
-                problem = functools.partial(ReconnectPage, server=target.describe(),
-                                            problem=str(exc), retry_in=delay,
-                                            setup=not locked)
+                where = profile.describe() if profile else f"profile {config.default_profile}"
+                problem = functools.partial(ReconnectPage, server=where, problem=str(exc),
+                                            retry_in=delay, setup=not locked)
                 if not show(config, problem):
                     return EXIT_OK
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
@@ -338,13 +354,6 @@ def _session(args: argparse.Namespace, config: Config, target: Target,
     if target.delete_file is not None:
         # virt-viewer semantics: brokers hand out one-time files holding a password.
         target.delete_file.unlink(missing_ok=True)
-    if args.ca_file and not Path(args.ca_file).is_file():
-        raise ConfigError(f"CA file {args.ca_file} does not exist")
-    shot_dirs = [d for d in (args.screenshot and args.screenshot.parent, args.screenshot_dir)
-                 if d is not None]
-    for directory in shot_dirs:
-        if not directory.is_dir():
-            raise ConfigError(f"cannot save a screenshot in {directory}: no such directory")
     hotkeys = _hotkeys(args.hotkeys, config)
     recorder = _recorder(args.record)
     compression = args.compression or config.display.compression

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..canvas.monitors import MAX_MONITORS
 from ..display.choose import BACKENDS
@@ -117,6 +118,45 @@ def _proxy(value: object) -> str:
     return url
 
 
+def _https_url(value: object) -> str:
+    url = _text(value).strip().rstrip("/")
+    url = url if "://" in url else f"https://{url}"
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        raise ValueError("https://HOST[:PORT] is expected") from None
+    if parts.scheme != "https" or not parts.hostname or parts.path or parts.query:
+        raise ValueError("https://HOST[:PORT] is expected (Proxmox VE listens on 8006)")
+    return url if parts.port else f"{url}:8006"
+
+
+def _user(value: object) -> str:
+    text = _text(value).strip()
+    if not re.fullmatch(r"[^\s@!:/]{1,64}", text):
+        raise ValueError("a name without spaces, @, !, : or / is expected")
+    return text
+
+
+def _realm(value: object) -> str:
+    return _user(value)
+
+
+def _token(value: object) -> str:
+    text = _text(value).strip()
+    if not re.fullmatch(r"[A-Za-z][\w.-]*=[\w-]+", text):
+        raise ValueError("TOKENID=SECRET is expected, e.g. kiosk=1234abcd-...")
+    return text
+
+
+def _vmid(value: object) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 999999999:
+        raise ValueError("a VM id from 100 to 999999999 is expected")
+    return value
+
+
 _SIZE = re.compile(r"(\d+)x(\d+)")
 
 
@@ -163,14 +203,50 @@ class Profile:
                                         "expected certificate subject, e.g. O=Org,CN=host")
     proxy: str | None = _setting(None, _optional(_proxy), "HTTP proxy, http://HOST:PORT")
     title: str | None = _setting(None, _optional(_text), "name shown for this profile")
+    proxmox_url: str | None = _setting(
+        None, _optional(_https_url), "Proxmox VE API, https://HOST:8006; when set, the "
+        "server and a fresh ticket come from Proxmox at every connect")
+    proxmox_user: str | None = _setting(None, _optional(_user), "Proxmox VE user, without "
+                                        "the realm")
+    proxmox_realm: str = _setting("pam", _realm, "Proxmox VE realm: pam, pve, or a "
+                                  "directory's")
+    proxmox_password: str | None = _setting(None, _optional(_text), "Proxmox VE password",
+                                            secret=True)
+    proxmox_token: str | None = _setting(
+        None, _optional(_token), "Proxmox VE API token as TOKENID=SECRET (instead of the "
+        "password)", secret=True)
+    proxmox_vmid: int | None = _setting(None, _optional(_vmid), "the VM's id, e.g. 100")
+    proxmox_node: str | None = _setting(None, _optional(_user),
+                                        "the VM's node (unset: looked up by the VM's id)")
 
     def check(self, where: str) -> None:
+        if self.proxmox_url:
+            for key, value in (("proxmox-user", self.proxmox_user),
+                               ("proxmox-vmid", self.proxmox_vmid)):
+                if value is None:
+                    raise ConfigError(f"{where}.{key} is not set: a Proxmox VE profile needs "
+                                      f"it")
+            if not (self.proxmox_password or self.proxmox_token):
+                raise ConfigError(f"{where} has neither proxmox-password nor proxmox-token: "
+                                  f"set one of them")
+            return
         if not self.host:
             raise ConfigError(f"{where}.host is not set: set the server's address")
         if self.port is None and self.tls_port is None:
             raise ConfigError(f"{where} has neither port nor tls-port: set one of them")
 
+    def describe(self) -> str:
+        """Where the profile connects to, as the session will (TLS whenever its port is
+        set), or which Proxmox VE VM."""
+        if self.proxmox_url:
+            return f"VM {self.proxmox_vmid or '?'} on {self.proxmox_url}"
+        host = self.host or "(no server)"
+        if self.tls_port:
+            return f"{host}:{self.tls_port} (TLS)"
+        return f"{host}:{self.port}" if self.port else host
+
     def target(self) -> Target:
+        """Where a plain profile connects to (a Proxmox VE one: config.proxmox.resolve)."""
         return Target(host=self.host, port=self.port, tls_port=self.tls_port,
                       password=self.password, ca_pem=self.ca,
                       host_subject=self.host_subject, proxy=self.proxy, title=self.title)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -90,21 +91,29 @@ def load_vv(path: Path) -> Target:
     if not parser.has_section("virt-viewer"):
         raise ConfigError(f"{path} has no [virt-viewer] section: is it a .vv file?")
     vv = parser["virt-viewer"]
+    return viewer_target(dict(vv), str(path),
+                         path if vv.getboolean("delete-this-file", fallback=False) else None)
+
+
+def viewer_target(fields: Mapping[str, object], source: str,
+                  delete_file: Path | None = None) -> Target:
+    """A connection described by virt-viewer's keys: a .vv file's lines, or the JSON object
+    Proxmox VE's spiceproxy call returns (the same keys, with numbers as numbers)."""
+    vv = {key: str(value) for key, value in fields.items() if value is not None}
     kind = vv.get("type", "spice")
     if kind != "spice":
-        raise ConfigError(f"{path} describes a {kind!r} connection; only spice is supported")
+        raise ConfigError(f"{source} describes a {kind!r} connection; only spice is supported")
     host = vv.get("host")
     if not host:
-        raise ConfigError(f"{path} has no host= line")
-    port = _port(vv["port"], f"{path}: port") if vv.get("port") else None
-    tls_port = _port(vv["tls-port"], f"{path}: tls-port") if vv.get("tls-port") else None
+        raise ConfigError(f"{source} has no host= line")
+    port = _port(vv["port"], f"{source}: port") if vv.get("port") else None
+    tls_port = _port(vv["tls-port"], f"{source}: tls-port") if vv.get("tls-port") else None
     if port is None and tls_port is None:
-        raise ConfigError(f"{path} has neither port= nor tls-port=")
+        raise ConfigError(f"{source} has neither port= nor tls-port=")
     ca = vv.get("ca")
     return Target(
         host=host, port=port, tls_port=tls_port, password=vv.get("password"),
         # .vv files carry the PEM on one line with literal \n escapes.
         ca_pem=ca.replace("\\n", "\n") if ca else None,
         host_subject=vv.get("host-subject") or None, proxy=vv.get("proxy") or None,
-        title=vv.get("title"),
-        delete_file=path if vv.getboolean("delete-this-file", fallback=False) else None)
+        title=vv.get("title"), delete_file=delete_file)

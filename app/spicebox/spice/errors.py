@@ -17,5 +17,9 @@ class LinkRefused(ProtocolError):
         self.code = code
 
 
-class AuthenticationFailed(LinkRefused):
+class AccessDenied(ProtocolError):
+    """The server, or a broker in front of it, refused the credentials."""
+
+
+class AuthenticationFailed(LinkRefused, AccessDenied):
     """The server rejected the ticket (wrong or expired password)."""

@@ -7,7 +7,7 @@ from ..app import CONNECT, Page, SetupApp
 from ..widgets import Button, Choice, Note, Widget
 from .diagnostics import DiagnosticsPage
 from .lock import SystemPage, guarded
-from .profiles import ProfilesPage, describe
+from .profiles import ProfilesPage
 from .settings import SectionPage
 
 
@@ -23,7 +23,7 @@ class HomePage(Page):
         config = app.config()
         widgets: list[Widget] = []
         if config.profiles:
-            options = [(name, f"{p.title or name}  ({describe(p)})")
+            options = [(name, f"{p.title or name}  ({p.describe()})")
                        for name, p in config.profiles.items()]
             widgets.append(Choice("Connect to", options,
                                   config.default_profile or options[0][0], self._pick))

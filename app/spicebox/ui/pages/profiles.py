@@ -21,14 +21,6 @@ IMPORT_DIRS = (Path("/media"), Path("/run/media"), Path("/mnt"))
 IMPORT_DEPTH = 3  # /run/media/USER/STICK/file.vv
 
 
-def describe(profile: Profile) -> str:
-    """Where a profile connects to, as the session will (TLS whenever its port is set)."""
-    host = profile.host or "(no server)"
-    if profile.tls_port:
-        return f"{host}:{profile.tls_port} (TLS)"
-    return f"{host}:{profile.port}" if profile.port else host
-
-
 class ProfilesPage(Page):
     title = "Connection profiles"
 
@@ -42,7 +34,7 @@ class ProfilesPage(Page):
         for name, profile in config.profiles.items():
             mark = "  ★ default" if name == config.default_profile else ""
             widgets.append(Button(name, functools.partial(self._edit, name),
-                                  detail=describe(profile) + mark))
+                                  detail=profile.describe() + mark))
         if not widgets:
             widgets.append(Note("No profiles yet."))
         widgets += [Button("New profile", lambda: self._edit(None)),
