@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from .ui.runner import show as show_ui
 
 RETRY_FIRST_SECONDS = 1.0  # the kiosk's reconnect delay, doubling up to the max
 RETRY_MAX_SECONDS = 30.0
+STABLE_SECONDS = 60.0  # a session that lasted this long is reconnected at once when it ends
 
 EXIT_OK, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_TLS, EXIT_PROTOCOL = 0, 2, 3, 4, 5, 6
 
@@ -274,10 +276,21 @@ def _run(args: argparse.Namespace) -> int:
             try:
                 config = good = store.load()
             except ConfigError as exc:
-                if good is None:
-                    raise
+                if good is None:  # nothing to fall back on: say so, and read it again
+                    log.error("error: %s; reading it again in %.0f s", exc, delay)
+                    presenter = presenter or _presenter(args, Config(), "spicebox")
+                    if not show(Config(), functools.partial(
+                            ReconnectPage, server="the configuration", problem=str(exc),
+                            retry_in=delay, setup=False)):
+                        return EXIT_OK
+                    delay = min(delay * 2, RETRY_MAX_SECONDS)
+                    continue
                 log.error("%s; the last good configuration stays in force", exc)
                 config = good
+            backend = resolve_backend(args.backend or config.display.backend)
+            if presenter is not None and presenter.name != backend:
+                presenter.close()  # display.backend was changed in setup
+                presenter = None
             presenter = presenter or _presenter(args, config, "spicebox")
             locked = config.system.ui_locked
             if config.default_profile is None:
@@ -287,30 +300,37 @@ def _run(args: argparse.Namespace) -> int:
                 if not show(config, HomePage):
                     return EXIT_OK
                 continue
-            profile, session = None, None
+            profile, session, problem = None, None, ""
+            started = time.monotonic()
             try:
                 profile = config.profile()
                 target = asyncio.run(resolve(profile))
                 session = _session(args, config, target, presenter)
                 asyncio.run(_serve(session, args))
             except (CannotConnect, ProtocolError, TlsVerificationFailed, ConfigError) as exc:
-                log.error("error: %s; trying again in %.0f s", exc, delay)
-                where = profile.describe() if profile else f"profile {config.default_profile}"
-                problem = functools.partial(ReconnectPage, server=where, problem=str(exc),
-                                            retry_in=delay, setup=not locked)
-                if not show(config, problem):
-                    return EXIT_OK
-                delay = min(delay * 2, RETRY_MAX_SECONDS)
-                continue
-            if session.setup_requested:
+                problem = str(exc)
+            if session is not None and session.setup_requested:
                 if not show(config, HomePage):
                     return EXIT_OK
                 delay = RETRY_FIRST_SECONDS
                 continue
-            if not session.server_ended:
+            if session is not None and not session.server_ended and not problem:
                 return EXIT_OK  # the user, a signal or --exit-after ended it
-            log.info("the server ended the session; reconnecting")
-            delay = RETRY_FIRST_SECONDS
+            if not problem and time.monotonic() - started >= STABLE_SECONDS:
+                log.info("the server ended the session; reconnecting")
+                delay = RETRY_FIRST_SECONDS
+                continue
+            # A session that failed, or ended soon after it began (another client took
+            # the server over, say), is retried after a growing pause: two kiosks on one
+            # VM must not take it from each other in a tight loop.
+            problem = problem or "the server ended the session"
+            log.error("error: %s; trying again in %.0f s", problem, delay)
+            where = profile.describe() if profile else f"profile {config.default_profile}"
+            if not show(config, functools.partial(ReconnectPage, server=where,
+                                                  problem=problem, retry_in=delay,
+                                                  setup=not locked)):
+                return EXIT_OK
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
     finally:
         if presenter is not None:
             presenter.close()
@@ -320,9 +340,7 @@ def _show(args: argparse.Namespace, store: ConfigStore, config: Config, presente
           first: Callable[[SetupApp], Page], kiosk: bool) -> str:
     """Run the setup UI (from page ``first``) on the presenter; returns its result.
     Like a session, it ends by itself after --exit-after seconds (as if closed)."""
-    resolution = args.resolution or (list(config.display.resolution)
-                                     if config.display.resolution else None)
-    width, height = screen_size(presenter, resolution[0] if resolution else None)
+    width, height = screen_size(presenter, args.resolution[0] if args.resolution else None)
     app = SetupApp(store, width, height, kiosk)
     app.open(first(app))
     local_input = EvdevInput() if _use_evdev(args, config, presenter.name) else None

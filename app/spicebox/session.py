@@ -85,7 +85,8 @@ class Session:
         self._password = password
         tls = None
         if target.uses_tls:
-            tls = TlsVerifier.create(target.ca_pem, ca_file, host_subject or target.host_subject)
+            tls = TlsVerifier.create(target.ca_pem, ca_file,
+                                     host_subject or target.host_subject, target.fingerprint)
         port = target.tls_port if target.uses_tls else target.port
         assert port is not None
         self.endpoint = Endpoint(target.host, port, tls,

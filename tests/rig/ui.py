@@ -126,7 +126,7 @@ class UiDriver:
                     result = await job.work
                 except Exception as exc:  # as the runner hands it over
                     result = exc
-                job.done(result)
+                self.app.deliver(job, result)
         asyncio.run(run())
 
     def render(self) -> np.ndarray:

@@ -256,7 +256,7 @@ def test_a_profile_renamed_keeps_its_secret_and_its_default(store: ConfigStore) 
     store.set_many({"profiles.a.host": "h", "profiles.a.port": "1",
                     "profiles.a.password": "pw", "default-profile": "a"})
     profile = store.load().profiles["a"]
-    store.save_profile("b", profile, default=False, replaces="a")
+    store.save_profile("b", profile, default=None, replaces="a")
     config = store.load()
     assert list(config.profiles) == ["b"] and config.default_profile == "b"
     assert config.profiles["b"].password == "pw"

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from evdev import ecodes as e
 
 from spicebox.config.proxmox import Proxmox, Vm, resolve
 from spicebox.config.settings import Profile, section_from
@@ -17,8 +18,10 @@ from spicebox.config.store import ConfigPaths, ConfigStore
 from spicebox.config.target import ConfigError
 from spicebox.net.tls import TlsVerificationFailed
 from spicebox.spice.errors import AccessDenied
+from spicebox.ui.pages.profiles import ProfilePage, TrustPage, VmPage
 from tests.rig.certs import SERVER_SUBJECT, make_x509_dir
 from tests.rig.proxmox import SPICE_PORT, ProxmoxStub
+from tests.rig.ui import UiDriver, field
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +123,34 @@ def test_the_ticket_password_is_never_stored(stub: ProxmoxStub, tmp_path: Path) 
     asyncio.run(resolve(store.load().profile()))
     files = tmp_path.glob("*.toml")
     assert not any(stub.tickets[-1] in f.read_text() for f in files)
+
+
+def test_a_proxmox_profile_set_up_in_the_ui(stub: ProxmoxStub, tmp_path: Path) -> None:
+    """Kind Proxmox VE, the API's certificate trusted on first use, the VM picked from
+    the list: what the saved profile then connects to."""
+    ui = UiDriver(tmp_path / "config")
+    ui.open(ProfilePage(ui.app, None))
+    ui.focus_by_keys("Kind")
+    ui.key(e.KEY_RIGHT)
+    assert "Proxmox VE" in ui.texts() and "Server" not in ui.texts()
+    for label, text in (("Name", "pve"), ("Proxmox VE", stub.url.removeprefix("https://")),
+                        ("Realm", "pve"), ("User", "alice"), ("Password", "alice-pw")):
+        field(ui.page, label).text = text
+    ui.tap("Pick a VM…")
+    ui.settle()  # refused: the API's certificate is not trusted yet
+    assert "is not trusted" in ui.page.status
+    ui.tap("Trust the API's certificate…")
+    ui.settle()
+    assert isinstance(ui.page, TrustPage)
+    ui.tap("Trust")
+    ui.tap("Pick a VM…")
+    ui.settle()
+    assert isinstance(ui.page, VmPage) and ui.texts() == ["100  desk", "Back"]
+    ui.tap("100  desk")
+    assert field(ui.page, "VM id").text == "100" and field(ui.page, "Node").text == "pve1"
+    ui.tap("Save")
+    profile_saved = ui.store.load().profile("pve")
+    assert profile_saved.proxmox_url == stub.url and profile_saved.title == "desk"
+    assert profile_saved.fingerprint is not None
+    target = asyncio.run(resolve(profile_saved))
+    assert target.tls_port == SPICE_PORT and target.title == "VM 100 - desk"

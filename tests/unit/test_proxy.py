@@ -45,3 +45,9 @@ def test_a_2xx_reply_opens_the_tunnel() -> None:
 def test_anything_else_is_refused_with_the_reason(head: bytes, words: str) -> None:
     with pytest.raises(ProxyRefused, match=words):
         check_reply(head)
+
+
+def test_a_refused_url_is_shown_without_its_credentials() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Proxy.parse("https://kiosk:s3cret@proxy.lan:3128")
+    assert "s3cret" not in str(caught.value) and "proxy.lan:3128" in str(caught.value)

@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 
 from spicebox.config.target import ConfigError
-from spicebox.net.tls import ServerCertificate, TlsVerifier, parse_subject
+from spicebox.net.tls import (
+    ServerCertificate,
+    TlsVerificationFailed,
+    TlsVerifier,
+    parse_fingerprint,
+    parse_subject,
+)
 from tests.rig.certs import SERVER_SUBJECT, make_x509_dir
 
 
@@ -41,15 +47,29 @@ def test_host_subject_replaces_the_host_name_check(tmp_path: Path) -> None:
     assert verifier.context.verify_mode == ssl.CERT_REQUIRED
 
 
-def test_a_pinned_server_certificate_is_trusted_on_its_own(tmp_path: Path) -> None:
-    """Trust on first use stores the server's own certificate (not its CA) as the profile's
-    CA, and its subject as host-subject: OpenSSL must accept the chain ending there."""
+def test_trust_on_first_use_pins_one_certificate(tmp_path: Path) -> None:
+    """The fingerprint alone decides: the right certificate passes whatever its CA and
+    name, another one fails with a line that says what to do."""
     make_x509_dir(tmp_path)
     pem = (tmp_path / "server-cert.pem").read_text()
     certificate = ServerCertificate(ssl.PEM_cert_to_DER_cert(pem))
     assert certificate.subject == SERVER_SUBJECT
     assert certificate.issuer == "C=XX,O=Spicebox Test,CN=Spicebox Test CA"
-    assert len(certificate.fingerprint.split(":")) == 32
-    verifier = TlsVerifier.create(certificate.pem, None, certificate.subject)
-    assert verifier.context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN
-    assert verifier.subject == parse_subject(SERVER_SUBJECT)
+    assert parse_fingerprint(certificate.fingerprint.lower().replace(":", "")) == \
+        certificate.fingerprint
+    verifier = TlsVerifier.create(None, None, None, certificate.fingerprint)
+    assert verifier.context.verify_mode == ssl.CERT_NONE  # the pin replaces the chain
+
+    class Peer:
+        def __init__(self, der: bytes) -> None:
+            self.der = der
+
+        def getpeercert(self, binary_form: bool) -> bytes:
+            return self.der
+    verifier.check_peer(Peer(certificate.der))  # type: ignore[arg-type]
+    make_x509_dir(tmp_path / "other")
+    other = tmp_path / "other" / "server-cert.pem"
+    with pytest.raises(TlsVerificationFailed, match="trust it again in setup"):
+        verifier.check_peer(Peer(ssl.PEM_cert_to_DER_cert(other.read_text())))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="64 hex digits"):
+        parse_fingerprint("AB:CD")

@@ -12,14 +12,21 @@ from evdev import ecodes as e
 from spicebox.cli import EXIT_USAGE, _hotkeys, main
 from spicebox.codecs.pixels import to_rgb
 from spicebox.config.settings import pin_matches
+from spicebox.input.events import Key
 from spicebox.ui.app import CLOSE, CONNECT
 from spicebox.ui.pages.home import HomePage
+from spicebox.ui.pages.lock import THROTTLE
 from spicebox.ui.pages.profiles import ProfilePage
 from spicebox.ui.pages.reconnect import ReconnectPage
 from spicebox.ui.pages.settings import SectionPage
 from spicebox.ui.paint import ERROR, FOCUS
 from tests.rig.client import load_png
 from tests.rig.ui import UiDriver, choice, field
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pin_throttle() -> None:
+    THROTTLE.passed()  # one process runs every test: no test pays for another's guesses
 
 
 def home(tmp_path: Path, **kwargs: object) -> UiDriver:
@@ -35,7 +42,8 @@ def test_a_profile_set_up_with_the_keyboard_only(tmp_path: Path) -> None:
     ui.focus_by_keys("New profile")
     ui.key(e.KEY_ENTER)
     assert ui.page.title == "New profile"
-    ui.type("desk")                     # the name has the focus first
+    ui.key(e.KEY_TAB)                   # past the kind of profile: a SPICE server
+    ui.type("desk")
     ui.key(e.KEY_TAB)
     ui.type("vdi.example.org")
     ui.key(e.KEY_ENTER)                 # Enter moves on, like Tab
@@ -135,10 +143,16 @@ def test_the_admin_pin_guards_every_page_but_the_choice_of_profile(tmp_path: Pat
                        "profiles.b.host": "h", "profiles.b.port": "2",
                        "default-profile": "a"})
     ui.tap("System")
-    field(ui.page, "New admin PIN").text = "12"
+    ui.tap("Set PIN")
+    assert ui.page.status == "Type a PIN of 4 to 12 digits"  # empty is not "remove"
+    field(ui.page, "New admin PIN").text = field(ui.page, "The PIN again").text = "12"
     ui.tap("Set PIN")
     assert "4 to 12 digits" in ui.page.status
     field(ui.page, "New admin PIN").text = "2468"
+    field(ui.page, "The PIN again").text = "2486"
+    ui.tap("Set PIN")
+    assert "differ" in ui.page.status and ui.store.load().system.admin_pin is None
+    field(ui.page, "New admin PIN").text = field(ui.page, "The PIN again").text = "2468"
     ui.tap("Set PIN")
     stored = ui.store.load().system.admin_pin
     assert stored is not None and "2468" not in stored and pin_matches(stored, "2468")
@@ -160,7 +174,9 @@ def test_the_admin_pin_guards_every_page_but_the_choice_of_profile(tmp_path: Pat
     assert ui.page.title == "Display"
 
 
-def test_wrong_pins_are_slowed_down(tmp_path: Path) -> None:
+def test_wrong_pins_are_slowed_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(THROTTLE, "clock", lambda: now[0])
     ui = home(tmp_path)
     ui.store.set("system.admin-pin", "2468")
     ui.tap("System")
@@ -169,8 +185,13 @@ def test_wrong_pins_are_slowed_down(tmp_path: Path) -> None:
         ui.key(e.KEY_ENTER)
     ui.type("2468")
     ui.key(e.KEY_ENTER)
-    assert ui.page.title == "Admin PIN" and "wait" in ui.page.status
-    ui.tick(31)
+    assert ui.page.title == "Admin PIN" and "wait 30 s" in ui.page.status
+    ui.app.stack.pop()
+    ui.tap("System")  # a new page does not start the count again
+    ui.type("2468")
+    ui.key(e.KEY_ENTER)
+    assert "wait 30 s" in ui.page.status
+    now[0] += 31
     ui.key(e.KEY_ENTER)  # the field was not cleared when the guess was refused
     assert ui.page.title == "System"
 
@@ -248,3 +269,19 @@ def test_the_setup_command_shows_the_home_page(tmp_path: Path) -> None:
                  "--screenshot-after", "0", "--exit-after", "0.3"]) == 0
     ui = home(tmp_path, size=(1280, 800))
     assert np.array_equal(load_png(png), to_rgb(ui.render()))
+
+
+def test_a_held_key_repeats(tmp_path: Path) -> None:
+    ui = home(tmp_path)
+    ui.open(ProfilePage(ui.app, None))
+    ui.key(e.KEY_TAB)
+    ui.type("abcdefgh")
+    ui.app.handle(Key(e.KEY_BACKSPACE, True))
+    ui.tick(0.3)
+    assert field(ui.page, "Name").text == "abcdefg"  # not yet
+    ui.tick(0.25)
+    ui.tick(0.05)
+    assert field(ui.page, "Name").text == "abcde"
+    ui.app.handle(Key(e.KEY_BACKSPACE, False))
+    ui.tick(1.0)
+    assert field(ui.page, "Name").text == "abcde"

@@ -41,9 +41,10 @@ class Proxmox:
         self.url = profile.proxmox_url
         self.userid = f"{profile.proxmox_user}@{profile.proxmox_realm}"
         self._profile = profile
-        # The API's certificate: the one trusted in the profile (trust on first use, or
-        # the cluster's CA), else the system's CAs (an ACME certificate).
-        self._tls = TlsVerifier.create(profile.ca, None, profile.host_subject)
+        # The API's certificate: the one trusted on first use, or signed by the profile's
+        # CA (the cluster's), else by the system's CAs (an ACME certificate).
+        self._tls = TlsVerifier.create(profile.ca, None, profile.host_subject,
+                                       profile.fingerprint)
         self._headers: dict[str, str] | None = None
 
     async def login(self) -> None:

@@ -23,7 +23,7 @@ from ..canvas.monitors import MAX_MONITORS
 from ..display.choose import BACKENDS
 from ..input.hotkeys import DEFAULT_HOTKEYS, HotkeyError, Hotkeys
 from ..net.proxy import Proxy
-from ..net.tls import TlsVerifier, parse_subject
+from ..net.tls import TlsVerifier, parse_fingerprint, parse_subject
 from ..spice.constants import ImageCompression
 from ..spice.link import check_password
 from .target import ConfigError, Target
@@ -106,6 +106,13 @@ def _subject(value: object) -> str:
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
     return text
+
+
+def _fingerprint(value: object) -> str:
+    try:
+        return parse_fingerprint(_text(value))
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _proxy(value: object) -> str:
@@ -201,6 +208,9 @@ class Profile:
                               "system's CAs")
     host_subject: str | None = _setting(None, _optional(_subject),
                                         "expected certificate subject, e.g. O=Org,CN=host")
+    fingerprint: str | None = _setting(
+        None, _optional(_fingerprint), "SHA-256 of the server's certificate, trusted on "
+        "first use: only that certificate passes (CA and name are not checked)")
     proxy: str | None = _setting(None, _optional(_proxy), "HTTP proxy, http://HOST:PORT")
     title: str | None = _setting(None, _optional(_text), "name shown for this profile")
     proxmox_url: str | None = _setting(
@@ -249,7 +259,8 @@ class Profile:
         """Where a plain profile connects to (a Proxmox VE one: config.proxmox.resolve)."""
         return Target(host=self.host, port=self.port, tls_port=self.tls_port,
                       password=self.password, ca_pem=self.ca,
-                      host_subject=self.host_subject, proxy=self.proxy, title=self.title)
+                      host_subject=self.host_subject, proxy=self.proxy, title=self.title,
+                      fingerprint=self.fingerprint)
 
     @classmethod
     def of(cls, target: Target, where: str) -> Profile:
@@ -329,7 +340,9 @@ def hash_pin(pin: str, salt: bytes | None = None, rounds: int = _PIN_ROUNDS) -> 
 
 def is_pin_hash(text: str) -> bool:
     parts = text.split("$")
+    # Bounded rounds: a hand-edited hash must neither crash nor freeze the check.
     return (len(parts) == 4 and parts[0] == _PIN_HASH and parts[1].isdigit()
+            and 1000 <= int(parts[1]) <= 10 * _PIN_ROUNDS
             and all(re.fullmatch(r"[0-9a-f]{32,128}", p) for p in parts[2:]))
 
 

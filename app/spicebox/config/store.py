@@ -94,6 +94,11 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
         os.close(directory)
 
 
+def _unwritable(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(f"cannot write {path}: {exc.strerror or exc}: the configuration "
+                       f"stays as it was (is the directory writable by this user?)")
+
+
 def _read(path: Path) -> Document:
     try:
         with path.open("rb") as f:
@@ -207,8 +212,12 @@ class ConfigStore:
     def _locked(self) -> Iterator[None]:
         """One writer at a time (the setup UI and the command line may both write)."""
         lock_path = self.paths.state.with_name(".spicebox.lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with lock_path.open("a") as lock:
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            lock = lock_path.open("a")
+        except OSError as exc:
+            raise _unwritable(lock_path.parent, exc) from None
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
@@ -221,10 +230,13 @@ class ConfigStore:
             new_state, new_secrets = _prune(new_state), _prune(new_secrets)
             merged = _merged(_merged(_read(self.paths.defaults), new_state), new_secrets)
             config = _config_from(merged, complete=True)
-            if new_secrets != secrets:
-                write_atomic(self.paths.secrets, tomli_w.dumps(new_secrets).encode(), 0o600)
-            if new_state != state:
-                write_atomic(self.paths.state, tomli_w.dumps(new_state).encode(), 0o644)
+            for path, new, old, mode in ((self.paths.secrets, new_secrets, secrets, 0o600),
+                                         (self.paths.state, new_state, state, 0o644)):
+                if new != old:
+                    try:
+                        write_atomic(path, tomli_w.dumps(new).encode(), mode)
+                    except OSError as exc:
+                        raise _unwritable(path, exc) from None
             return config
 
     def set(self, key: str, text: str) -> Config:
@@ -243,10 +255,11 @@ class ConfigStore:
                 one(state, secrets)
         return self._change(edit)
 
-    def save_profile(self, name: str, profile: Profile, default: bool,
+    def save_profile(self, name: str, profile: Profile, default: bool | None,
                      replaces: str | None = None) -> Config:
-        """Add or replace a whole profile; ``default``: make it the one ``run`` uses;
-        ``replaces``: the profile's old name, when it is being renamed."""
+        """Add or replace a whole profile; ``default``: make it the one ``run`` uses (True),
+        or no longer (False), or leave that as it is (None); ``replaces``: the profile's
+        old name, when it is being renamed."""
         check_profile_name(name)
 
         def edit(state: Document, secrets: Document) -> None:
@@ -258,6 +271,8 @@ class ConfigStore:
                 doc.setdefault(PROFILES, {})[name] = section_to(profile, secret)
             if default:
                 state[DEFAULT_PROFILE] = name
+            elif default is False and state.get(DEFAULT_PROFILE) == name:
+                del state[DEFAULT_PROFILE]
         return self._change(edit)
 
     def delete_profile(self, name: str) -> Config:

@@ -22,6 +22,7 @@ class Target:
     ca_pem: str | None = None
     host_subject: str | None = None
     proxy: str | None = None  # an HTTP CONNECT proxy, http://HOST:PORT
+    fingerprint: str | None = None  # the server certificate trusted on first use
     title: str | None = None
     delete_file: Path | None = None  # a .vv that asked to be deleted once read
 

@@ -32,7 +32,9 @@ class Proxy:
         except ValueError:
             port = None
         if parts.scheme != "http" or not parts.hostname or port is None:
-            raise ConfigError(f"proxy {url!r} is not of the form http://HOST:PORT")
+            # Without its credentials: errors are logged and shown on screen.
+            shown = url.rsplit("@", 1)[-1]
+            raise ConfigError(f"proxy {shown!r} is not of the form http://HOST:PORT")
         credentials = None
         if parts.username is not None:
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"

@@ -72,27 +72,31 @@ class TlsVerifier:
     context: ssl.SSLContext
     subject: Subject | None  # None: the host name identifies the server
     subject_text: str | None
+    fingerprint: str | None = None  # set: only the certificate with this SHA-256 passes
 
     @classmethod
     def unverified(cls) -> TlsVerifier:
         """For looking at a server's certificate before deciding to trust it; never for a
-        session."""
+        session on its own."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return cls(context, None, None)
 
     @classmethod
-    def create(cls, ca_pem: str | None, ca_file: str | None,
-               host_subject: str | None) -> TlsVerifier:
-        """Raises ConfigError for an unreadable CA or a malformed host-subject."""
+    def create(cls, ca_pem: str | None, ca_file: str | None, host_subject: str | None,
+               fingerprint: str | None = None) -> TlsVerifier:
+        """Raises ConfigError for an unreadable CA or a malformed host-subject.
+
+        With a ``fingerprint`` (trust on first use) the server is the one whose
+        certificate has exactly that SHA-256, as an SSH client knows its hosts: no CA,
+        name or expiry enters into it, and nothing else passes."""
+        if fingerprint is not None:
+            return cls(cls.unverified().context, None, None, fingerprint)
         subject = parse_subject(host_subject) if host_subject is not None else None
         if ca_file or ca_pem:
             # Only the given CA: a certificate from any public CA must not pass for the server.
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            # A given certificate is a trust anchor even when it is not a root: the
-            # server's own, pinned by trust on first use, or an intermediate CA.
-            context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
             try:
                 context.load_verify_locations(cafile=ca_file, cadata=ca_pem)
             except (ssl.SSLError, OSError, ValueError) as exc:
@@ -106,12 +110,21 @@ class TlsVerifier:
         return cls(context, subject, host_subject)
 
     def check_peer(self, ssl_object: ssl.SSLObject | ssl.SSLSocket) -> None:
-        """The subject check, after a handshake that already verified the chain."""
-        if self.subject is None:
+        """The pin or the subject check, after a handshake that verified the rest."""
+        if self.subject is None and self.fingerprint is None:
             return
         der = ssl_object.getpeercert(binary_form=True)
         if der is None:
             raise TlsVerificationFailed("the server sent no certificate")
+        if self.fingerprint is not None:
+            seen = ServerCertificate(der).fingerprint
+            if seen != self.fingerprint:
+                raise TlsVerificationFailed(
+                    f"the server's certificate is not the one trusted (SHA-256 {seen[:23]}…"
+                    f" instead of {self.fingerprint[:23]}…): if the server has a new "
+                    f"certificate, trust it again in setup; else someone may be in between")
+            return
+        assert self.subject is not None
         cert = x509.load_der_x509_certificate(der)
         actual = sorted((a.oid.dotted_string, _canonical(str(a.value))) for a in cert.subject)
         if actual != self.subject:
@@ -154,6 +167,15 @@ class ServerCertificate:
 
 
 _SHORT_OF = {oid.dotted_string: key for key, oid in _SHORT_NAMES.items() if key != "E"}
+
+
+def parse_fingerprint(text: str) -> str:
+    """A SHA-256 fingerprint as OpenSSL or a browser shows it (colons or not, any case)
+    in the form ServerCertificate gives."""
+    digits = text.replace(":", "").replace(" ", "").upper()
+    if len(digits) != 64 or any(c not in "0123456789ABCDEF" for c in digits):
+        raise ConfigError("a SHA-256 fingerprint (64 hex digits, colons allowed) is expected")
+    return ":".join(digits[i:i + 2] for i in range(0, 64, 2))
 
 
 def _one_line(name: x509.Name) -> str:

@@ -35,6 +35,7 @@ from .paint import (
     Color,
     Metrics,
     Painter,
+    line_height,
     text_width,
     wrap,
 )
@@ -42,6 +43,7 @@ from .widgets import Button, Widget
 
 # What the UI ends with: connect to the default profile now, or leave (setup closed).
 CONNECT, CLOSE = "connect", "close"
+REPEAT_DELAY, REPEAT_INTERVAL = 0.5, 1 / 25  # a held key, as a console repeats it
 
 Done = Callable[[Any], None]
 
@@ -52,6 +54,7 @@ class Job:
 
     work: Coroutine[Any, Any, Any]
     done: Done
+    page: Page  # the page that asked: the result is dropped once the user has left it
 
 
 class Page:
@@ -95,10 +98,16 @@ class SetupApp:
         self.unlocked = False  # the admin PIN was entered in this visit
         self.dirty = True
         self.jobs: list[Job] = []
+        # Asks the runner for a turn when something changes outside an input event (a
+        # signal asking the UI to finish, a job queued); the runner sets it.
+        self.wake: Callable[[], None] = lambda: None
         self.stack: list[Page] = []
         self.keyboard = OnScreenKeyboard()
         self.keyboard_shown = False
         self._keys = KeyReader()
+        self._held: KeyPress | None = None
+        self._repeat_at = 0.0
+        self._now = 0.0  # the runner's clock, as of the last tick
         self._pointer = (0, 0)
         self._pressed: object = None
         self.resize(width, height)
@@ -125,10 +134,18 @@ class SetupApp:
 
     def finish(self, result: str) -> None:
         self.result = result
+        self.wake()
 
     def start(self, work: Coroutine[Any, Any, Any], done: Done) -> None:
-        """Run ``work`` on the event loop; ``done`` gets its result or exception."""
-        self.jobs.append(Job(work, done))
+        """Run ``work`` on the event loop; ``done`` gets its result or exception, if its
+        page is still the one shown then."""
+        self.jobs.append(Job(work, done, self.page))
+        self.wake()
+
+    def deliver(self, job: Job, result: object) -> None:
+        if job.page is self.page:
+            job.done(result)
+            self.dirty = True
 
     def config(self) -> Config:
         """The configuration now; the defaults while the files are broken (the page then
@@ -147,6 +164,10 @@ class SetupApp:
             press = self._keys.feed(event.code, event.pressed)
             if press is not None:
                 self._key(press)
+                # Sources pass on presses only: a held key repeats here, as typing expects.
+                self._held, self._repeat_at = press, self._now + REPEAT_DELAY
+            elif self._held is not None and self._held.code == event.code:
+                self._held = None
         elif isinstance(event, PointerMotion):
             if event.monitor == 0:
                 self._pointer = (event.x, event.y)
@@ -154,6 +175,7 @@ class SetupApp:
             self._button(event)
         elif isinstance(event, FocusLost):
             self._keys.release_all()
+            self._held = None
 
     def _focusables(self) -> list[Widget]:
         page = self.page
@@ -265,9 +287,16 @@ class SetupApp:
         return None
 
     def tick(self, now: float) -> float | None:
-        """Let the pages see the time; returns when to call again."""
+        """Let the page on top see the time (the ones under it wait), and repeat a held
+        key; returns when to call again."""
+        self._now = now
+        if self._held is not None and now >= self._repeat_at:
+            self._key(self._held)
+            self._repeat_at = now + REPEAT_INTERVAL
         deadline = self.page.tick(now)
-        return deadline
+        if self._held is None:
+            return deadline
+        return self._repeat_at if deadline is None else min(deadline, self._repeat_at)
 
     # --- layout and drawing ---------------------------------------------------------
 
@@ -296,7 +325,7 @@ class SetupApp:
                     left = m.pad + i * (bw + m.pad)
                     buttons.append((button, Box(left, top, left + bw, top + m.row)))
                 bottom = top - m.gap
-            bottom -= len(status) * _line(m.small)
+            bottom -= len(status) * line_height(m.small)
         body = Box(m.pad, m.header + m.pad, width - m.pad, bottom - m.gap)
         heights = [w.height(m, body.width) for w in page.widgets]
         content = sum(heights) + m.gap * max(0, len(heights) - 1)
@@ -331,17 +360,13 @@ class SetupApp:
             p.fill(Box(width - m.pad // 2 - m.px(3), top, width - m.pad // 2, top + bar_h),
                    MUTED, m.px(2))
         for i, line in enumerate(layout.status):
-            p.text(line, m.pad, layout.status_top + i * _line(m.small), m.small,
+            p.text(line, m.pad, layout.status_top + i * line_height(m.small), m.small,
                    page.status_color)
         for widget, box in layout.buttons:
             widget.draw(p, m, box, widget is focused)
         if layout.keyboard is not None:
             self.keyboard.draw(p, m, layout.keyboard)
         self.dirty = False
-
-
-def _line(size: int) -> int:
-    return round(size * 1.35)
 
 
 @dataclass(frozen=True)

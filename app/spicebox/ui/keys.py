@@ -31,7 +31,8 @@ ENTER = {e.KEY_ENTER, e.KEY_KPENTER}
 
 @dataclass(frozen=True)
 class KeyPress:
-    """A key going down (or repeating), with the text it types, if any."""
+    """A key going down, with the text it types, if any. (Held keys do not repeat: the
+    evdev source passes on presses and releases only.)"""
 
     code: int
     char: str | None = None

@@ -126,6 +126,11 @@ class Painter:
         self._pg.draw.line(self._surface, color, start, end, width)
 
 
+def line_height(size: int) -> int:
+    """The distance between lines of text of this size."""
+    return round(size * 1.35)
+
+
 def text_width(text: str, size: int) -> int:
     return int(_font(size).size(text)[0])
 

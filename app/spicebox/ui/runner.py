@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +42,9 @@ def arrow() -> CursorShape:
 
 
 def screen_size(presenter: Presenter, wanted: tuple[int, int] | None) -> tuple[int, int]:
+    """The screen's own size (devices), else the size asked for (a window, screenshots)."""
     outputs = presenter.output_sizes()
-    if wanted is not None:
-        return wanted
-    return outputs[0] if outputs else DEFAULT_SIZE
+    return outputs[0] if outputs else wanted or DEFAULT_SIZE
 
 
 async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | None,
@@ -67,10 +67,20 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
         def finished(task: asyncio.Task[object]) -> None:
             jobs.discard(task)
             if not task.cancelled():
-                job.done(task.exception() or task.result())
+                guarded(app.deliver, job, task.exception() or task.result())
             wakeup.set()
         task.add_done_callback(finished)
 
+    def guarded(step: Callable[..., object], *args: object) -> object:
+        """A bug in a page must not end the kiosk: it is logged, and said on the page."""
+        try:
+            return step(*args)
+        except Exception as exc:
+            log.exception("setup UI: %s", exc)
+            app.page.say(f"internal error: {exc}; see the log", error=True)
+            return None
+
+    app.wake = wakeup.set
     width, height = app.size
     surface = _surface(width, height)
     for fd in presenter.event_fds:
@@ -89,15 +99,17 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
                 elif isinstance(event, OutputResized):
                     app.resize(event.width, event.height)
                     surface = _surface(event.width, event.height)
+                    if local_input is not None:
+                        local_input.bounds(event.width, event.height)
                 else:
                     if isinstance(event, PointerMotion) and event.monitor == 0:
                         presenter.move_pointer(event.x, event.y)
-                    app.handle(event)
+                    guarded(app.handle, event)
+            now = loop.time()
+            deadline = guarded(app.tick, now)
             for job in app.jobs:
                 run(job)
             app.jobs.clear()
-            now = loop.time()
-            deadline = app.tick(now)
             if app.dirty:
                 app.render(surface.pixels)
                 monitor = Monitor(surface, surface.bounds)
@@ -111,7 +123,7 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
                     log.error("screenshot not saved: %s", exc)
             if until is not None and now >= until:
                 break
-            waits = [t - now for t in (deadline, shot_at, until) if t is not None]
+            waits = [t - now for t in (deadline, shot_at, until) if isinstance(t, float)]
             if presenter.polled:
                 waits.append(IDLE_POLL_SECONDS)
             with contextlib.suppress(TimeoutError):
@@ -125,6 +137,7 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
             local_input.close()
         for task in jobs:
             task.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
     return app.result or CLOSE
 
 

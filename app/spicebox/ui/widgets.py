@@ -23,6 +23,7 @@ from .paint import (
     Color,
     Metrics,
     Painter,
+    line_height,
     text_width,
     wrap,
 )
@@ -165,6 +166,8 @@ class Choice(Widget):
 
     def __init__(self, label: str, options: Sequence[tuple[str, str]], value: str,
                  on_change: Callable[[str], None] | None = None) -> None:
+        if not options:
+            raise ValueError(f"choice {label!r} has nothing to choose from")
         self.label, self.options, self.on_change = label, list(options), on_change
         values = [v for v, _ in self.options]
         self.index = values.index(value) if value in values else 0
@@ -215,9 +218,9 @@ class Note(Widget):
 
     def height(self, m: Metrics, width: int) -> int:
         lines = len(wrap(self.text, self._size(m), width))
-        return lines * round(self._size(m) * 1.35) + m.gap
+        return lines * line_height(self._size(m)) + m.gap
 
     def draw(self, p: Painter, m: Metrics, box: Box, focused: bool) -> None:
         size = self._size(m)
         for i, line in enumerate(wrap(self.text, size, box.width)):
-            p.text(line, box.left, box.top + i * round(size * 1.35), size, self.color)
+            p.text(line, box.left, box.top + i * line_height(size), size, self.color)

@@ -56,8 +56,9 @@ class DiagnosticsPage(Page):
 
     def _answered(self, endpoint: Endpoint, result: object) -> None:
         if isinstance(result, float):
-            self._server(f"Server {endpoint}: answers, connected in {result * 1000:.1f} ms",
-                         OK)
+            # Through a proxy only the proxy's side can be timed: the tunnel is SPICE's.
+            first = f"its proxy {endpoint.proxy}" if endpoint.proxy else "it"
+            self._server(f"Server {endpoint}: {first} answers in {result * 1000:.1f} ms", OK)
         else:
             self._server(f"Server {endpoint}: {result}", ERROR)
 

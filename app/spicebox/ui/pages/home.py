@@ -22,11 +22,13 @@ class HomePage(Page):
         app = self.app
         config = app.config()
         widgets: list[Widget] = []
+        self.choice: Choice | None = None
         if config.profiles:
             options = [(name, f"{p.title or name}  ({p.describe()})")
                        for name, p in config.profiles.items()]
-            widgets.append(Choice("Connect to", options,
-                                  config.default_profile or options[0][0], self._pick))
+            self.choice = Choice("Connect to", options,
+                                 config.default_profile or options[0][0], self._pick)
+            widgets.append(self.choice)
         else:
             widgets.append(Note("No connection is set up yet: add a profile, or import a "
                                 ".vv file from a USB stick, under Connection profiles."))
@@ -58,7 +60,10 @@ class HomePage(Page):
             self.say(str(exc), error=True)
 
     def connect(self) -> None:
-        if self.app.config().default_profile is None:
+        if self.choice is None:
             self.say("Set up a connection profile first", error=True)
             return
-        self.app.finish(CONNECT)
+        if self.app.config().default_profile != self.choice.value:
+            self._pick(self.choice.value)  # what is shown is what connects
+        if self.app.config().default_profile == self.choice.value:
+            self.app.finish(CONNECT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from ...config.settings import pin_matches
@@ -14,9 +15,43 @@ FREE_GUESSES = 3
 PENALTY_SECONDS = 30.0
 
 
+class PinThrottle:
+    """Wrong guesses, counted for the whole process: closing the page (or setup, which
+    the kiosk reopens) does not start the count again."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.wrong = 0
+        self.blocked_until = 0.0
+
+    def wait(self) -> float:
+        """Seconds before the next guess is accepted."""
+        return max(0.0, self.blocked_until - self.clock())
+
+    def failed(self) -> None:
+        self.wrong += 1
+        if self.wrong >= FREE_GUESSES:
+            self.blocked_until = self.clock() + PENALTY_SECONDS
+
+    def passed(self) -> None:
+        self.wrong, self.blocked_until = 0, 0.0
+
+
+THROTTLE = PinThrottle()
+
+
 def guarded(app: SetupApp, action: Callable[[], None]) -> None:
-    """Do ``action`` if no admin PIN is set or it was entered in this visit; else ask."""
-    if app.unlocked or app.config().system.admin_pin is None:
+    """Do ``action`` if no admin PIN is set or it was entered in this visit; else ask.
+    A configuration that cannot be read counts as locked: its PIN is unknown."""
+    if app.unlocked:
+        action()
+        return
+    try:
+        pin = app.store.load().system.admin_pin
+    except ConfigError as exc:
+        app.page.say(f"{exc}: fix it before changing settings", error=True)
+        return
+    if pin is None:
         action()
     else:
         app.open(PinPage(app, action))
@@ -24,8 +59,6 @@ def guarded(app: SetupApp, action: Callable[[], None]) -> None:
 
 class PinPage(Page):
     title = "Admin PIN"
-    wrong = 0  # per process, not per page: closing the page does not reset it
-    blocked_until = 0.0
 
     def __init__(self, app: SetupApp, then: Callable[[], None]) -> None:
         super().__init__(app)
@@ -33,30 +66,22 @@ class PinPage(Page):
         self.pin = Field("PIN", secret=True, on_enter=self.unlock)
         self.widgets = [Note("This page is locked by the administrator."), self.pin]
         self.buttons = [Button("Unlock", self.unlock, "primary"), Button("Cancel", self.back)]
-        self.focus = 0
-        self.now = 0.0
-
-    def tick(self, now: float) -> float | None:
-        self.now = now
-        return None
 
     def unlock(self) -> None:
         stored = self.app.config().system.admin_pin
         if stored is None:
             self._open()
             return
-        if self.now < PinPage.blocked_until:
-            self.say(f"Too many wrong PINs: wait {PinPage.blocked_until - self.now:.0f} s",
-                     error=True)
+        wait = THROTTLE.wait()
+        if wait > 0:
+            self.say(f"Too many wrong PINs: wait {wait:.0f} s", error=True)
             return
         if pin_matches(stored, self.pin.text):
-            PinPage.wrong = 0
+            THROTTLE.passed()
             self._open()
             return
-        PinPage.wrong += 1
+        THROTTLE.failed()
         self.pin.text, self.pin.caret = "", 0
-        if PinPage.wrong >= FREE_GUESSES:
-            PinPage.blocked_until = self.now + PENALTY_SECONDS
         self.say("Wrong PIN", error=True)
 
     def _open(self) -> None:
@@ -72,11 +97,12 @@ class SystemPage(Page):
         super().__init__(app)
         system = app.config().system
         self.pin = Field("New admin PIN", secret=True, hint="4 to 12 digits")
+        self.again = Field("The PIN again", secret=True, on_enter=self.set_pin)
         self.widgets = [
             Note("An admin PIN guards every page but the choice of connection."
                  if system.admin_pin is None else
                  "An admin PIN is set: every page but the choice of connection needs it."),
-            self.pin,
+            self.pin, self.again,
         ]
         self.buttons = [Button("Set PIN", self.set_pin, "primary")]
         if system.admin_pin is not None:
@@ -84,7 +110,14 @@ class SystemPage(Page):
         self.buttons.append(Button("Back", self.back))
 
     def set_pin(self) -> None:
-        self._save(self.pin.text, "The admin PIN is set")
+        if not self.pin.text:
+            self.say("Type a PIN of 4 to 12 digits", error=True)
+        elif self.pin.text != self.again.text:
+            self.say("The two PINs differ: type them again", error=True)
+            for field in (self.pin, self.again):
+                field.text, field.caret = "", 0
+        else:
+            self._save(self.pin.text, "The admin PIN is set")
 
     def remove_pin(self) -> None:
         self._save("", "The admin PIN is removed: setup is open to everyone")
