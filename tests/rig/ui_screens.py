@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from spicebox.config.proxmox import Vm
 from spicebox.display.screenshot import save_png
 from spicebox.net.tls import ServerCertificate
 from spicebox.net.transport import Endpoint
@@ -16,7 +17,13 @@ from spicebox.ui.app import Page
 from spicebox.ui.pages.diagnostics import DiagnosticsPage
 from spicebox.ui.pages.home import HomePage
 from spicebox.ui.pages.lock import PinPage, SystemPage
-from spicebox.ui.pages.profiles import ImportPage, ProfilePage, ProfilesPage, TrustPage
+from spicebox.ui.pages.profiles import (
+    ImportPage,
+    ProfilePage,
+    ProfilesPage,
+    TrustPage,
+    VmPage,
+)
 from spicebox.ui.pages.reconnect import ReconnectPage
 from spicebox.ui.pages.settings import SectionPage
 
@@ -33,7 +40,11 @@ def shoot(directory: Path, size: tuple[int, int]) -> list[Path]:
         ui.store.set_many({
             "profiles.office.host": "vdi.example.org", "profiles.office.tls-port": "5901",
             "profiles.office.title": "Office desktop", "profiles.lab.host": "10.20.0.5",
-            "profiles.lab.port": "5900", "default-profile": "office"})
+            "profiles.lab.port": "5900", "profiles.pve.proxmox-url": "pve.example.org",
+            "profiles.pve.proxmox-user": "kiosk", "profiles.pve.proxmox-realm": "pve",
+            "profiles.pve.proxmox-token": "thin=00000000-1111-2222-3333-444444444444",
+            "profiles.pve.proxmox-vmid": "104", "profiles.pve.title": "Accounting VM",
+            "default-profile": "office"})
         stick = root / "media" / "USB-STICK"
         stick.mkdir(parents=True)
         (stick / "pve-spice.vv").write_text("[virt-viewer]\nhost=pve\nport=5900\n")
@@ -58,6 +69,10 @@ def shoot(directory: Path, size: tuple[int, int]) -> list[Path]:
         page("profiles", ProfilesPage(app))
         page("profile", ProfilePage(app, "office"))
         page("profile-keyboard", ProfilePage(app, "office"), then="Server")
+        page("proxmox", ProfilePage(app, "pve"))
+        page("vms", VmPage(app, [Vm(101, "reception", "pve1", "running"),
+                                 Vm(104, "accounting", "pve2", "running"),
+                                 Vm(230, "lab-win11", "pve2", "stopped")], lambda _: None))
         page("trust", TrustPage(app, Endpoint("vdi.example.org", 5901), certificate,
                                 lambda _: None))
         page("import", ImportPage(app))
