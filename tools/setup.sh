@@ -14,6 +14,8 @@ APT_PACKAGES=(
   xvfb                # an X server for testing the x11 presenter
   tinyproxy           # a real HTTP CONNECT proxy for the proxy tests
   fonts-dejavu-core   # the setup UI's font (its screenshots are compared with docs/setup)
+  dbus-daemon python3-dbusmock  # a private system bus with mock NetworkManager, logind,
+                      # timedated and hostnamed for the Network and System pages' tests
   # The desktop test guest (tests/guests/desktop.py): a Debian root filesystem made with
   # mmdebstrap (root mode mounts /proc and /sys in it with mount(8); gpg lets it check the
   # mirror's signatures), packed into an ext4 image with mkfs.ext4 -d, without loop mounts.

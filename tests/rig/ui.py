@@ -123,7 +123,7 @@ class UiDriver:
             while self.app.jobs:
                 job = self.app.jobs.pop(0)
                 try:
-                    result = await job.work
+                    result = await job.work()
                 except Exception as exc:  # as the runner hands it over
                     result = exc
                 self.app.deliver(job, result)

@@ -13,10 +13,12 @@ from spicebox.config.proxmox import Vm
 from spicebox.display.screenshot import save_png
 from spicebox.net.tls import ServerCertificate
 from spicebox.net.transport import Endpoint
+from spicebox.system.network import ETHERNET, Device
 from spicebox.ui.app import Page
 from spicebox.ui.pages.diagnostics import DiagnosticsPage
 from spicebox.ui.pages.home import HomePage
-from spicebox.ui.pages.lock import PinPage, SystemPage
+from spicebox.ui.pages.lock import AdminPinPage, PinPage
+from spicebox.ui.pages.network import NetworkPage, WiredPage
 from spicebox.ui.pages.profiles import (
     ImportPage,
     ProfilePage,
@@ -26,15 +28,19 @@ from spicebox.ui.pages.profiles import (
 )
 from spicebox.ui.pages.reconnect import ReconnectPage
 from spicebox.ui.pages.settings import SectionPage
+from spicebox.ui.pages.system import SystemPage
 
 from .certs import make_x509_dir
+from .dbus import mock_system_bus, start_network_manager, start_system_services
 from .ui import UiDriver
 
 
 def shoot(directory: Path, size: tuple[int, int]) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     shots = []
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, mock_system_bus() as bus:
+        start_network_manager(bus)
+        start_system_services(bus)
         root = Path(scratch)
         ui = UiDriver(root / "config", size, kiosk=True, import_dirs=(root / "media",))
         ui.store.set_many({
@@ -53,14 +59,18 @@ def shoot(directory: Path, size: tuple[int, int]) -> list[Path]:
         certificate = ServerCertificate(ssl.PEM_cert_to_DER_cert(pem))
         app = ui.app
 
-        def page(name: str, make: Page, then: str = "") -> None:
+        def page(name: str, make: Page, then: str = "", services: bool = False) -> None:
+            """``services``: the page's questions go to the mock system bus; else they
+            are dropped (the sample servers are not asked anything)."""
             ui.app.stack.clear()
             ui.open(make)
+            if services:
+                ui.settle()
             if then:
                 ui.tap(then)
+                if services:
+                    ui.settle()
             ui.tick(0.1)
-            for job in ui.app.jobs:  # a sample server: nothing is asked of the network
-                job.work.close()
             ui.app.jobs.clear()
             path = directory / f"{name}.png"
             save_png(ui.render(), path)
@@ -77,7 +87,15 @@ def shoot(directory: Path, size: tuple[int, int]) -> list[Path]:
                                 lambda _: None))
         page("import", ImportPage(app))
         page("display", SectionPage(app, "display", "Display"))
-        page("system", SystemPage(app))
+        page("network", NetworkPage(app), services=True)
+        page("wifi", NetworkPage(app), then="wlan0", services=True)
+        wired = WiredPage(app, Device("/", "eth0", ETHERNET, "connected"))
+        wired.mode.step(1)
+        wired.address.text, wired.gateway.text = "192.168.7.20/24", "192.168.7.1"
+        wired.dns.text = "192.168.7.1 9.9.9.9"
+        page("wired", wired)
+        page("system", SystemPage(app), services=True)
+        page("admin-pin", AdminPinPage(app))
         page("pin", PinPage(app, lambda: None))
         page("diagnostics", DiagnosticsPage(app))
         page("reconnect", ReconnectPage(

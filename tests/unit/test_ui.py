@@ -143,6 +143,7 @@ def test_the_admin_pin_guards_every_page_but_the_choice_of_profile(tmp_path: Pat
                        "profiles.b.host": "h", "profiles.b.port": "2",
                        "default-profile": "a"})
     ui.tap("System")
+    ui.tap("Admin PIN…")
     ui.tap("Set PIN")
     assert ui.page.status == "Type a PIN of 4 to 12 digits"  # empty is not "remove"
     field(ui.page, "New admin PIN").text = field(ui.page, "The PIN again").text = "12"

@@ -138,6 +138,14 @@ def _https_url(value: object) -> str:
     return url if parts.port else f"{url}:8006"
 
 
+def _url(value: object) -> str:
+    url = _text(value).strip()
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("an https:// address is expected")
+    return url
+
+
 def _user(value: object) -> str:
     text = _text(value).strip()
     if not re.fullmatch(r"[^\s@!:/]{1,64}", text):
@@ -358,6 +366,9 @@ class System:
         "choice (4 to 12 digits; stored hashed)", secret=True)
     ui_locked: bool = _setting(False, _flag, "no setup at all on the device (provisioned "
                                "boxes): only connecting and the reconnect screen")
+    provisioning_url: str | None = _setting(
+        None, _optional(_url), "where this box fetches its signed configuration, "
+        "https://...")
 
 
 SECTIONS: dict[str, type[Any]] = {"display": Display, "input": Input,

@@ -9,7 +9,7 @@ directly with events and look at the configuration and the pixels.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ Done = Callable[[Any], None]
 class Job:
     """Slow work a page asked for; ``done`` gets its result or the exception it raised."""
 
-    work: Coroutine[Any, Any, Any]
+    work: Callable[[], Awaitable[Any]]  # made into a coroutine when the runner starts it
     done: Done
     page: Page  # the page that asked: the result is dropped once the user has left it
 
@@ -71,6 +71,11 @@ class Page:
         self.scroll = 0
         self.status = ""
         self.status_color: Color = MUTED
+
+    def start(self, work: Callable[[], Awaitable[Any]], done: Done) -> None:
+        """Slow work for this page (it may not be shown yet: pages start some as they
+        are made); ``done`` gets the result while the page is the one shown."""
+        self.app.start(self, work, done)
 
     def say(self, text: str, error: bool = False) -> None:
         self.status, self.status_color = text, ERROR if error else MUTED
@@ -136,10 +141,10 @@ class SetupApp:
         self.result = result
         self.wake()
 
-    def start(self, work: Coroutine[Any, Any, Any], done: Done) -> None:
-        """Run ``work`` on the event loop; ``done`` gets its result or exception, if its
-        page is still the one shown then."""
-        self.jobs.append(Job(work, done, self.page))
+    def start(self, page: Page, work: Callable[[], Awaitable[Any]], done: Done) -> None:
+        """Run ``work`` on the event loop; ``done`` gets its result or exception, if
+        ``page`` is the one shown then."""
+        self.jobs.append(Job(work, done, page))
         self.wake()
 
     def deliver(self, job: Job, result: object) -> None:

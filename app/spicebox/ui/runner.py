@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +61,7 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
         wakeup.set()
 
     def run(job: Job) -> None:
-        task: asyncio.Task[object] = loop.create_task(job.work)
+        task: asyncio.Task[object] = loop.create_task(_awaited(job.work))
         jobs.add(task)
 
         def finished(task: asyncio.Task[object]) -> None:
@@ -139,6 +139,10 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
             task.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
     return app.result or CLOSE
+
+
+async def _awaited(work: Callable[[], Awaitable[object]]) -> object:
+    return await work()
 
 
 def _surface(width: int, height: int) -> Surface:

@@ -3,6 +3,7 @@ fast, and the last problems the client logged."""
 
 from __future__ import annotations
 
+import functools
 import socket
 
 from ... import __version__
@@ -52,7 +53,8 @@ class DiagnosticsPage(Page):
             self._server(str(exc), ERROR)
             return
         self._server(f"Server {endpoint}: checking…", TEXT)
-        self.app.start(round_trip(endpoint), lambda result: self._answered(endpoint, result))
+        self.start(functools.partial(round_trip, endpoint),
+                       functools.partial(self._answered, endpoint))
 
     def _answered(self, endpoint: Endpoint, result: object) -> None:
         if isinstance(result, float):

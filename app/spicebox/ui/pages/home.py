@@ -6,9 +6,11 @@ from ...config.target import ConfigError
 from ..app import CONNECT, Page, SetupApp
 from ..widgets import Button, Choice, Note, Widget
 from .diagnostics import DiagnosticsPage
-from .lock import SystemPage, guarded
+from .lock import guarded
+from .network import NetworkPage
 from .profiles import ProfilesPage
 from .settings import SectionPage
+from .system import SystemPage
 
 
 class HomePage(Page):
@@ -41,10 +43,11 @@ class HomePage(Page):
             return Button(label, open_page, detail=detail)
         widgets += [
             page("Connection profiles", ProfilesPage, detail=f"{len(config.profiles)} set up"),
+            page("Network", NetworkPage, detail="Ethernet, Wi-Fi"),
             page("Display", section="display", detail="screen, resolution, compression"),
             page("Input", section="input", detail="keyboards, mice, touch"),
             page("Hotkeys", section="hotkeys", detail="setup, Ctrl+Alt+Del, fullscreen"),
-            page("System", SystemPage, detail="admin PIN"),
+            page("System", SystemPage, detail="name, time, PIN, restart"),
             Button("Diagnostics", lambda: app.open(DiagnosticsPage(app)),
                    detail="addresses, server, recent problems"),
         ]

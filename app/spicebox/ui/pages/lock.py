@@ -90,8 +90,8 @@ class PinPage(Page):
         self.then()
 
 
-class SystemPage(Page):
-    title = "System"
+class AdminPinPage(Page):
+    title = "Admin PIN"
 
     def __init__(self, app: SetupApp) -> None:
         super().__init__(app)

@@ -180,7 +180,7 @@ class ProfilePage(Page):
             return
         host, port = endpoint.host, endpoint.port
         self.say(f"Asking {host}:{port} for its certificate…")
-        self.app.start(fetch_certificate(endpoint), lambda result: self._fetched(
+        self.start(functools.partial(fetch_certificate, endpoint), lambda result: self._fetched(
             endpoint, result))
 
     def _tls_endpoint(self) -> Endpoint:
@@ -206,7 +206,7 @@ class ProfilePage(Page):
             self.say(str(exc), error=True)
             return
         self.say(f"Asking {client.url} for the VMs of {client.userid}…")
-        self.app.start(client.vms(), self._listed)
+        self.start(client.vms, self._listed)
 
     def _listed(self, result: object) -> None:
         if isinstance(result, list):

@@ -1,0 +1,1 @@
+"""The device's own services over D-Bus: NetworkManager, hostnamed, timedated, logind."""

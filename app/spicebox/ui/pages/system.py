@@ -1,0 +1,128 @@
+"""System: this box's name, time zone and clock, its provisioning server, its software
+version, the admin PIN, and restart or power off."""
+
+from __future__ import annotations
+
+import functools
+import platform
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from ... import __version__
+from ...config.target import ConfigError
+from ...system import services
+from ...system.bus import SystemBus, on_system_bus
+from ..app import Page, SetupApp
+from ..paint import TEXT
+from ..widgets import Button, Choice, Field, Note
+from .lock import AdminPinPage
+
+OS_RELEASE = Path("/etc/os-release")
+
+
+def os_name() -> str:
+    try:
+        for line in OS_RELEASE.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key == "PRETTY_NAME":
+                return value.strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+class SystemPage(Page):
+    title = "System"
+
+    def __init__(self, app: SetupApp) -> None:
+        super().__init__(app)
+        self.hostname = Field("Host name", hint="asking systemd-hostnamed…")
+        self.timezone = Field("Time zone", hint="e.g. Europe/Berlin")
+        self.ntp = Choice("Clock", [("yes", "from the network (NTP)"), ("no", "as it is")],
+                          "yes")
+        self.provisioning = Field("Provisioning server", app.config().system.provisioning_url
+                                  or "", hint="https://... (optional)")
+        self.before: dict[str, str] = {}
+        self.widgets = [
+            Note(f"Spicebox {__version__} on {os_name()}", TEXT),
+            self.hostname, self.timezone, self.ntp, self.provisioning,
+            Button("Admin PIN…", lambda: app.open(AdminPinPage(app))),
+            Button("Restart", lambda: self._confirm("Restart", services.reboot)),
+            Button("Power off", lambda: self._confirm("Power off", services.power_off)),
+        ]
+        self.buttons = [Button("Save", self.save, "primary"), Button("Back", self.back)]
+        self.start(functools.partial(on_system_bus, self._read), self._loaded)
+
+    async def _read(self, bus: SystemBus) -> tuple[str, services.Clock]:
+        return await services.hostname(bus), await services.clock(bus)
+
+    def _loaded(self, result: object) -> None:
+        if isinstance(result, Exception):
+            self.say(str(result), error=True)
+            return
+        assert isinstance(result, tuple)
+        name, clock = result
+        for field, text in ((self.hostname, name), (self.timezone, clock.timezone)):
+            field.text, field.caret = text, len(text)
+        self.ntp.index = 0 if clock.ntp else 1
+        self.before = {"hostname": name, "timezone": clock.timezone,
+                       "ntp": self.ntp.value}
+
+    def save(self) -> None:
+        try:
+            self.app.store.set("system.provisioning-url", self.provisioning.text.strip())
+        except ConfigError as exc:
+            self.say(str(exc), error=True)
+            return
+        name, zone, ntp = (self.hostname.text.strip(), self.timezone.text.strip(),
+                           self.ntp.value)
+        if not self.before:  # the services never answered: only the setting is saved
+            self.say("Saved the provisioning server")
+            return
+        try:
+            if name != self.before["hostname"]:
+                services.check_hostname(name)
+            services.check_timezone(zone)
+        except ValueError as exc:
+            self.say(str(exc), error=True)
+            return
+
+        async def apply(bus: SystemBus) -> None:
+            if name != self.before["hostname"]:
+                await services.set_hostname(bus, name)
+            if (zone, ntp) != (self.before["timezone"], self.before["ntp"]):
+                await services.set_clock(bus, zone, ntp == "yes")
+        self.say("Saving…")
+        self.start(functools.partial(on_system_bus, apply), self._saved)
+
+    def _saved(self, result: object) -> None:
+        if isinstance(result, Exception):
+            self.say(str(result), error=True)
+            return
+        self.before = {"hostname": self.hostname.text.strip(),
+                       "timezone": self.timezone.text.strip(), "ntp": self.ntp.value}
+        self.say("Saved")
+
+    def _confirm(self, what: str,
+                 action: Callable[[SystemBus], Coroutine[Any, Any, None]]) -> None:
+        self.app.open(ConfirmPage(self.app, what, action))
+
+
+class ConfirmPage(Page):
+    def __init__(self, app: SetupApp, what: str,
+                 action: Callable[[SystemBus], Coroutine[Any, Any, None]]) -> None:
+        super().__init__(app)
+        self.title, self.action = f"{what}?", action
+        self.widgets = [Note(f"{what} this box now? The session, if any, ends.", TEXT)]
+        self.buttons = [Button(what, self.go, "danger"), Button("Cancel", self.back)]
+
+    def go(self) -> None:
+        self.say("Asking systemd-logind…")
+        self.start(functools.partial(on_system_bus, self.action), self._done)
+
+    def _done(self, result: object) -> None:
+        if isinstance(result, Exception):
+            self.say(str(result), error=True)
+        else:
+            self.say("Done: the box goes down now")

@@ -1,0 +1,133 @@
+"""The Network and System pages against a real dbus-daemon with python-dbusmock's
+NetworkManager, logind and timedated (and a mock hostnamed): what the pages show, and
+exactly what they ask the services to do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from evdev import ecodes as e
+
+from spicebox.system.network import NM, NM_PATH
+from spicebox.system.services import HOSTNAME, LOGIN, TIMEDATE
+from spicebox.ui.pages.network import NetworkPage
+from spicebox.ui.pages.system import SystemPage
+from tests.rig.dbus import (
+    MockBus,
+    dbusmock_available,
+    mock_system_bus,
+    start_network_manager,
+    start_system_services,
+)
+from tests.rig.ui import UiDriver, choice, field
+
+pytestmark = pytest.mark.skipif(not dbusmock_available(),
+                                reason="dbus-daemon and python3-dbusmock: make setup")
+SETTINGS = "/org/freedesktop/NetworkManager/Settings"
+
+
+@pytest.fixture
+def bus() -> Iterator[MockBus]:
+    with mock_system_bus() as running:
+        yield running
+
+
+def test_a_wired_device_gets_a_fixed_address_then_dhcp(bus: MockBus, tmp_path: Path) -> None:
+    start_network_manager(bus)
+    ui = UiDriver(tmp_path / "config")
+    ui.open(NetworkPage(ui.app))
+    ui.settle()
+    assert ui.texts()[:2] == ["eth0", "wlan0"]
+    ui.tap("eth0")
+    assert ui.page.title == "Wired: eth0"
+    ui.focus_by_keys("Addressing")
+
+    ui.key(e.KEY_RIGHT)
+    assert choice(ui.page, "Addressing").value == "static"
+    field(ui.page, "Address").text = "192.168.7.20/24"
+    field(ui.page, "Gateway").text = "10.0.0.1"
+    ui.tap("Apply")
+    assert "is not in 192.168.7.0/24" in ui.page.status  # refused before asking anyone
+    assert bus.calls(NM, SETTINGS, "AddConnection") == []
+    field(ui.page, "Gateway").text = "192.168.7.1"
+    field(ui.page, "DNS servers").text = "192.168.7.1, 9.9.9.9"
+    ui.tap("Apply")
+    ui.settle()
+    assert ui.page.status == "eth0: 192.168.7.20/24 applied"
+    [[settings]] = bus.calls(NM, SETTINGS, "AddConnection")
+    assert settings["connection"]["interface-name"] == "eth0"
+    assert settings["ipv4"] == {
+        "method": "manual", "address-data": [{"address": "192.168.7.20", "prefix": 24}],
+        "gateway": "192.168.7.1", "dns": [0x0107A8C0, 0x09090909]}
+    [[connection, device, _]] = bus.calls(NM, NM_PATH, "ActivateConnection")
+    assert device.endswith("/Devices/eth0")
+
+    ui.tap("eth0")
+    ui.tap("Apply")  # automatic (DHCP), the default
+    ui.settle()
+    [[update]] = bus.calls(NM, connection, "Update")  # the same profile, replaced
+    assert update["ipv4"] == {"method": "auto"}
+    assert len(bus.calls(NM, SETTINGS, "AddConnection")) == 1
+
+
+def test_joining_a_wifi_network(bus: MockBus, tmp_path: Path) -> None:
+    start_network_manager(bus)
+    ui = UiDriver(tmp_path / "config")
+    ui.open(NetworkPage(ui.app))
+    ui.settle()
+    ui.tap("wlan0")
+    ui.settle()
+    assert ui.texts() == ["office", "guests", "Scan again", "Back"]  # strongest first
+    ui.tap("office")
+    field(ui.page, "Password").text = "short"
+    ui.tap("Join")
+    assert "8 to 63 characters" in ui.page.status
+    field(ui.page, "Password").text = "correct horse"
+    ui.tap("Join")
+    ui.settle()
+    assert ui.page.status == "Joined office"
+    [[settings, device, access_point]] = bus.calls(NM, NM_PATH, "AddAndActivateConnection")
+    assert settings["802-11-wireless"]["ssid"] == b"office"
+    assert settings["802-11-wireless-security"] == {"key-mgmt": "wpa-psk",
+                                                    "psk": "correct horse"}
+    assert device.endswith("/wlan0") and access_point.endswith("/ap2")  # the strongest
+
+
+def test_without_network_manager_the_page_says_so(bus: MockBus, tmp_path: Path) -> None:
+    ui = UiDriver(tmp_path / "config")
+    ui.open(NetworkPage(ui.app))
+    ui.settle()
+    assert ui.texts()[0] == "NetworkManager is not running on this device"
+
+
+def test_the_system_page_names_the_box_and_sets_its_clock(bus: MockBus,
+                                                          tmp_path: Path) -> None:
+    start_system_services(bus)
+    ui = UiDriver(tmp_path / "config")
+    ui.open(SystemPage(ui.app))
+    ui.settle()
+    assert field(ui.page, "Host name").text == "spicebox-1f2e"
+    assert field(ui.page, "Time zone").text == "Europe/Paris"
+    assert choice(ui.page, "Clock").value == "yes"
+    field(ui.page, "Host name").text = "front-desk_2"
+    ui.tap("Save")
+    assert "letters, digits and -" in ui.page.status
+    field(ui.page, "Host name").text = "front-desk-2"
+    field(ui.page, "Time zone").text = "Europe/Berlin"
+    field(ui.page, "Provisioning server").text = "https://provision.example.org/fleet"
+    ui.tap("Save")
+    ui.settle()
+    assert ui.page.status == "Saved"
+    assert bus.calls(*HOSTNAME[:2], "SetStaticHostname") == [["front-desk-2", False]]
+    assert bus.calls(*TIMEDATE[:2], "SetTimezone") == [["Europe/Berlin", False]]
+    assert bus.calls(*TIMEDATE[:2], "SetNTP") == [[True, False]]
+    assert ui.store.load().system.provisioning_url == "https://provision.example.org/fleet"
+
+    ui.tap("Restart")
+    assert ui.page.title == "Restart?"
+    ui.tap("Restart")
+    ui.settle()
+    assert bus.calls(*LOGIN[:2], "Reboot") == [[False]]
+    assert bus.calls(*LOGIN[:2], "PowerOff") == []
