@@ -15,6 +15,8 @@ Serial protocol on ttyS0 (one line each way, ``\\n`` terminated):
   ``SPICEBOX-GUEST INPUT <eventN> <type> <code> <value low 16 bits> <value high 16
   bits>``, then ``SPICEBOX-GUEST INPUT ready``; ``SPICEBOX-GUEST INPUT device <eventN>
   <name>`` once it reads a device (devices may appear later: USB)
+* host ``cursor X Y`` -> the guest loads virtio-gpu (QEMU must run virtio-vga) and sets
+  a known hardware cursor at (X, Y): ``SPICEBOX-GUEST SHOWN cursor``
 * host ``keyflip`` -> from now on each key press shows the other of images 0 and 1
   (``SPICEBOX-GUEST SHOWN keyflip``), for the input latency benchmark
 * any other non-empty line -> ``SPICEBOX-GUEST ERROR unknown command``
@@ -96,6 +98,24 @@ MODULES = (
     "drivers/hid/usbhid/usbhid.ko",
     "drivers/hid/hid-generic.ko",
 )
+# The virtio-gpu driver and what it needs, loaded (in this order) only by the `cursor`
+# command: the other tests keep the VESA framebuffer they were written for.
+DRM_MODULES = (
+    "drivers/virtio/virtio_ring.ko",
+    "drivers/virtio/virtio.ko",
+    "drivers/virtio/virtio_pci_modern_dev.ko",
+    "drivers/virtio/virtio_pci_legacy_dev.ko",
+    "drivers/virtio/virtio_pci.ko",
+    "drivers/virtio/virtio_dma_buf.ko",
+    "drivers/gpu/drm/drm.ko",
+    "drivers/gpu/drm/drm_kms_helper.ko",
+    "drivers/gpu/drm/drm_shmem_helper.ko",
+    "drivers/gpu/drm/virtio/virtio-gpu.ko",
+)
+CURSOR_TOOL = Path(__file__).with_name("drmcursor.c")
+# What drmcursor draws (see drmcursor.c): an opaque 32x32 gradient in the corner of a
+# transparent 64x64 image, hot spot (3, 5).
+CURSOR_SIDE, CURSOR_HOT = 64, (3, 5)
 KERNEL_METAPACKAGE = "linux-image-amd64"
 
 READY = "SPICEBOX-GUEST READY"
@@ -193,6 +213,14 @@ while :; do
             ) &
             echo "{INPUT} ready"
             ;;
+        "cursor "*)
+            # virtio-gpu takes the display over from VESA, then drmcursor sets the
+            # hardware cursor at X Y and keeps it (it reports SHOWN or ERROR itself).
+            for module in /drm/*.ko; do
+                insmod "$module" || echo "{ERROR} cannot load $module"
+            done
+            drmcursor ${{line#cursor }} &
+            ;;
         keyflip)
             # For the latency benchmark: every key press on the keyboard shows the other
             # of images 0 and 1 (event0 is the keyboard: the only device built in).
@@ -270,6 +298,8 @@ def build(cache_dir: Path) -> ConsoleGuest:
         "append": KERNEL_CMDLINE,
         "applets": list(APPLETS),
         "modules": list(MODULES),
+        "drm_modules": list(DRM_MODULES),
+        "cursor_tool": hashlib.sha256(CURSOR_TOOL.read_bytes()).hexdigest(),
         "image_generator": IMAGE_GENERATOR_VERSION,
         "kernel_package": f"{package}={version}",
         "busybox_sha256": hashlib.sha256(busybox).hexdigest(),
@@ -288,10 +318,11 @@ def build(cache_dir: Path) -> ConsoleGuest:
     try:
         deb = _download_kernel_package(package, version, cache_dir / "debs")
         modules = _extract_kernel(deb, work / _KERNEL_NAME)
+        cursor_tool = _compile_cursor_tool(work)
         images = [_framebuffer_bytes(render_image(i)) for i in range(IMAGE_COUNT)]
         for index, data in enumerate(images):
             (work / _image_name(index)).write_bytes(data)
-        (work / _INITRD_NAME).write_bytes(_initramfs(busybox, images, modules))
+        (work / _INITRD_NAME).write_bytes(_initramfs(busybox, images, modules, cursor_tool))
         # Written last: its presence is what marks a directory as a finished build.
         (work / _RECIPE_NAME).write_text(json.dumps(recipe, indent=2, sort_keys=True))
         try:
@@ -435,7 +466,7 @@ def _extract_kernel(deb: Path, dest: Path) -> dict[str, bytes]:
                 for member in tar:
                     if not member.isfile():
                         continue
-                    module = next((m for m in MODULES
+                    module = next((m for m in (*MODULES, *DRM_MODULES)
                                    if member.name.endswith(f"/kernel/{m}")), None)
                     if re.fullmatch(r"(\./)?boot/vmlinuz-.+", member.name):
                         source = tar.extractfile(member)
@@ -444,10 +475,8 @@ def _extract_kernel(deb: Path, dest: Path) -> dict[str, bytes]:
                     elif module is not None:
                         source = tar.extractfile(member)
                         assert source is not None
-                        # Numbered: /init loads them in name order.
-                        modules[f"{MODULES.index(module):02d}-{Path(module).name}"] = \
-                            source.read()
-                    if dest.is_file() and len(modules) == len(MODULES):
+                        modules[_module_name(module)] = source.read()
+                    if dest.is_file() and len(modules) == len(MODULES) + len(DRM_MODULES):
                         break
         except tarfile.TarError as exc:
             raise GuestBuildError(f"cannot unpack {deb}: delete it and retry") from exc
@@ -456,9 +485,31 @@ def _extract_kernel(deb: Path, dest: Path) -> dict[str, bytes]:
             proc.kill()
     if not dest.is_file():
         raise GuestBuildError(f"{deb.name} has no /boot/vmlinuz-*: is it a kernel image package?")
-    if len(modules) != len(MODULES):
-        raise GuestBuildError(f"{deb.name} lacks some of {', '.join(MODULES)}")
+    if len(modules) != len(MODULES) + len(DRM_MODULES):
+        raise GuestBuildError(f"{deb.name} lacks some of "
+                              f"{', '.join((*MODULES, *DRM_MODULES))}")
     return modules
+
+
+def _module_name(module: str) -> str:
+    """Its file name in the initramfs, numbered in load order; drm- marks DRM_MODULES."""
+    if module in DRM_MODULES:
+        return f"drm-{DRM_MODULES.index(module):02d}-{Path(module).name}"
+    return f"{MODULES.index(module):02d}-{Path(module).name}"
+
+
+def _compile_cursor_tool(work: Path) -> bytes:
+    """drmcursor.c, static (the guest has no C library), with the host's gcc."""
+    if shutil.which("gcc") is None:
+        raise GuestBuildError("gcc not found: run `apt-get install gcc` (make setup does)")
+    binary = work / "drmcursor"
+    done = subprocess.run(["gcc", "-static", "-Os", "-Wall", "-o", str(binary),
+                           str(CURSOR_TOOL)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise GuestBuildError(f"cannot build {CURSOR_TOOL.name}: {done.stderr.strip()}")
+    data = binary.read_bytes()
+    binary.unlink()
+    return data
 
 
 def render_image(index: int) -> npt.NDArray[np.uint8]:
@@ -582,12 +633,16 @@ class _Cpio:
         return bytes(self._out)
 
 
-def _initramfs(busybox: bytes, images: Iterable[bytes], modules: dict[str, bytes]) -> bytes:
+def _initramfs(busybox: bytes, images: Iterable[bytes], modules: dict[str, bytes],
+               cursor_tool: bytes) -> bytes:
     cpio = _Cpio()
-    for directory in ("bin", "dev", "proc", "sys", "images", "modules"):
+    for directory in ("bin", "dev", "proc", "sys", "images", "modules", "drm"):
         cpio.directory(directory)
     for name, data in sorted(modules.items()):
-        cpio.file(f"modules/{name}", data)
+        # Numbered in the order of their tuple: /init loads them in name order.
+        folder = "drm" if name.startswith("drm-") else "modules"
+        cpio.file(f"{folder}/{name.removeprefix('drm-')}", data)
+    cpio.file("bin/drmcursor", cursor_tool, 0o755)
     # The kernel opens /dev/console for init's stdio before /init can mount devtmpfs.
     cpio.char_device("dev/console", 5, 1)
     cpio.file("bin/busybox", busybox, 0o755)
