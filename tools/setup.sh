@@ -14,6 +14,7 @@ APT_PACKAGES=(
   xvfb                # an X server for testing the x11 presenter
   tinyproxy           # a real HTTP CONNECT proxy for the proxy tests
   fonts-dejavu-core   # the setup UI's font (its screenshots are compared with docs/setup)
+  libxkbcommon0 xkb-data  # keyboard layouts for typing in the setup UI
   dbus-daemon python3-dbusmock  # a private system bus with mock NetworkManager, logind,
                       # timedated and hostnamed for the Network and System pages' tests
   # The desktop test guest (tests/guests/desktop.py): a Debian root filesystem made with

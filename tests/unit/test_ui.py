@@ -13,6 +13,8 @@ from spicebox.cli import EXIT_USAGE, _hotkeys, main
 from spicebox.codecs.pixels import to_rgb
 from spicebox.config.settings import pin_matches
 from spicebox.input.events import Key
+from spicebox.input.xkb import available as xkb_available
+from spicebox.ui import keys
 from spicebox.ui.app import CLOSE, CONNECT
 from spicebox.ui.pages.home import HomePage
 from spicebox.ui.pages.lock import THROTTLE
@@ -286,3 +288,42 @@ def test_a_held_key_repeats(tmp_path: Path) -> None:
     ui.app.handle(Key(e.KEY_BACKSPACE, False))
     ui.tick(1.0)
     assert field(ui.page, "Name").text == "abcde"
+
+
+@pytest.mark.skipif(not xkb_available(), reason="libxkbcommon (Debian's libxkbcommon0)")
+def test_text_is_typed_in_the_configured_keyboard_layout(tmp_path: Path) -> None:
+    ui = home(tmp_path)
+    ui.open(SectionPage(ui.app, "input", "Keyboard and input"))
+    field(ui.page, "keyboard-layout").text = "de"
+    field(ui.page, "keyboard-variant").text = "bogus"
+    ui.tap("Save")
+    assert "keyboard-variant = 'bogus' is not valid" in ui.page.status
+    field(ui.page, "keyboard-variant").text = ""
+    ui.tap("Save")
+    assert ui.store.load().input.keyboard_layout == "de"
+    ui.open(ProfilePage(ui.app, None))
+    ui.key(e.KEY_TAB)
+    # German keys: Y and Z swapped, Shift+2 is ", AltGr+Q is @, the key right of L is ö.
+    for code in (e.KEY_Y, e.KEY_Z):
+        ui.key(code)
+    ui.key(e.KEY_2, shift=True)
+    ui.app.handle(Key(e.KEY_RIGHTALT, True))
+    ui.key(e.KEY_Q)
+    ui.app.handle(Key(e.KEY_RIGHTALT, False))
+    ui.key(e.KEY_SEMICOLON)
+    assert field(ui.page, "Name").text == 'zy"@ö'
+
+
+def test_without_libxkbcommon_the_us_layout_is_built_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keys, "xkb_available", lambda: False)
+    reader = keys.KeyReader("de")
+    typed = []
+    for code, shift in ((e.KEY_Y, False), (e.KEY_2, True), (e.KEY_A, True)):
+        if shift:
+            reader.feed(e.KEY_LEFTSHIFT, True)
+        press = reader.feed(code, True)
+        reader.feed(code, False)
+        reader.feed(e.KEY_LEFTSHIFT, False)
+        assert press is not None
+        typed.append(press.char)
+    assert typed == ["y", "@", "A"]

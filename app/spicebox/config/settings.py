@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from ..canvas.monitors import MAX_MONITORS
 from ..display.choose import BACKENDS
 from ..input.hotkeys import DEFAULT_HOTKEYS, HotkeyError, Hotkeys
+from ..input.xkb import LayoutError, check_layout
 from ..net.proxy import Proxy
 from ..net.tls import TlsVerifier, parse_fingerprint, parse_subject
 from ..spice.constants import ImageCompression
@@ -294,10 +295,33 @@ class Display:
                                "image compression to ask the server for")
 
 
+def _layout(value: object) -> str:
+    text = _text(value).strip()
+    if not re.fullmatch(r"[a-z]{2,8}(,[a-z]{2,8})*", text):
+        raise ValueError("an xkb layout name is expected, e.g. us, de, fr, gb, ch")
+    try:
+        check_layout(text)
+    except LayoutError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
 @dataclass(frozen=True)
 class Input:
     source: str = _one_of("auto", INPUT_SOURCES,
                           "keyboards and mice: auto reads /dev/input on kmsdrm and fbdev")
+    keyboard_layout: str = _setting("us", _layout, "the keyboard's layout, for typing in "
+                                    "setup (the guest uses its own): us, de, fr, gb, ...")
+    keyboard_variant: str | None = _setting(None, _optional(_text), "its variant, e.g. "
+                                            "nodeadkeys, azerty, dvorak")
+
+    def __post_init__(self) -> None:
+        if self.keyboard_variant is not None:  # a variant exists only within its layout
+            try:
+                check_layout(self.keyboard_layout, self.keyboard_variant)
+            except LayoutError as exc:
+                raise ConfigError(f"input.keyboard-variant = {self.keyboard_variant!r} is "
+                                  f"not valid: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ class SetupApp:
         self.stack: list[Page] = []
         self.keyboard = OnScreenKeyboard()
         self.keyboard_shown = False
-        self._keys = KeyReader()
+        self._keys = self._key_reader()
         self._held: KeyPress | None = None
         self._repeat_at = 0.0
         self._now = 0.0  # the runner's clock, as of the last tick
@@ -151,6 +151,17 @@ class SetupApp:
         if job.page is self.page:
             job.done(result)
             self.dirty = True
+
+    def _key_reader(self) -> KeyReader:
+        try:
+            keyboard = self.store.load().input
+        except ConfigError:
+            return KeyReader()  # the page says what is wrong with the file
+        return KeyReader(keyboard.keyboard_layout, keyboard.keyboard_variant or "")
+
+    def settings_changed(self) -> None:
+        """A page saved settings: the keyboard layout applies at once."""
+        self._keys = self._key_reader()
 
     def config(self) -> Config:
         """The configuration now; the defaults while the files are broken (the page then

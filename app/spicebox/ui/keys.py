@@ -1,8 +1,8 @@
 """Keys as the setup UI sees them: evdev codes turned into characters and editing keys.
 
 The UI reads the same Linux key codes as the session (evdev on devices, SDL's scancodes
-mapped to them on x11), so it turns them into text itself. The table is the US layout;
-the Keyboard page will choose others.
+mapped to them on x11), so it turns them into text itself: in the configured layout
+through libxkbcommon, or with the US table below where that library is missing.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evdev import ecodes as e
+
+from ..input.xkb import XkbKeyboard
+from ..input.xkb import available as xkb_available
 
 # key code -> (unshifted, shifted)
 _US: dict[int, tuple[str, str]] = {
@@ -26,6 +29,8 @@ _US: dict[int, tuple[str, str]] = {
 }
 _SHIFT = {e.KEY_LEFTSHIFT, e.KEY_RIGHTSHIFT}
 _CTRL = {e.KEY_LEFTCTRL, e.KEY_RIGHTCTRL}
+_MODIFIERS = {*_SHIFT, *_CTRL, e.KEY_CAPSLOCK, e.KEY_NUMLOCK, e.KEY_LEFTALT, e.KEY_RIGHTALT,
+              e.KEY_LEFTMETA, e.KEY_RIGHTMETA}
 ENTER = {e.KEY_ENTER, e.KEY_KPENTER}
 
 
@@ -41,26 +46,35 @@ class KeyPress:
 
 
 class KeyReader:
-    """Tracks the modifiers and caps lock and turns key-down events into KeyPresses."""
+    """Tracks the modifiers and lock keys and turns key-down events into KeyPresses."""
 
-    def __init__(self) -> None:
+    def __init__(self, layout: str = "us", variant: str = "") -> None:
         self._held: set[int] = set()
         self._caps = False
+        self._xkb = XkbKeyboard(layout, variant) if xkb_available() else None
 
     def feed(self, code: int, pressed: bool) -> KeyPress | None:
         if not pressed:
             self._held.discard(code)
+            if self._xkb is not None:
+                self._xkb.release(code)
             return None
         self._held.add(code)
+        text = self._xkb.press(code) if self._xkb is not None else None
         if code == e.KEY_CAPSLOCK:
             self._caps = not self._caps
-        if code in _SHIFT or code in _CTRL or code == e.KEY_CAPSLOCK:
+        if code in _MODIFIERS:
             return None
         shift = bool(self._held & _SHIFT)
         ctrl = bool(self._held & _CTRL)
+        if ctrl:
+            return KeyPress(code, None, shift, ctrl)
+        if text is not None:  # the layout's (empty for dead keys: not composed)
+            return KeyPress(code, text if len(text) == 1 and text.isprintable() else None,
+                            shift, ctrl)
         pair = _US.get(code)
         char = None
-        if pair is not None and not ctrl:
+        if pair is not None:
             upper = shift != (self._caps and pair[0].isalpha())
             char = pair[1] if upper else pair[0]
         return KeyPress(code, char, shift, ctrl)

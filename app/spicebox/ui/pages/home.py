@@ -45,7 +45,7 @@ class HomePage(Page):
             page("Connection profiles", ProfilesPage, detail=f"{len(config.profiles)} set up"),
             page("Network", NetworkPage, detail="Ethernet, Wi-Fi"),
             page("Display", section="display", detail="screen, resolution, compression"),
-            page("Input", section="input", detail="keyboards, mice, touch"),
+            page("Keyboard and input", section="input", detail="layout, mice, touch"),
             page("Hotkeys", section="hotkeys", detail="setup, Ctrl+Alt+Del, fullscreen"),
             page("System", SystemPage, detail="name, time, PIN, restart"),
             Button("Diagnostics", lambda: app.open(DiagnosticsPage(app)),

@@ -49,4 +49,5 @@ class SectionPage(Page):
             self.say(str(exc), error=True)
             return
         self.before.update({k.split(".")[-1]: v for k, v in changes.items()})
+        self.app.settings_changed()
         self.say("Saved: it applies from the next connection")
