@@ -13,10 +13,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tomli_w
 
-from .config.proxmox import resolve
 from .config.settings import COMPRESSIONS, INPUT_SOURCES, Config, parse_resolution
 from .config.store import ConfigPaths, ConfigStore, describe, get, import_vv_file
 from .config.target import ConfigError, Target, parse_target
@@ -34,11 +34,9 @@ from .spice.errors import AccessDenied, ProtocolError
 from .spice.link import check_password
 from .spice.policy import DecodingPolicy
 from .spice.recording import Recorder
-from .ui.app import CLOSE, CONNECT, Page, SetupApp
-from .ui.pages.home import HomePage
-from .ui.pages.reconnect import ReconnectPage
-from .ui.runner import screen_size
-from .ui.runner import show as show_ui
+
+if TYPE_CHECKING:
+    from .ui.app import Page, SetupApp
 
 RETRY_FIRST_SECONDS = 1.0  # the kiosk's reconnect delay, doubling up to the max
 RETRY_MAX_SECONDS = 30.0
@@ -207,7 +205,11 @@ def _store(args: argparse.Namespace) -> ConfigStore:
 
 def _target(text: str, config: Config) -> Target:
     if text in config.profiles:
-        return asyncio.run(resolve(config.profile(text)))
+        profile = config.profile(text)
+        if not profile.proxmox_url:
+            return profile.target()
+        from .config.proxmox import resolve  # noqa: PLC0415 - its HTTPS client only then
+        return asyncio.run(resolve(profile))
     try:
         return parse_target(text)
     except ConfigError as exc:
@@ -227,6 +229,7 @@ def _connect(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace) -> int:
+    from .ui.pages.home import HomePage  # noqa: PLC0415 - connect does without the UI
     _check_outputs(args)
     store = _store(args)
     config = _config_or_defaults(store)
@@ -260,6 +263,11 @@ def _run(args: argparse.Namespace) -> int:
     is none or the user asks. The configuration is read before every attempt, so what
     setup or provisioning changed applies at the next connect; a file broken by hand is
     reported and the last good configuration stays in force."""
+    # The kiosk's screens (connect does without them, and without their imports).
+    from .config.proxmox import resolve  # noqa: PLC0415
+    from .ui.app import CONNECT  # noqa: PLC0415
+    from .ui.pages.home import HomePage  # noqa: PLC0415
+    from .ui.pages.reconnect import ReconnectPage  # noqa: PLC0415
     _check_outputs(args)
     store = _store(args)
     delay = RETRY_FIRST_SECONDS
@@ -340,6 +348,9 @@ def _show(args: argparse.Namespace, store: ConfigStore, config: Config, presente
           first: Callable[[SetupApp], Page], kiosk: bool) -> str:
     """Run the setup UI (from page ``first``) on the presenter; returns its result.
     Like a session, it ends by itself after --exit-after seconds (as if closed)."""
+    from .ui.app import CLOSE, SetupApp  # noqa: PLC0415 - see _run
+    from .ui.runner import screen_size  # noqa: PLC0415
+    from .ui.runner import show as show_ui  # noqa: PLC0415
     width, height = screen_size(presenter, args.resolution[0] if args.resolution else None)
     app = SetupApp(store, width, height, kiosk)
     app.open(first(app))
