@@ -142,7 +142,8 @@ def _add_session_options(command: argparse.ArgumentParser) -> None:
                          help="expected server certificate subject, e.g. 'O=Org,CN=host'")
     command.add_argument("--hotkeys", metavar="ACTION=KEYS[,...]",
                          help="override hotkeys: setup (default ctrl+alt+shift+s), "
-                              "ctrl-alt-del (ctrl+alt+end), fullscreen (ctrl+alt+shift+f)")
+                              "ctrl-alt-del (ctrl+alt+end), fullscreen (ctrl+alt+shift+f), "
+                              "release-pointer (shift+f12)")
     command.add_argument("--screenshot-dir", type=Path, metavar="DIR",
                          help="save every monitor as DIR/monitor-N.png")
     command.add_argument("--compression", choices=["auto", *COMPRESSIONS],

@@ -127,6 +127,7 @@ class Session:
         self.clipboard: GuestClipboard | None = None  # what the guest copied last
         self._resize_timer: asyncio.TimerHandle | None = None
         self.mouse_mode = MouseMode.SERVER
+        self.pointer_captured = False  # a window's pointer held for server mouse mode
         self.screenshot_saved = False
 
     async def run(self, screenshot: Path | None = None, screenshot_after: float = 0.0,
@@ -159,6 +160,7 @@ class Session:
         except* Exception as group:
             raise _first(group) from None
         finally:
+            self._capture(False)  # the presenter may show setup next
             if self.local_input is not None:
                 self.local_input.close()
             if self._recorder is not None:
@@ -215,6 +217,8 @@ class Session:
                 log.info("mouse mode: %s", "client (absolute)" if event.mode == MouseMode.CLIENT
                          else "server (relative)")
             self.mouse_mode = event.mode
+            if event.mode != MouseMode.SERVER:
+                self._capture(False)
         elif isinstance(event, CursorState):
             if (event.shape, event.visible) != (self.cursor.shape, self.cursor.visible):
                 self.presenter.set_cursor(event.shape, event.visible)
@@ -378,9 +382,12 @@ class Session:
                     inputs.position(monitor.area.left + event.x,
                                     monitor.area.top + event.y, channel)
         elif isinstance(event, Button):
+            if event.pressed and self.mouse_mode == MouseMode.SERVER:
+                self._capture(True)  # a click in the window takes the pointer, as spice-gtk
             inputs.button(event.button, event.pressed)
         elif isinstance(event, FocusLost):
             inputs.release_all()
+            self._capture(False)
 
     def _hotkey(self, action: str) -> None:
         if action == "setup":
@@ -391,6 +398,13 @@ class Session:
             self.inputs.tap(KEY_DELETE)  # Ctrl and Alt are down in the guest already
         elif action == "fullscreen":
             self.presenter.toggle_fullscreen()
+        elif action == "release-pointer":
+            self._capture(False)
+
+    def _capture(self, captured: bool) -> None:
+        if captured != self.pointer_captured:
+            self.pointer_captured = captured
+            self.presenter.capture_pointer(captured)
 
     def _present(self) -> bool:
         """Show what changed since the last present; whether there was anything."""

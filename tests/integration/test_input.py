@@ -12,6 +12,7 @@ import pytest
 from Xlib import X
 from Xlib.ext import xtest
 
+from spicebox import sdl_loader
 from spicebox.spice.constants import KeyModifiers, MouseMode
 from tests.guests import console
 from tests.rig.guest_input import (
@@ -70,6 +71,9 @@ def test_relative_motion_and_buttons_reach_the_guest_mouse(rig: Rig) -> None:
     rig.x.sync()
     while rig.guest_events(1, kinds=(EV_KEY,))[0][2:] != (BTN_MIDDLE, 0):
         pass
+    # The click took the pointer: held in the window, reporting relative motion.
+    assert rig.client.in_loop(lambda: rig.client.session.pointer_captured)
+    assert rig.client.in_loop(sdl_loader.pygame().mouse.get_relative_mode)
     for dx, dy in ((30, 0), (0, 20), (-10, -5)):
         xtest.fake_input(rig.x, X.MotionNotify, True, x=dx, y=dy)
         rig.x.sync()
@@ -89,6 +93,27 @@ def test_relative_motion_and_buttons_reach_the_guest_mouse(rig: Rig) -> None:
             elif kind == EV_KEY:
                 buttons.append((code, value))
     assert buttons == [(BTN_LEFT, 1), (BTN_LEFT, 0), (BTN_RIGHT, 1), (BTN_RIGHT, 0)]
+
+
+def test_the_release_hotkey_gives_the_pointer_back(rig: Rig) -> None:
+    xtest.fake_input(rig.x, X.ButtonPress, 2)
+    xtest.fake_input(rig.x, X.ButtonRelease, 2)
+    rig.x.sync()
+    while rig.guest_events(1, kinds=(EV_KEY,))[0][2:] != (BTN_MIDDLE, 0):
+        pass  # the click reached the guest, so the client has seen it
+    assert rig.client.in_loop(lambda: rig.client.session.pointer_captured)
+    shift, f12 = 42, 88
+    for code, down in ((shift, True), (f12, True), (f12, False), (shift, False)):
+        xtest.fake_input(rig.x, X.KeyPress if down else X.KeyRelease, code + 8)
+    rig.x.sync()
+    deadline = time.monotonic() + 10
+    while rig.client.in_loop(lambda: rig.client.session.pointer_captured):
+        assert time.monotonic() < deadline, "Shift+F12 did not release the pointer"
+        time.sleep(0.05)
+    assert not rig.client.in_loop(sdl_loader.pygame().mouse.get_relative_mode)
+    # Shift went to the guest as it was pressed (it could have been typing); F12 did not.
+    got = [(code, value) for _, _, code, value in rig.guest_events(2, kinds=(EV_KEY,))]
+    assert got == [(shift, 1), (shift, 0)]
 
 
 def test_lock_keys_follow_both_ways(rig: Rig) -> None:

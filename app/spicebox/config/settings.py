@@ -331,10 +331,13 @@ class HotkeySettings:
                                  "send Ctrl+Alt+Del to the guest")
     fullscreen: str = _setting(DEFAULT_HOTKEYS["fullscreen"], _keys,
                                "toggle fullscreen (x11)")
+    release_pointer: str = _setting(DEFAULT_HOTKEYS["release-pointer"], _keys,
+                                    "give the pointer back to the desktop (x11, server "
+                                    "mouse mode)")
 
     def bindings(self) -> dict[str, str]:
         return {"setup": self.setup, "ctrl-alt-del": self.ctrl_alt_del,
-                "fullscreen": self.fullscreen}
+                "fullscreen": self.fullscreen, "release-pointer": self.release_pointer}
 
 
 def _flag(value: object) -> bool:

@@ -41,6 +41,11 @@ class Presenter(Protocol):
     def set_clipboard_text(self, text: str) -> None:
         """Put what the guest copied into the window system's clipboard, if it has one."""
 
+    def capture_pointer(self, captured: bool) -> None:
+        """Server mouse mode in a window: keep the local pointer inside it, hidden, and
+        report relative motion (True), or give it back (False). Devices read relative
+        motion from evdev already: nothing to do there."""
+
     def toggle_fullscreen(self) -> None:
         """Switch the development window between windowed and fullscreen (devices are
         always fullscreen: nothing to do there)."""

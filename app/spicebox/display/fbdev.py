@@ -180,6 +180,9 @@ class FbdevPresenter:
     def set_clipboard_text(self, text: str) -> None:
         pass  # no other applications: the session's own clipboard is the only one
 
+    def capture_pointer(self, captured: bool) -> None:
+        pass  # evdev gives relative motion already
+
     def toggle_fullscreen(self) -> None:
         pass  # no window
 

@@ -19,6 +19,7 @@ class HeadlessPresenter:
         self.frames = 0
         self.cursor: CursorShape | None = None  # what a screen would show
         self.pointer = (0, 0)
+        self.pointer_captured = False
 
     def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
         self.frames += 1
@@ -34,6 +35,9 @@ class HeadlessPresenter:
 
     def set_clipboard_text(self, text: str) -> None:
         pass  # no other applications: the session's own clipboard is the only one
+
+    def capture_pointer(self, captured: bool) -> None:
+        self.pointer_captured = captured  # what a window would do
 
     def toggle_fullscreen(self) -> None:
         pass  # no window

@@ -154,6 +154,13 @@ class SdlPresenter:
         self._pasted = text  # its CLIPBOARDUPDATE is ours, not news for the guest
         self._pg.scrap.put_text(text)
 
+    def capture_pointer(self, captured: bool) -> None:
+        # SDL's relative mode: the pointer is hidden and held in the window, motion comes
+        # as deltas (X input 2 raw events), as spice-gtk grabs in server mouse mode. On
+        # KMS the evdev source reads mice itself.
+        if self.name == "x11" and self._targets:
+            self._pg.mouse.set_relative_mode(captured)
+
     def toggle_fullscreen(self) -> None:
         if self.name == "x11" and self._targets:
             self._pg.display.toggle_fullscreen()

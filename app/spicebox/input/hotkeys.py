@@ -32,6 +32,7 @@ DEFAULT_HOTKEYS = {
     "setup": "ctrl+alt+shift+s",           # leave the session for the setup menu
     "ctrl-alt-del": "ctrl+alt+end",        # Ctrl+Alt+Del for the guest, not this box
     "fullscreen": "ctrl+alt+shift+f",      # development window only
+    "release-pointer": "shift+f12",        # a window's pointer back (remote-viewer's key)
 }
 
 
