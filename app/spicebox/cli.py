@@ -22,6 +22,7 @@ from .config.store import ConfigPaths, ConfigStore, describe, get, import_vv_fil
 from .config.target import ConfigError, Target, parse_target
 from .display.base import Presenter
 from .display.choose import BACKENDS, open_presenter, resolve_backend
+from .display.rotate import Rotated, Rotation
 from .display.sdl import DisplayUnavailable
 from .input.diag import describe_devices, watch_keys
 from .input.evdev_source import EvdevInput
@@ -274,6 +275,7 @@ def _run(args: argparse.Namespace) -> int:
     delay = RETRY_FIRST_SECONDS
     good: Config | None = None
     presenter: Presenter | None = None
+    shown_on: tuple[str, str] | None = None  # the backend and rotation it was opened with
 
     def show(config: Config, first: Callable[[SetupApp], Page]) -> bool:
         """The UI until it is done; False when the kiosk should end (window closed)."""
@@ -296,11 +298,13 @@ def _run(args: argparse.Namespace) -> int:
                     continue
                 log.error("%s; the last good configuration stays in force", exc)
                 config = good
-            backend = resolve_backend(args.backend or config.display.backend)
-            if presenter is not None and presenter.name != backend:
-                presenter.close()  # display.backend was changed in setup
+            screen = (resolve_backend(args.backend or config.display.backend),
+                      config.display.rotation)
+            if presenter is not None and screen != shown_on:
+                presenter.close()  # display.backend or .rotation was changed in setup
                 presenter = None
-            presenter = presenter or _presenter(args, config, "spicebox")
+            if presenter is None:
+                presenter, shown_on = _presenter(args, config, "spicebox"), screen
             locked = config.system.ui_locked
             if config.default_profile is None:
                 if locked:
@@ -370,7 +374,8 @@ def _show(args: argparse.Namespace, store: ConfigStore, config: Config, presente
 def _presenter(args: argparse.Namespace, config: Config, title: str) -> Presenter:
     presenter = open_presenter(resolve_backend(args.backend or config.display.backend), title)
     log.debug("presenting with %s", presenter.name)
-    return presenter
+    degrees = int(config.display.rotation)
+    return Rotated(presenter, Rotation(degrees)) if degrees else presenter
 
 
 def _use_evdev(args: argparse.Namespace, config: Config, backend: str) -> bool:

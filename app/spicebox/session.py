@@ -139,7 +139,7 @@ class Session:
                 serving = tasks.create_task(self._serve_main())
                 tasks.create_task(self._present_loop())
                 if self.local_input is not None:
-                    self.local_input.start(self._on_input)
+                    self.local_input.start(self._on_local_input)
                 if screenshot is not None or screenshot_dir is not None:
                     tasks.create_task(self._screenshots(screenshot, screenshot_dir,
                                                         screenshot_after))
@@ -345,6 +345,9 @@ class Session:
             for fd in self.presenter.event_fds:
                 loop.remove_reader(fd)
 
+    def _on_local_input(self, event: InputEvent) -> None:
+        self._on_input(self.presenter.from_screen(event))
+
     def _on_input(self, event: InputEvent) -> None:
         inputs = self.inputs
         if isinstance(event, Key):
@@ -415,7 +418,8 @@ class Session:
             return False
         self.presenter.present([monitor for _, monitor in monitors], damage)
         if self.local_input is not None:
-            self.local_input.bounds(monitors[0][1].width, monitors[0][1].height)
+            self.local_input.bounds(*self.presenter.screen_size(monitors[0][1].width,
+                                                                 monitors[0][1].height))
         self.frames_presented += 1
         self._first_frame.set()
         return True

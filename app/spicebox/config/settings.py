@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from ..canvas.monitors import MAX_MONITORS
 from ..display.choose import BACKENDS
+from ..display.rotate import ROTATIONS
 from ..input.hotkeys import DEFAULT_HOTKEYS, HotkeyError, Hotkeys
 from ..input.xkb import LayoutError, check_layout
 from ..net.proxy import Proxy
@@ -293,6 +294,9 @@ class Display:
         to_toml=_sizes_text)
     compression: str = _one_of("auto", ("auto", *COMPRESSIONS),
                                "image compression to ask the server for")
+    rotation: str = _one_of("0", tuple(str(r) for r in ROTATIONS),
+                            "degrees the picture turns (clockwise) for a screen mounted "
+                            "turned; touch and pointer turn with it")
 
 
 def _layout(value: object) -> str:

@@ -50,6 +50,13 @@ class Presenter(Protocol):
         """Switch the development window between windowed and fullscreen (devices are
         always fullscreen: nothing to do there)."""
 
+    def screen_size(self, width: int, height: int) -> tuple[int, int]:
+        """A picture's size as the screen holds it (turned, for a rotated screen): the
+        space pointers and touch screens read beside the presenter (evdev) move in."""
+
+    def from_screen(self, event: InputEvent) -> InputEvent:
+        """An event read beside the presenter (evdev), in the picture's coordinates."""
+
     def events(self) -> list[InputEvent]:
         """What the window system reported since the last call (keys, pointer, focus,
         close); empty for presenters without one."""

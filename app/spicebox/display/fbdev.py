@@ -186,6 +186,12 @@ class FbdevPresenter:
     def toggle_fullscreen(self) -> None:
         pass  # no window
 
+    def screen_size(self, width: int, height: int) -> tuple[int, int]:
+        return width, height  # shown upright
+
+    def from_screen(self, event: InputEvent) -> InputEvent:
+        return event
+
     def events(self) -> list[InputEvent]:
         return []
 

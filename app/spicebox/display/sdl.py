@@ -165,6 +165,12 @@ class SdlPresenter:
         if self.name == "x11" and self._targets:
             self._pg.display.toggle_fullscreen()
 
+    def screen_size(self, width: int, height: int) -> tuple[int, int]:
+        return width, height  # shown upright
+
+    def from_screen(self, event: InputEvent) -> InputEvent:
+        return event
+
     def events(self) -> list[InputEvent]:
         pg = self._pg
         found: list[InputEvent] = []

@@ -57,7 +57,7 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
     jobs: set[asyncio.Task[object]] = set()
 
     def on_local(event: InputEvent) -> None:
-        local.append(event)
+        local.append(presenter.from_screen(event))
         wakeup.set()
 
     def run(job: Job) -> None:
@@ -87,7 +87,7 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
         loop.add_reader(fd, wakeup.set)
     if local_input is not None:
         local_input.start(on_local)
-        local_input.bounds(width, height)
+        local_input.bounds(*presenter.screen_size(width, height))
     presenter.set_cursor(arrow(), True)
     shot_at = loop.time() + screenshot_after if screenshot is not None else None
     try:
@@ -100,7 +100,7 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
                     app.resize(event.width, event.height)
                     surface = _surface(event.width, event.height)
                     if local_input is not None:
-                        local_input.bounds(event.width, event.height)
+                        local_input.bounds(*presenter.screen_size(event.width, event.height))
                 else:
                     if isinstance(event, PointerMotion) and event.monitor == 0:
                         presenter.move_pointer(event.x, event.y)
