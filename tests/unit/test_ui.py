@@ -327,3 +327,25 @@ def test_without_libxkbcommon_the_us_layout_is_built_in(monkeypatch: pytest.Monk
         assert press is not None
         typed.append(press.char)
     assert typed == ["y", "@", "A"]
+
+
+def test_the_screen_goes_dark_when_idle_and_the_first_tap_only_wakes_it(
+        tmp_path: Path) -> None:
+    ui = home(tmp_path)  # display.blank-after: 10 minutes by default
+    ui.tick(599)
+    assert not ui.app.blanked
+    ui.tick(1)
+    assert ui.app.blanked and not ui.render().any()
+    ui.tap("Connection profiles")
+    assert not ui.app.blanked and ui.page.title == "Spicebox setup"  # woken, not pressed
+    ui.tap("Connection profiles")
+    assert ui.page.title == "Connection profiles"
+    ui.tick(590)
+    ui.key(e.KEY_DOWN)  # input keeps it lit
+    ui.tick(590)
+    assert not ui.app.blanked
+
+    ui.store.set("display.blank-after", "0")
+    never = home(tmp_path)
+    never.tick(86400)
+    assert not never.app.blanked

@@ -194,6 +194,14 @@ def _sizes_text(sizes: tuple[tuple[int, int], ...]) -> str:
     return ",".join(f"{w}x{h}" for w, h in sizes)
 
 
+def _minutes(value: object) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1440:
+        raise ValueError("whole minutes from 0 (never) to 1440 are expected")
+    return value
+
+
 def _keys(value: object) -> str:
     text = _text(value)
     try:
@@ -294,6 +302,9 @@ class Display:
         to_toml=_sizes_text)
     compression: str = _one_of("auto", ("auto", *COMPRESSIONS),
                                "image compression to ask the server for")
+    blank_after: int = _setting(10, _minutes, "minutes without input before the setup and "
+                                "reconnect screens go dark (0: never); a session's guest "
+                                "blanks its own")
     rotation: str = _one_of("0", tuple(str(r) for r in ROTATIONS),
                             "degrees the picture turns (clockwise) for a screen mounted "
                             "turned; touch and pointer turn with it")

@@ -113,6 +113,9 @@ class SetupApp:
         self._held: KeyPress | None = None
         self._repeat_at = 0.0
         self._now = 0.0  # the runner's clock, as of the last tick
+        self._last_input: float | None = None
+        self._blank_after = 60.0 * self.config().display.blank_after
+        self.blanked = False  # dark after a while without input, to spare the screen
         self._pointer = (0, 0)
         self._pressed: object = None
         self.resize(width, height)
@@ -176,6 +179,15 @@ class SetupApp:
     # --- input ------------------------------------------------------------------------
 
     def handle(self, event: InputEvent) -> None:
+        if isinstance(event, (Key, PointerButton, PointerMotion)):
+            self._last_input = self._now
+        if self.blanked and isinstance(event, (Key, PointerButton)):
+            # A key, a click or a tap wakes the screen and does nothing else: a tap on a
+            # dark screen must not press a button the user cannot see.
+            self.blanked, self.dirty = False, True
+            if isinstance(event, Key) and event.pressed:
+                self._keys.feed(event.code, True)  # its release will come
+            return
         if isinstance(event, Key):
             press = self._keys.feed(event.code, event.pressed)
             if press is not None:
@@ -306,13 +318,18 @@ class SetupApp:
         """Let the page on top see the time (the ones under it wait), and repeat a held
         key; returns when to call again."""
         self._now = now
+        if self._last_input is None:
+            self._last_input = now  # the screen's first moment counts as input
+        if self._blank_after and not self.blanked and now - self._last_input >= self._blank_after:
+            self.blanked, self.dirty = True, True
         if self._held is not None and now >= self._repeat_at:
             self._key(self._held)
             self._repeat_at = now + REPEAT_INTERVAL
-        deadline = self.page.tick(now)
-        if self._held is None:
-            return deadline
-        return self._repeat_at if deadline is None else min(deadline, self._repeat_at)
+        times = [t for t in (self.page.tick(now),
+                             self._repeat_at if self._held is not None else None,
+                             None if self.blanked or not self._blank_after
+                             else self._last_input + self._blank_after) if t is not None]
+        return min(times) if times else None
 
     # --- layout and drawing ---------------------------------------------------------
 
@@ -353,6 +370,10 @@ class SetupApp:
         return _Layout(body, rows, buttons, keyboard, status, bottom, content)
 
     def render(self, pixels: Pixels) -> None:
+        if self.blanked:
+            pixels[:] = 0
+            self.dirty = False
+            return
         m, (width, height), page = self.metrics, self.size, self.page
         layout = self._layout()
         p = Painter(pixels)
