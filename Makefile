@@ -16,7 +16,7 @@ demo: setup
 test: lint unit integration
 
 lint: setup
-	$(VENV)/bin/ruff check app tests bench
+	$(VENV)/bin/ruff check app tests bench image-build
 	$(VENV)/bin/mypy
 
 unit: setup

@@ -1,0 +1,87 @@
+"""What an image of a board is made of, decided before anything is built: the packages
+and the partitions. Pure, so every board's plan is checked in the default test suite
+(the build itself, minutes of mmdebstrap, runs in ``make image``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .boards import Board
+
+SUITE = "bookworm"
+# Microcode and Wi-Fi firmware are in non-free-firmware (since Debian 12, part of the
+# official images too).
+COMPONENTS = ("main", "non-free-firmware")
+# Every image: the init system and the services the client talks to over D-Bus, and the
+# libraries the Python client loads at run time (SDL's KMS driver opens DRM, GBM and EGL;
+# the LZ4 decoder and the keyboard layouts are ctypes bindings).
+BASE_PACKAGES = (
+    "systemd", "systemd-sysv", "udev", "dbus", "polkitd", "network-manager",
+    "systemd-timesyncd", "kmod", "ca-certificates", "python3", "python3-venv",
+    "libdrm2", "libgbm1", "libegl1", "libgles2", "liblz4-1", "libxkbcommon0", "xkb-data",
+    "fonts-dejavu-core",
+)
+# GPT partition types (the Discoverable Partitions Specification's, so systemd finds the
+# root by itself) and their MBR equivalents.
+ESP = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+ROOT = {"amd64": "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709",
+        "arm64": "B921B045-1DF0-41C3-AF44-4C6F280D3FAE"}
+LINUX_DATA = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+DOS_FAT32_LBA, DOS_LINUX = "c", "83"
+ALIGN_MIB = 1  # where the first partition starts, and what every size is a multiple of
+
+
+@dataclass(frozen=True)
+class Partition:
+    label: str       # the GPT partition name and the filesystem label
+    type: str        # GPT type GUID, or MBR type byte (hex)
+    filesystem: str  # vfat or ext4
+    start_mib: int
+    size_mib: int
+
+    @property
+    def end_mib(self) -> int:
+        return self.start_mib + self.size_mib
+
+
+@dataclass(frozen=True)
+class Plan:
+    board: Board
+    packages: tuple[str, ...]
+    partitions: tuple[Partition, ...]
+
+    @property
+    def disk_mib(self) -> int:
+        # The GPT keeps a backup of itself in the disk's last 33 sectors: one MiB spare.
+        return self.partitions[-1].end_mib + ALIGN_MIB
+
+    def sfdisk_script(self) -> str:
+        """The partition table, for ``sfdisk`` on the image file (no loop device)."""
+        lines = [f"label: {self.board.partitions.table}", "unit: sectors", ""]
+        for part in self.partitions:
+            entry = (f"start={part.start_mib * 2048}, size={part.size_mib * 2048}, "
+                     f"type={part.type}")
+            if self.board.partitions.table == "gpt":
+                entry += f', name="{part.label}"'
+            lines.append(entry)
+        return "\n".join(lines) + "\n"
+
+
+def plan(board: Board) -> Plan:
+    packages = tuple(dict.fromkeys((*BASE_PACKAGES, *board.packages)))
+    return Plan(board, packages, _partitions(board))
+
+
+def _partitions(board: Board) -> tuple[Partition, ...]:
+    sizes = board.partitions
+    gpt = sizes.table == "gpt"
+    boot_type = ESP if gpt else DOS_FAT32_LBA
+    root_type = ROOT[board.arch] if gpt else DOS_LINUX
+    data_type = LINUX_DATA if gpt else DOS_LINUX
+    layout = (("boot", boot_type, "vfat", sizes.boot), ("root-a", root_type, "ext4", sizes.root),
+              ("root-b", root_type, "ext4", sizes.root), ("data", data_type, "ext4", sizes.data))
+    found, start = [], ALIGN_MIB
+    for label, kind, filesystem, size in layout:
+        found.append(Partition(label, kind, filesystem, start, size))
+        start += size
+    return tuple(found)

@@ -1,0 +1,97 @@
+"""The image builder's planning step for every board: what `make image` would put on
+the disk, checked without building anything (the build runs in `make test-image`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from imagebuild.__main__ import main
+from imagebuild.boards import BoardError, load, names
+from imagebuild.plan import BASE_PACKAGES, ESP, ROOT, plan
+
+
+def test_the_boards_are_the_folders_of_board() -> None:
+    assert names() == ["qemu-arm64", "qemu-x86_64", "rpi4", "rpi5"]
+
+
+@pytest.mark.parametrize("name", names())
+def test_every_board_plans_a_bootable_a_b_layout(name: str) -> None:
+    board = load(name)
+    planned = plan(board)
+    assert set(BASE_PACKAGES) <= set(planned.packages)
+    assert any(p.startswith(f"linux-image-{board.arch}") for p in planned.packages)
+    assert len(planned.packages) == len(set(planned.packages))
+    labels = [p.label for p in planned.partitions]
+    assert labels == ["boot", "root-a", "root-b", "data"]
+    boot, root_a, root_b, _ = planned.partitions
+    assert boot.filesystem == "vfat" and root_a.size_mib == root_b.size_mib
+    assert root_a.type == root_b.type
+    starts = [p.start_mib for p in planned.partitions]
+    ends = [p.end_mib for p in planned.partitions]
+    assert starts[0] >= 1
+    assert all(end <= start for end, start in zip(ends[:-1], starts[1:], strict=True))
+    assert planned.disk_mib > ends[-1]  # room for the GPT's backup
+    if board.boot_method == "uefi":
+        assert boot.type == ESP and root_a.type == ROOT[board.arch]
+        assert "systemd-boot-efi" in planned.packages
+    else:
+        assert board.partitions.table == "dos" and boot.type == "c"
+        assert any(p.startswith("raspi-firmware") for p in planned.packages)
+
+
+def test_the_partition_table_is_an_sfdisk_script() -> None:
+    script = plan(load("qemu-x86_64")).sfdisk_script()
+    assert script.splitlines() == [
+        "label: gpt", "unit: sectors", "",
+        f'start=2048, size=524288, type={ESP}, name="boot"',
+        f'start=526336, size=2621440, type={ROOT["amd64"]}, name="root-a"',
+        f'start=3147776, size=2621440, type={ROOT["amd64"]}, name="root-b"',
+        'start=5769216, size=131072, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="data"',
+    ]
+    assert "name=" not in plan(load("rpi4")).sfdisk_script()  # MBR partitions have none
+
+
+def test_an_unknown_board_names_the_ones_there_are(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "pi4"]) == 2
+    assert "no board 'pi4': the boards are qemu-arm64, qemu-x86_64, rpi4, rpi5" in \
+        capsys.readouterr().err
+
+
+GOOD = """description = "d"
+arch = "amd64"
+packages = ["linux-image-amd64"]
+[boot]
+method = "uefi"
+cmdline = "quiet"
+[partitions]
+table = "gpt"
+boot = 256
+root = 1024
+data = 64
+"""
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ('arch = "amd64"', 'arch = "mips"', "arch must be one of amd64, arm64"),
+    ('[boot]\nmethod = "uefi"\ncmdline = "quiet"\n', "", "[boot] is missing"),
+    ("boot = 256", "boot = 1", "partitions.boot must be a size in MiB"),
+    ('method = "uefi"', 'method = "pxe"', "boot.method must be one of uefi, raspberrypi"),
+    ("[partitions]", "[partitions", "not valid TOML"),
+])
+def test_broken_board_data_is_named(tmp_path: Path, old: str, new: str, words: str) -> None:
+    (tmp_path / "bad").mkdir()
+    assert old in GOOD
+    (tmp_path / "bad" / "board.toml").write_text(GOOD.replace(old, new))
+    with pytest.raises(BoardError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        load("bad", tmp_path)
+    (tmp_path / "bad" / "board.toml").write_text(GOOD)
+    assert load("bad", tmp_path).partitions.boot == 256
+
+
+def test_a_raspberry_pi_needs_an_mbr(tmp_path: Path) -> None:
+    (tmp_path / "pi").mkdir()
+    text = Path(__file__).parents[2].joinpath("board/rpi4/board.toml").read_text()
+    (tmp_path / "pi" / "board.toml").write_text(text.replace('table = "dos"', 'table = "gpt"'))
+    with pytest.raises(BoardError, match="must be \"dos\""):
+        load("pi", tmp_path)
