@@ -65,7 +65,13 @@ def test_a_wired_device_gets_a_fixed_address_then_dhcp(bus: MockBus, tmp_path: P
     assert device.endswith("/Devices/eth0")
 
     ui.tap("eth0")
-    ui.tap("Apply")  # automatic (DHCP), the default
+    ui.settle()  # the page starts from what the device has now
+    assert choice(ui.page, "Addressing").value == "static"
+    assert field(ui.page, "Address").text == "192.168.7.20/24"
+    assert field(ui.page, "DNS servers").text == "192.168.7.1 9.9.9.9"
+    ui.focus_by_keys("Addressing")
+    ui.key(e.KEY_LEFT)
+    ui.tap("Apply")  # automatic (DHCP)
     ui.settle()
     [[update]] = bus.calls(NM, connection, "Update")  # the same profile, replaced
     assert update["ipv4"] == {"method": "auto"}
@@ -84,15 +90,25 @@ def test_joining_a_wifi_network(bus: MockBus, tmp_path: Path) -> None:
     field(ui.page, "Password").text = "short"
     ui.tap("Join")
     assert "8 to 63 characters" in ui.page.status
+    field(ui.page, "Password").text = "wrong horse"
+    ui.tap("Join")
+    ui.settle()
+    assert ui.page.status == "Joined office"
+    [[settings]] = bus.calls(NM, SETTINGS, "AddConnection")
+    assert settings["802-11-wireless"]["ssid"] == b"office"
+    assert settings["802-11-wireless-security"] == {"key-mgmt": "wpa-psk",
+                                                    "psk": "wrong horse"}
+    [[connection, device, access_point]] = bus.calls(NM, NM_PATH, "ActivateConnection")
+    assert device.endswith("/wlan0") and access_point.endswith("/ap2")  # the strongest
+    # The password was wrong: joining again replaces the network's profile.
+    ui.tap("office")
     field(ui.page, "Password").text = "correct horse"
     ui.tap("Join")
     ui.settle()
     assert ui.page.status == "Joined office"
-    [[settings, device, access_point]] = bus.calls(NM, NM_PATH, "AddAndActivateConnection")
-    assert settings["802-11-wireless"]["ssid"] == b"office"
-    assert settings["802-11-wireless-security"] == {"key-mgmt": "wpa-psk",
-                                                    "psk": "correct horse"}
-    assert device.endswith("/wlan0") and access_point.endswith("/ap2")  # the strongest
+    assert len(bus.calls(NM, SETTINGS, "AddConnection")) == 1
+    [[update]] = bus.calls(NM, connection, "Update")
+    assert update["802-11-wireless-security"]["psk"] == "correct horse"
 
 
 def test_without_network_manager_the_page_says_so(bus: MockBus, tmp_path: Path) -> None:

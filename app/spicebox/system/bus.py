@@ -7,6 +7,7 @@ stable and documented, and a call that fails says which service and why in one l
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -27,7 +28,13 @@ _HINTS = {
     "org.freedesktop.DBus.Error.AccessDenied": "refused: the service user may not do this "
                                                "(check its polkit rules)",
     "org.freedesktop.DBus.Error.NoReply": "did not answer",
+    # What a kiosk without the image's polkit rules gets.
+    "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired":
+        "refused: the service user may not do this (check its polkit rules)",
+    "org.freedesktop.NetworkManager.PermissionDenied":
+        "refused: the service user may not do this (check its polkit rules)",
 }
+CALL_TIMEOUT = 25.0  # a hung service must not leave a page waiting forever
 
 
 class SystemBus:
@@ -51,9 +58,14 @@ class SystemBus:
     async def call(self, service: str, path: str, interface: str, member: str,
                    signature: str = "", body: Sequence[Any] = ()) -> list[Any]:
         assert self._bus is not None, "use SystemBus in an async with"
-        reply = await self._bus.call(Message(destination=service, path=path,
-                                             interface=interface, member=member,
-                                             signature=signature, body=list(body)))
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT):
+                reply = await self._bus.call(Message(
+                    destination=service, path=path, interface=interface, member=member,
+                    signature=signature, body=list(body)))
+        except TimeoutError:
+            raise ServiceError(f"{_name_of(service)} did not answer {member} within "
+                               f"{CALL_TIMEOUT:.0f} s") from None
         assert reply is not None
         if reply.message_type == MessageType.ERROR:
             # One line: a service's message may be a whole traceback (its last line says).
@@ -66,7 +78,7 @@ class SystemBus:
     async def properties(self, service: str, path: str, interface: str) -> dict[str, Any]:
         """Every property of the object's interface, as plain values."""
         [found] = await self.call(service, path, PROPERTIES, "GetAll", "s", [interface])
-        return {name: _plain(value) for name, value in found.items()}
+        return {name: plain(value) for name, value in found.items()}
 
 
 T = TypeVar("T")
@@ -78,7 +90,8 @@ async def on_system_bus(work: Callable[[SystemBus], Awaitable[T]]) -> T:
         return await work(bus)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value without its D-Bus variant wrappers."""
     while isinstance(value, Variant):
         value = value.value
     return value

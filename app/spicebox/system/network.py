@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dbus_fast import Variant
 
 from .bus import ServiceError, SystemBus
+from .bus import plain as _plain
 
 NM = "org.freedesktop.NetworkManager"
 NM_PATH = "/org/freedesktop/NetworkManager"
@@ -48,12 +49,54 @@ class Device:
         return {ETHERNET: "Ethernet", WIFI: "Wi-Fi"}.get(self.kind, "other")
 
 
+# What a network asks for, from its access point's flags (NM80211ApFlags and
+# NM80211ApSecurityFlags): the key management to join it with, or why it cannot be.
+OPEN, WPA_PSK, SAE, WEP, ENTERPRISE = "open", "wpa-psk", "sae", "wep", "enterprise"
+_AP_PRIVACY = 0x1
+_SEC_PSK, _SEC_802_1X, _SEC_SAE = 0x100, 0x200, 0x400
+
+
 @dataclass(frozen=True)
 class Network:
     path: str      # the access point NetworkManager saw it through
-    ssid: str
+    ssid: bytes    # as broadcast: not always UTF-8, and joined by these very bytes
     strength: int  # percent
-    secured: bool
+    security: str  # OPEN, WPA_PSK, SAE, WEP or ENTERPRISE
+
+    @property
+    def name(self) -> str:
+        return self.ssid.decode(errors="replace")
+
+    @property
+    def secured(self) -> bool:
+        return self.security != OPEN
+
+    @property
+    def joinable(self) -> str | None:
+        """Why this box cannot join it, or None."""
+        if self.security == WEP:
+            return "WEP is broken encryption and not supported: use WPA2 on the network"
+        if self.security == ENTERPRISE:
+            return "802.1X (enterprise) networks are not supported yet"
+        return None
+
+
+def _security(flags: int, wpa: int, rsn: int) -> str:
+    both = wpa | rsn
+    if both & _SEC_802_1X:
+        return ENTERPRISE
+    if both & _SEC_PSK:
+        return WPA_PSK
+    if rsn & _SEC_SAE:
+        return SAE  # WPA3 only
+    return WEP if flags & _AP_PRIVACY else OPEN
+
+
+def check_psk(password: str) -> None:
+    """A WPA passphrase (8 to 63 characters) or the raw key (64 hex digits)."""
+    raw = len(password) == 64 and all(c in "0123456789abcdefABCDEF" for c in password)
+    if not (raw or 8 <= len(password) <= 63):
+        raise ValueError("a WPA password has 8 to 63 characters (or is 64 hex digits)")
 
 
 @dataclass(frozen=True)
@@ -106,34 +149,60 @@ class NetworkManager:
         with contextlib.suppress(ServiceError):
             await self.bus.call(NM, device.path, WIRELESS, "RequestScan", "a{sv}", [{}])
         [paths] = await self.bus.call(NM, device.path, WIRELESS, "GetAllAccessPoints")
-        best: dict[str, Network] = {}
+        best: dict[bytes, Network] = {}
         for path in paths:
             props = await self.bus.properties(NM, path, ACCESS_POINT)
-            ssid = bytes(props.get("Ssid", b"")).decode(errors="replace")
+            ssid = bytes(props.get("Ssid", b""))
             if not ssid:
                 continue  # a hidden network
-            secured = bool(props.get("Flags", 0) or props.get("WpaFlags", 0)
-                           or props.get("RsnFlags", 0))
-            network = Network(path, ssid, int(props.get("Strength", 0)), secured)
+            security = _security(int(props.get("Flags", 0)), int(props.get("WpaFlags", 0)),
+                                 int(props.get("RsnFlags", 0)))
+            network = Network(path, ssid, int(props.get("Strength", 0)), security)
             if ssid not in best or network.strength > best[ssid].strength:
                 best[ssid] = network
         return sorted(best.values(), key=lambda n: -n.strength)
 
     async def join(self, device: Device, network: Network, password: str) -> None:
-        """Join a Wi-Fi network (WPA-PSK when it is secured); NetworkManager keeps the
-        profile and joins again at boot."""
-        if network.secured and not 8 <= len(password) <= 63:
-            raise ValueError("a WPA password has 8 to 63 characters")
+        """Join a Wi-Fi network; NetworkManager keeps the profile and joins again at
+        boot. Joining the same network again (another password) replaces its profile."""
+        refused = network.joinable
+        if refused is not None:
+            raise ValueError(refused)
+        if network.secured:
+            check_psk(password)
         settings: dict[str, dict[str, Variant]] = {
-            "connection": _connection(network.ssid, "802-11-wireless", f"wifi-{network.ssid}"),
-            "802-11-wireless": {"ssid": Variant("ay", network.ssid.encode()),
+            "connection": _connection(network.name, "802-11-wireless",
+                                      f"wifi-{network.ssid.hex()}"),
+            "802-11-wireless": {"ssid": Variant("ay", network.ssid),
                                 "mode": Variant("s", "infrastructure")},
         }
         if network.secured:
-            settings["802-11-wireless-security"] = {"key-mgmt": Variant("s", "wpa-psk"),
+            settings["802-11-wireless-security"] = {"key-mgmt": Variant("s", network.security),
                                                     "psk": Variant("s", password)}
-        await self.bus.call(NM, NM_PATH, NM, "AddAndActivateConnection", "a{sa{sv}}oo",
-                            [settings, device.path, network.path])
+        await self._apply(settings, device, network.path)
+
+    async def wired_ipv4(self, device: Device) -> StaticIpv4 | None:
+        """The fixed address a wired device's active connection has, None for DHCP (or
+        no connection): what the page starts from."""
+        props = await self.bus.properties(NM, device.path, DEVICE)
+        active = str(props.get("ActiveConnection", "/"))
+        if active == "/":
+            return None
+        connection = (await self.bus.properties(NM, active, f"{NM}.Connection.Active")
+                      ).get("Connection", "/")
+        if connection == "/":
+            return None
+        [settings] = await self.bus.call(NM, str(connection), f"{NM}.Settings.Connection",
+                                         "GetSettings")
+        ipv4 = {k: _plain(v) for k, v in settings.get("ipv4", {}).items()}
+        if ipv4.get("method") != "manual" or not ipv4.get("address-data"):
+            return None
+        first = {k: _plain(v) for k, v in ipv4["address-data"][0].items()}
+        return StaticIpv4(
+            ipaddress.IPv4Interface(f"{first['address']}/{first['prefix']}"),
+            ipaddress.IPv4Address(ipv4["gateway"]) if ipv4.get("gateway") else None,
+            tuple(ipaddress.IPv4Address(socket.inet_ntoa(struct.pack("=I", a)))
+                  for a in ipv4.get("dns", [])))
 
     async def configure_wired(self, device: Device, static: StaticIpv4 | None) -> None:
         """DHCP (None) or a static IPv4 address for a wired device, applied now."""
@@ -154,6 +223,12 @@ class NetworkManager:
                                               "802-3-ethernet", f"wired-{device.interface}",
                                               device.interface),
                     "ipv4": ipv4, "ipv6": {"method": Variant("s", "auto")}}
+        await self._apply(settings, device, "/")
+
+    async def _apply(self, settings: dict[str, dict[str, Variant]], device: Device,
+                     specific: str) -> None:
+        """Replace this box's profile of that UUID, or add it; then bring it up on the
+        device (through ``specific``, the access point, for Wi-Fi)."""
         uid = settings["connection"]["uuid"].value
         try:
             [path] = await self.bus.call(NM, SETTINGS_PATH, f"{NM}.Settings",
@@ -165,7 +240,7 @@ class NetworkManager:
             await self.bus.call(NM, path, f"{NM}.Settings.Connection", "Update",
                                 "a{sa{sv}}", [settings])
         await self.bus.call(NM, NM_PATH, NM, "ActivateConnection", "ooo",
-                            [path, device.path, "/"])
+                            [path, device.path, specific])
 
 
 def _connection(name: str, kind: str, key: str, interface: str | None = None

@@ -9,6 +9,7 @@ directly with events and look at the configuration and the pixels.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from ..config.store import ConfigStore
 from ..config.target import ConfigError
 from ..input.events import Button as PointerButton
 from ..input.events import FocusLost, InputEvent, Key, PointerMotion
+from ..input.xkb import LayoutError
 from ..spice.constants import MouseButton
 from .keys import ENTER, KeyPress, KeyReader
 from .osk import OnScreenKeyboard
@@ -40,6 +42,8 @@ from .paint import (
     wrap,
 )
 from .widgets import Button, Widget
+
+log = logging.getLogger(__name__)
 
 # What the UI ends with: connect to the default profile now, or leave (setup closed).
 CONNECT, CLOSE = "connect", "close"
@@ -158,9 +162,12 @@ class SetupApp:
     def _key_reader(self) -> KeyReader:
         try:
             keyboard = self.store.load().input
+            return KeyReader(keyboard.keyboard_layout, keyboard.keyboard_variant or "")
         except ConfigError:
             return KeyReader()  # the page says what is wrong with the file
-        return KeyReader(keyboard.keyboard_layout, keyboard.keyboard_variant or "")
+        except LayoutError as exc:
+            log.warning("%s; typing in setup uses the US layout", exc)
+            return KeyReader()
 
     def settings_changed(self) -> None:
         """A page saved settings: the keyboard layout applies at once."""

@@ -36,8 +36,7 @@ ENTER = {e.KEY_ENTER, e.KEY_KPENTER}
 
 @dataclass(frozen=True)
 class KeyPress:
-    """A key going down, with the text it types, if any. (Held keys do not repeat: the
-    evdev source passes on presses and releases only.)"""
+    """A key going down, with the text it types, if any."""
 
     code: int
     char: str | None = None
@@ -50,7 +49,7 @@ class KeyReader:
 
     def __init__(self, layout: str = "us", variant: str = "") -> None:
         self._held: set[int] = set()
-        self._caps = False
+        self._caps = False  # for the US table (xkb keeps its own lock state)
         self._xkb = XkbKeyboard(layout, variant) if xkb_available() else None
 
     def feed(self, code: int, pressed: bool) -> KeyPress | None:
@@ -81,3 +80,5 @@ class KeyReader:
 
     def release_all(self) -> None:
         self._held.clear()
+        if self._xkb is not None:
+            self._xkb.release_all()

@@ -7,12 +7,21 @@ import functools
 
 from ...net.interfaces import interfaces
 from ...system.bus import SystemBus, on_system_bus
-from ...system.network import WIFI, Device, Network, NetworkManager, StaticIpv4
+from ...system.network import (
+    WIFI,
+    Device,
+    Network,
+    NetworkManager,
+    StaticIpv4,
+    check_psk,
+)
 from ..app import Page, SetupApp
 from ..paint import ERROR
 from ..widgets import Button, Choice, Field, Note, Widget
 
 DHCP, STATIC = "dhcp", "static"
+_SECURITY = {"open": "open", "wpa-psk": "WPA2", "sae": "WPA3", "wep": "WEP (not supported)",
+             "enterprise": "802.1X (not supported)"}
 
 
 async def _devices(bus: SystemBus) -> list[Device]:
@@ -65,6 +74,26 @@ class WiredPage(Page):
         self.dns = Field("DNS servers", hint="e.g. 192.168.1.1 9.9.9.9")
         self.buttons = [Button("Apply", self.apply, "primary"), Button("Back", self.back)]
         self._show()
+        self.say("Reading the current settings…")
+
+        async def current(bus: SystemBus) -> StaticIpv4 | None:
+            return await NetworkManager(bus).wired_ipv4(device)
+        self.start(functools.partial(on_system_bus, current), self._current)
+
+    def _current(self, result: object) -> None:
+        """Start from what the device has, so Apply changes only what was edited."""
+        if isinstance(result, Exception):
+            self.say(f"{result}", error=True)
+            return
+        self.say("")
+        if isinstance(result, StaticIpv4):
+            self.mode.index = 1
+            self.address.text = str(result.address)
+            self.gateway.text = str(result.gateway or "")
+            self.dns.text = " ".join(str(a) for a in result.dns)
+            for field in (self.address, self.gateway, self.dns):
+                field.caret = len(field.text)
+        self._show()
 
     def _show(self) -> None:
         static = self.mode.value == STATIC
@@ -116,8 +145,8 @@ class WifiPage(Page):
         if not isinstance(result, list):
             self.widgets = [Note(f"{result}", ERROR)]
             return
-        self.widgets = [Button(n.ssid, functools.partial(self._pick, n),
-                               detail=f"{n.strength}%{', secured' if n.secured else ', open'}")
+        self.widgets = [Button(n.name, functools.partial(self._pick, n),
+                               detail=f"{n.strength}%, {_SECURITY[n.security]}")
                         for n in result] or [Note("No networks in reach.", ERROR)]
 
     def _pick(self, network: Network) -> None:
@@ -128,19 +157,29 @@ class JoinPage(Page):
     def __init__(self, app: SetupApp, device: Device, network: Network) -> None:
         super().__init__(app)
         self.device, self.network = device, network
-        self.title = f"Join {network.ssid}"
+        self.title = f"Join {network.name}"
         self.password = Field("Password", secret=True, on_enter=self.join)
-        self.widgets = ([self.password] if network.secured
-                        else [Note("An open network: anyone nearby can read what is not "
-                                   "encrypted by the connection itself (SPICE's TLS is).")])
+        refused = network.joinable
+        if refused is not None:
+            self.widgets: list[Widget] = [Note(refused, ERROR)]
+        elif network.secured:
+            self.widgets = [self.password]
+        else:
+            self.widgets = [Note("An open network: anyone nearby can read what is not "
+                                 "encrypted by the connection itself (SPICE's TLS is).")]
         self.buttons = [Button("Join", self.join, "primary"), Button("Back", self.back)]
 
     def join(self) -> None:
         device, network, password = self.device, self.network, self.password.text
-        if network.secured and not 8 <= len(password) <= 63:
-            self.say("a WPA password has 8 to 63 characters", error=True)
+        try:
+            if network.joinable is not None:
+                raise ValueError(network.joinable)
+            if network.secured:
+                check_psk(password)
+        except ValueError as exc:
+            self.say(str(exc), error=True)
             return
-        self.say(f"Joining {network.ssid}…")
+        self.say(f"Joining {network.name}…")
 
         async def join(bus: SystemBus) -> None:
             await NetworkManager(bus).join(device, network, password)
@@ -151,4 +190,4 @@ class JoinPage(Page):
             self.say(str(result), error=True)
             return
         self.app.back()
-        self.app.page.say(f"Joined {self.network.ssid}")
+        self.app.page.say(f"Joined {self.network.name}")

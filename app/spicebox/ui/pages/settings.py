@@ -7,6 +7,7 @@ from typing import Any
 
 from ...config.settings import SECTIONS, fields_of
 from ...config.target import ConfigError
+from ...input.xkb import LayoutError, check_layout
 from ..app import Page, SetupApp
 from ..widgets import Button, Choice, Field, Note, Widget
 
@@ -44,10 +45,18 @@ class SectionPage(Page):
             self.say("Nothing changed")
             return
         try:
+            if self.section == "input":  # xkb-data must know the layout it is set to
+                layout = self.inputs["keyboard-layout"]
+                variant = self.inputs["keyboard-variant"]
+                assert isinstance(layout, Field) and isinstance(variant, Field)
+                check_layout(layout.text.strip(), variant.text.strip())
             self.app.store.set_many(changes)
+        except LayoutError as exc:
+            self.say(str(exc), error=True)
+            return
         except ConfigError as exc:
             self.say(str(exc), error=True)
             return
         self.before.update({k.split(".")[-1]: v for k, v in changes.items()})
         self.app.settings_changed()
-        self.say("Saved: it applies from the next connection")
+        self.say("Saved")
