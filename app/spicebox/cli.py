@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -37,7 +38,7 @@ from .spice.policy import DecodingPolicy
 from .spice.recording import Recorder
 
 if TYPE_CHECKING:
-    from .ui.app import Page, SetupApp
+    from .ui.app import Idle, Page, SetupApp
 
 RETRY_FIRST_SECONDS = 1.0  # the kiosk's reconnect delay, doubling up to the max
 RETRY_MAX_SECONDS = 30.0
@@ -267,7 +268,7 @@ def _run(args: argparse.Namespace) -> int:
     reported and the last good configuration stays in force."""
     # The kiosk's screens (connect does without them, and without their imports).
     from .config.proxmox import resolve  # noqa: PLC0415
-    from .ui.app import CONNECT  # noqa: PLC0415
+    from .ui.app import CONNECT, Idle  # noqa: PLC0415
     from .ui.pages.home import HomePage  # noqa: PLC0415
     from .ui.pages.reconnect import ReconnectPage  # noqa: PLC0415
     _check_outputs(args)
@@ -277,10 +278,12 @@ def _run(args: argparse.Namespace) -> int:
     presenter: Presenter | None = None
     shown_on: tuple[str, str] | None = None  # the backend and rotation it was opened with
 
+    idle = Idle()  # the kiosk's screens go dark together, however often they change
+
     def show(config: Config, first: Callable[[SetupApp], Page]) -> bool:
         """The UI until it is done; False when the kiosk should end (window closed)."""
         assert presenter is not None
-        return _show(args, store, config, presenter, first, kiosk=True) == CONNECT
+        return _show(args, store, config, presenter, first, kiosk=True, idle=idle) == CONNECT
 
     try:
         while True:
@@ -289,7 +292,9 @@ def _run(args: argparse.Namespace) -> int:
             except ConfigError as exc:
                 if good is None:  # nothing to fall back on: say so, and read it again
                     log.error("error: %s; reading it again in %.0f s", exc, delay)
-                    presenter = presenter or _presenter(args, Config(), "spicebox")
+                    if presenter is None:
+                        presenter = _presenter(args, Config(), "spicebox")
+                        shown_on = (presenter.name, Config().display.rotation)
                     if not show(Config(), functools.partial(
                             ReconnectPage, server="the configuration", problem=str(exc),
                             retry_in=delay, setup=False)):
@@ -304,7 +309,18 @@ def _run(args: argparse.Namespace) -> int:
                 presenter.close()  # display.backend or .rotation was changed in setup
                 presenter = None
             if presenter is None:
-                presenter, shown_on = _presenter(args, config, "spicebox"), screen
+                try:
+                    presenter, shown_on = _presenter(args, config, "spicebox"), screen
+                except DisplayUnavailable as exc:
+                    if args.backend or config.display.backend == "auto":
+                        raise
+                    # A backend chosen in setup that cannot open must not leave the box
+                    # without a screen to choose another one on.
+                    log.error("%s; using display.backend auto instead", exc)
+                    config = dataclasses.replace(config, display=dataclasses.replace(
+                        config.display, backend="auto"))
+                    presenter = _presenter(args, config, "spicebox")
+                    shown_on = (presenter.name, config.display.rotation)
             locked = config.system.ui_locked
             if config.default_profile is None:
                 if locked:
@@ -329,10 +345,11 @@ def _run(args: argparse.Namespace) -> int:
                 continue
             if session is not None and not session.server_ended and not problem:
                 return EXIT_OK  # the user, a signal or --exit-after ended it
-            if not problem and time.monotonic() - started >= STABLE_SECONDS:
-                log.info("the server ended the session; reconnecting")
-                delay = RETRY_FIRST_SECONDS
-                continue
+            if time.monotonic() - started >= STABLE_SECONDS:
+                delay = RETRY_FIRST_SECONDS  # it had been working: start the backoff over
+                if not problem:
+                    log.info("the server ended the session; reconnecting")
+                    continue
             # A session that failed, or ended soon after it began (another client took
             # the server over, say), is retried after a growing pause: two kiosks on one
             # VM must not take it from each other in a tight loop.
@@ -350,14 +367,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace, store: ConfigStore, config: Config, presenter: Presenter,
-          first: Callable[[SetupApp], Page], kiosk: bool) -> str:
+          first: Callable[[SetupApp], Page], kiosk: bool, idle: Idle | None = None) -> str:
     """Run the setup UI (from page ``first``) on the presenter; returns its result.
     Like a session, it ends by itself after --exit-after seconds (as if closed)."""
     from .ui.app import CLOSE, SetupApp  # noqa: PLC0415 - see _run
     from .ui.runner import screen_size  # noqa: PLC0415
     from .ui.runner import show as show_ui  # noqa: PLC0415
     width, height = screen_size(presenter, args.resolution[0] if args.resolution else None)
-    app = SetupApp(store, width, height, kiosk)
+    app = SetupApp(store, width, height, kiosk, idle=idle)
     app.open(first(app))
     local_input = EvdevInput() if _use_evdev(args, config, presenter.name) else None
 

@@ -39,7 +39,13 @@ from .net.tls import TlsVerifier
 from .net.transport import CLOSE_TIMEOUT, ChannelConnection, Endpoint, open_stream
 from .spice.agent import ClipboardType
 from .spice.channel import Channel
-from .spice.constants import ChannelType, KeyModifiers, MouseMode, NotifySeverity
+from .spice.constants import (
+    ChannelType,
+    KeyModifiers,
+    MouseButton,
+    MouseMode,
+    NotifySeverity,
+)
 from .spice.cursor import CursorChannel
 from .spice.display import DisplayChannel
 from .spice.errors import Unsupported
@@ -122,12 +128,15 @@ class Session:
         # as given, else the outputs' own (devices), else none (the guest's stays).
         self.resolution = resolution or presenter.output_sizes()
         self.hotkeys = hotkeys or Hotkeys()
+        if not presenter.captures_pointer:  # nothing to release: let the guest have the key
+            self.hotkeys.bindings.pop("release-pointer", None)
         self.setup_requested = False  # the setup hotkey ended the session
         self.server_ended = False  # the server closed the session, not the user or a timer
         self.clipboard: GuestClipboard | None = None  # what the guest copied last
         self._resize_timer: asyncio.TimerHandle | None = None
         self.mouse_mode = MouseMode.SERVER
         self.pointer_captured = False  # a window's pointer held for server mouse mode
+        self._taking_click: set[MouseButton] = set()  # the click that captured it
         self.screenshot_saved = False
 
     async def run(self, screenshot: Path | None = None, screenshot_after: float = 0.0,
@@ -375,7 +384,8 @@ class Session:
             return
         elif isinstance(event, PointerMotion):
             if self.mouse_mode == MouseMode.SERVER:
-                inputs.motion(event.dx, event.dy)
+                if self.pointer_captured or not self.presenter.captures_pointer:
+                    inputs.motion(event.dx, event.dy)  # not a free pointer crossing a window
             elif self.mouse_mode == MouseMode.CLIENT:
                 if event.monitor == 0:
                     self.presenter.move_pointer(event.x, event.y)
@@ -385,9 +395,16 @@ class Session:
                     inputs.position(monitor.area.left + event.x,
                                     monitor.area.top + event.y, channel)
         elif isinstance(event, Button):
-            if event.pressed and self.mouse_mode == MouseMode.SERVER:
-                self._capture(True)  # a click in the window takes the pointer, as spice-gtk
-            inputs.button(event.button, event.pressed)
+            if (event.pressed and self.mouse_mode == MouseMode.SERVER
+                    and self.presenter.captures_pointer and not self.pointer_captured):
+                # A click in the window takes the pointer, and is not passed on (as in
+                # spice-gtk): it was aimed at the window, not at the guest's screen.
+                self._capture(True)
+                self._taking_click.add(event.button)
+            elif not event.pressed and event.button in self._taking_click:
+                self._taking_click.discard(event.button)
+            else:
+                inputs.button(event.button, event.pressed)
         elif isinstance(event, FocusLost):
             inputs.release_all()
             self._capture(False)

@@ -492,10 +492,11 @@ def _extract_kernel(deb: Path, dest: Path) -> dict[str, bytes]:
 
 
 def _module_name(module: str) -> str:
-    """Its file name in the initramfs, numbered in load order; drm- marks DRM_MODULES."""
+    """Its path in the initramfs: /drm for DRM_MODULES (loaded by `cursor`), /modules for
+    the others (at boot), numbered in load order (/init loads them in name order)."""
     if module in DRM_MODULES:
-        return f"drm-{DRM_MODULES.index(module):02d}-{Path(module).name}"
-    return f"{MODULES.index(module):02d}-{Path(module).name}"
+        return f"drm/{DRM_MODULES.index(module):02d}-{Path(module).name}"
+    return f"modules/{MODULES.index(module):02d}-{Path(module).name}"
 
 
 def _compile_cursor_tool(work: Path) -> bytes:
@@ -639,9 +640,7 @@ def _initramfs(busybox: bytes, images: Iterable[bytes], modules: dict[str, bytes
     for directory in ("bin", "dev", "proc", "sys", "images", "modules", "drm"):
         cpio.directory(directory)
     for name, data in sorted(modules.items()):
-        # Numbered in the order of their tuple: /init loads them in name order.
-        folder = "drm" if name.startswith("drm-") else "modules"
-        cpio.file(f"{folder}/{name.removeprefix('drm-')}", data)
+        cpio.file(name, data)
     cpio.file("bin/drmcursor", cursor_tool, 0o755)
     # The kernel opens /dev/console for init's stdio before /init can mount devtmpfs.
     cpio.char_device("dev/console", 5, 1)

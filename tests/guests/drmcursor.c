@@ -4,7 +4,8 @@
  *
  * With virtio-gpu, QEMU turns this into a SPICE cursor channel's CURSOR_SET and MOVE:
  * the cursor tests compare what the client receives with the image drawn here.
- * Usage: drmcursor X Y. The ioctl structures are the kernel's UAPI (drm_mode.h), written
+ * Usage: drmcursor X Y puts the image's top-left corner at (X, Y) of the screen (so its hot
+ * spot, (3, 5) of the image, at (X + 3, Y + 5)). The ioctl structures are the kernel's UAPI (drm_mode.h), written
  * out so the build needs no libdrm headers. Built static: the guest has only busybox. */
 #include <fcntl.h>
 #include <stdint.h>

@@ -64,16 +64,14 @@ def test_ctrl_alt_end_gives_the_guest_ctrl_alt_del(rig: Rig) -> None:
 def test_relative_motion_and_buttons_reach_the_guest_mouse(rig: Rig) -> None:
     # No tablet and no agent: the server offers only server (relative) mouse mode.
     assert rig.client.session.mouse_mode == MouseMode.SERVER
-    # A middle click marks where this test's events begin (putting the pointer into the
-    # window moved the guest's too).
+    # The first click takes the pointer (held in the window, reporting relative motion)
+    # and goes no further; a second, middle one marks where this test's events begin.
+    take_the_pointer(rig)
     xtest.fake_input(rig.x, X.ButtonPress, 2)
     xtest.fake_input(rig.x, X.ButtonRelease, 2)
     rig.x.sync()
     while rig.guest_events(1, kinds=(EV_KEY,))[0][2:] != (BTN_MIDDLE, 0):
         pass
-    # The click took the pointer: held in the window, reporting relative motion.
-    assert rig.client.in_loop(lambda: rig.client.session.pointer_captured)
-    assert rig.client.in_loop(sdl_loader.pygame().mouse.get_relative_mode)
     for dx, dy in ((30, 0), (0, 20), (-10, -5)):
         xtest.fake_input(rig.x, X.MotionNotify, True, x=dx, y=dy)
         rig.x.sync()
@@ -95,13 +93,26 @@ def test_relative_motion_and_buttons_reach_the_guest_mouse(rig: Rig) -> None:
     assert buttons == [(BTN_LEFT, 1), (BTN_LEFT, 0), (BTN_RIGHT, 1), (BTN_RIGHT, 0)]
 
 
-def test_the_release_hotkey_gives_the_pointer_back(rig: Rig) -> None:
-    xtest.fake_input(rig.x, X.ButtonPress, 2)
-    xtest.fake_input(rig.x, X.ButtonRelease, 2)
+def take_the_pointer(rig: Rig) -> None:
+    """Click into the window in server mouse mode: the client captures the pointer, and
+    the click never reaches the guest."""
+    if rig.client.in_loop(lambda: rig.client.session.pointer_captured):
+        return
+    xtest.fake_input(rig.x, X.ButtonPress, 1)
+    xtest.fake_input(rig.x, X.ButtonRelease, 1)
     rig.x.sync()
-    while rig.guest_events(1, kinds=(EV_KEY,))[0][2:] != (BTN_MIDDLE, 0):
-        pass  # the click reached the guest, so the client has seen it
-    assert rig.client.in_loop(lambda: rig.client.session.pointer_captured)
+    deadline = time.monotonic() + 10
+    while not rig.client.in_loop(lambda: rig.client.session.pointer_captured):
+        assert time.monotonic() < deadline, "a click in server mouse mode took no pointer"
+        time.sleep(0.05)
+    assert rig.client.in_loop(sdl_loader.pygame().mouse.get_relative_mode)
+    with contextlib.suppress(TimeoutError):
+        left = rig.guest_events(1, timeout=1, kinds=(EV_KEY,))
+        raise AssertionError(f"the capturing click reached the guest: {left}")
+
+
+def test_the_release_hotkey_gives_the_pointer_back(rig: Rig) -> None:
+    take_the_pointer(rig)
     shift, f12 = 42, 88
     for code, down in ((shift, True), (f12, True), (f12, False), (shift, False)):
         xtest.fake_input(rig.x, X.KeyPress if down else X.KeyRelease, code + 8)

@@ -84,6 +84,17 @@ def test_a_pointer_on_an_upside_down_screen() -> None:
     assert turned.screen_size(480, 800) == (800, 480)  # what evdev touch spans
 
 
+def test_every_monitor_turns_and_motion_maps_on_its_own_monitor() -> None:
+    screen = Screen()
+    left, right = Surface(0, 8, 4, 32, True), Surface(1, 6, 4, 32, True)
+    rotated = Rotated(screen, Rotation(90))
+    assert rotated.from_screen(PointerMotion(0, 2, 3, 1, 0)) == \
+        PointerMotion(0, 2, 3, 0, -1)  # nothing shown yet: only the motion turns
+    rotated.present([Monitor(left, left.bounds), Monitor(right, right.bounds)], [[], []])
+    # On the second monitor (6 wide, 4 high; 4 wide, 6 high on its screen).
+    assert rotated.from_screen(PointerMotion(1, 0, 0, 0, 0)) == PointerMotion(1, 0, 3, 0, 0)
+
+
 def test_the_cursor_turns_with_its_hot_spot() -> None:
     screen = Screen()
     pixels = np.zeros((4, 6), np.uint32)

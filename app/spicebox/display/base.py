@@ -18,6 +18,9 @@ class Presenter(Protocol):
     # that offers nothing to watch); either way, events() reads them.
     event_fds: tuple[int, ...]
     polled: bool
+    # Whether its pointer is the window system's, to be captured for server mouse mode
+    # (a window), or read from evdev beside it (devices, tests).
+    captures_pointer: bool
 
     def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
         """Show every monitor; ``damage[i]`` are the changed boxes of monitor i in its own

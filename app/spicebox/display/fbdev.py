@@ -82,6 +82,7 @@ class FbdevPresenter:
     name = "fbdev"
     event_fds: tuple[int, ...] = ()
     polled = False  # no window system to ask
+    captures_pointer = False  # mice are read from evdev
 
     def __init__(self, device: Path = Path("/dev/fb0"),
                  sysfs: Path = Path("/sys/class/graphics/fb0")) -> None:

@@ -14,6 +14,7 @@ class HeadlessPresenter:
     name = "headless"
     event_fds: tuple[int, ...] = ()
     polled = False
+    captures_pointer = False
 
     def __init__(self) -> None:
         self.frames = 0

@@ -84,6 +84,7 @@ class Rotated:
         self.name = inner.name
         self.event_fds = inner.event_fds
         self.polled = inner.polled
+        self.captures_pointer = inner.captures_pointer
         self._layout: list[Monitor] = []
         self._screens: list[Surface] = []
 
@@ -105,9 +106,10 @@ class Rotated:
             turned.append(out)
         self.inner.present([Monitor(s, s.bounds) for s in self._screens], turned)
 
-    def _picture_size(self) -> tuple[int, int]:
-        first = self._layout[0] if self._layout else None
-        return (first.width, first.height) if first else (1, 1)
+    def _picture_size(self, monitor: int = 0) -> tuple[int, int] | None:
+        if monitor >= len(self._layout):
+            return None  # nothing shown there (yet)
+        return self._layout[monitor].width, self._layout[monitor].height
 
     def set_cursor(self, shape: CursorShape | None, visible: bool) -> None:
         if shape is not None:
@@ -125,7 +127,9 @@ class Rotated:
         return self.rotation.turned(width, height)
 
     def move_pointer(self, x: int, y: int) -> None:
-        self.inner.move_pointer(*self.rotation.point_to_screen(x, y, *self._picture_size()))
+        size = self._picture_size()
+        if size is not None:
+            self.inner.move_pointer(*self.rotation.point_to_screen(x, y, *size))
 
     def set_clipboard_text(self, text: str) -> None:
         self.inner.set_clipboard_text(text)
@@ -137,9 +141,11 @@ class Rotated:
         self.inner.toggle_fullscreen()
 
     def from_screen(self, event: InputEvent) -> InputEvent:
-        if isinstance(event, PointerMotion) and event.monitor == 0:
-            x, y = self.rotation.point_to_picture(event.x, event.y, *self._picture_size())
+        if isinstance(event, PointerMotion):
+            size = self._picture_size(event.monitor)
             dx, dy = self.rotation.delta_to_picture(event.dx, event.dy)
+            x, y = (event.x, event.y) if size is None else self.rotation.point_to_picture(
+                event.x, event.y, *size)
             return replace(event, x=x, y=y, dx=dx, dy=dy)
         if isinstance(event, OutputResized):
             return OutputResized(*self.rotation.turned(event.width, event.height))

@@ -69,6 +69,7 @@ class SdlPresenter:
         # give nothing to watch, nor does an X server over TCP; those are polled.
         self.event_fds = _x11_sockets() if backend == "x11" else ()
         self.polled = not self.event_fds
+        self.captures_pointer = backend == "x11"  # KMS mice are read from evdev
         self._title = title
         self._fullscreen = backend == "kmsdrm"
         self._layout: list[Monitor] = []

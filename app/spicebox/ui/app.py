@@ -53,12 +53,21 @@ Done = Callable[[Any], None]
 
 
 @dataclass
+class Idle:
+    """How long the screen has gone without input, across the kiosk's screens (each
+    reconnect attempt shows a new one: an offline box must still go dark)."""
+
+    last_input: float | None = None  # on the runner's clock (time.monotonic)
+    blanked: bool = False  # dark, to spare the screen
+
+
+@dataclass
 class Job:
     """Slow work a page asked for; ``done`` gets its result or the exception it raised."""
 
     work: Callable[[], Awaitable[Any]]  # made into a coroutine when the runner starts it
     done: Done
-    page: Page  # the page that asked: the result is dropped once the user has left it
+    page: Page  # the page that asked: the result is dropped once the user closed it
 
 
 class Page:
@@ -99,7 +108,7 @@ class Page:
 
 class SetupApp:
     def __init__(self, store: ConfigStore, width: int, height: int, kiosk: bool,
-                 import_dirs: tuple[Path, ...] = ()) -> None:
+                 import_dirs: tuple[Path, ...] = (), idle: Idle | None = None) -> None:
         self.store = store
         self.import_dirs = import_dirs  # where .vv files are looked for (default: USB sticks)
         self.kiosk = kiosk  # started by `spicebox run`: it connects when the UI is done
@@ -117,9 +126,8 @@ class SetupApp:
         self._held: KeyPress | None = None
         self._repeat_at = 0.0
         self._now = 0.0  # the runner's clock, as of the last tick
-        self._last_input: float | None = None
+        self.idle = idle or Idle()
         self._blank_after = 60.0 * self.config().display.blank_after
-        self.blanked = False  # dark after a while without input, to spare the screen
         self._pointer = (0, 0)
         self._pressed: object = None
         self.resize(width, height)
@@ -150,12 +158,12 @@ class SetupApp:
 
     def start(self, page: Page, work: Callable[[], Awaitable[Any]], done: Done) -> None:
         """Run ``work`` on the event loop; ``done`` gets its result or exception, if
-        ``page`` is the one shown then."""
+        ``page`` is still open then."""
         self.jobs.append(Job(work, done, page))
         self.wake()
 
     def deliver(self, job: Job, result: object) -> None:
-        if job.page is self.page:
+        if any(page is job.page for page in self.stack):  # else the user left that page
             job.done(result)
             self.dirty = True
 
@@ -170,8 +178,13 @@ class SetupApp:
             return KeyReader()
 
     def settings_changed(self) -> None:
-        """A page saved settings: the keyboard layout applies at once."""
+        """A page saved settings: the keyboard layout and blanking apply at once."""
         self._keys = self._key_reader()
+        self._blank_after = 60.0 * self.config().display.blank_after
+
+    @property
+    def blanked(self) -> bool:
+        return self.idle.blanked
 
     def config(self) -> Config:
         """The configuration now; the defaults while the files are broken (the page then
@@ -187,11 +200,11 @@ class SetupApp:
 
     def handle(self, event: InputEvent) -> None:
         if isinstance(event, (Key, PointerButton, PointerMotion)):
-            self._last_input = self._now
+            self.idle.last_input = self._now
         if self.blanked and isinstance(event, (Key, PointerButton)):
             # A key, a click or a tap wakes the screen and does nothing else: a tap on a
             # dark screen must not press a button the user cannot see.
-            self.blanked, self.dirty = False, True
+            self.idle.blanked, self.dirty = False, True
             if isinstance(event, Key) and event.pressed:
                 self._keys.feed(event.code, True)  # its release will come
             return
@@ -325,17 +338,18 @@ class SetupApp:
         """Let the page on top see the time (the ones under it wait), and repeat a held
         key; returns when to call again."""
         self._now = now
-        if self._last_input is None:
-            self._last_input = now  # the screen's first moment counts as input
-        if self._blank_after and not self.blanked and now - self._last_input >= self._blank_after:
-            self.blanked, self.dirty = True, True
+        idle = self.idle
+        if idle.last_input is None:
+            idle.last_input = now  # the screen's first moment counts as input
+        if self._blank_after and not idle.blanked and now - idle.last_input >= self._blank_after:
+            idle.blanked, self.dirty, self._held = True, True, None
         if self._held is not None and now >= self._repeat_at:
             self._key(self._held)
             self._repeat_at = now + REPEAT_INTERVAL
         times = [t for t in (self.page.tick(now),
                              self._repeat_at if self._held is not None else None,
-                             None if self.blanked or not self._blank_after
-                             else self._last_input + self._blank_after) if t is not None]
+                             None if idle.blanked or not self._blank_after
+                             else idle.last_input + self._blank_after) if t is not None]
         return min(times) if times else None
 
     # --- layout and drawing ---------------------------------------------------------

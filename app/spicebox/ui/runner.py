@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from .app import CLOSE, Job, SetupApp
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 IDLE_POLL_SECONDS = 0.05
 DEFAULT_SIZE = (1024, 600)  # a window's, or a screenshot's, when no screen says
 
@@ -71,7 +73,7 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
             wakeup.set()
         task.add_done_callback(finished)
 
-    def guarded(step: Callable[..., object], *args: object) -> object:
+    def guarded(step: Callable[..., T], *args: object) -> T | None:
         """A bug in a page must not end the kiosk: it is logged, and said on the page."""
         try:
             return step(*args)
@@ -88,7 +90,9 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
     if local_input is not None:
         local_input.start(on_local)
         local_input.bounds(*presenter.screen_size(width, height))
-    presenter.set_cursor(arrow(), True)
+    pointer = arrow()
+    presenter.set_cursor(pointer, not app.blanked)
+    dark = app.blanked
     shot_at = loop.time() + screenshot_after if screenshot is not None else None
     try:
         while app.result is None:
@@ -110,6 +114,9 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
             for job in app.jobs:
                 run(job)
             app.jobs.clear()
+            if app.blanked != dark:  # no pointer on a dark screen
+                dark = app.blanked
+                presenter.set_cursor(pointer, not dark)
             if app.dirty:
                 app.render(surface.pixels)
                 monitor = Monitor(surface, surface.bounds)
@@ -123,7 +130,7 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
                     log.error("screenshot not saved: %s", exc)
             if until is not None and now >= until:
                 break
-            waits = [t - now for t in (deadline, shot_at, until) if isinstance(t, float)]
+            waits = [t - now for t in (deadline, shot_at, until) if t is not None]
             if presenter.polled:
                 waits.append(IDLE_POLL_SECONDS)
             with contextlib.suppress(TimeoutError):

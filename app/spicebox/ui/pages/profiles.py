@@ -209,7 +209,7 @@ class ProfilePage(Page):
         self.start(client.vms, self._listed)
 
     def _listed(self, result: object) -> None:
-        if isinstance(result, list):
+        if isinstance(result, list) and self.app.page is self:
             self.say("")
             self.app.open(VmPage(self.app, result, self._picked))
         else:
@@ -224,7 +224,7 @@ class ProfilePage(Page):
         self.say(f"VM {vm.vmid} ({vm.name}) chosen: Save to keep it")
 
     def _fetched(self, endpoint: Endpoint, result: object) -> None:
-        if isinstance(result, ServerCertificate):
+        if isinstance(result, ServerCertificate) and self.app.page is self:
             self.say("")
             self.app.open(TrustPage(self.app, endpoint, result, self._trust))
         else:

@@ -52,22 +52,27 @@ class SystemPage(Page):
             Button("Power off", lambda: self._confirm("Power off", services.power_off)),
         ]
         self.buttons = [Button("Save", self.save, "primary"), Button("Back", self.back)]
-        self.start(functools.partial(on_system_bus, self._read), self._loaded)
+        # Asked separately: one service missing must not hide what the other says.
+        self.start(functools.partial(on_system_bus, services.hostname), self._named)
+        self.start(functools.partial(on_system_bus, services.clock), self._timed)
 
-    async def _read(self, bus: SystemBus) -> tuple[str, services.Clock]:
-        return await services.hostname(bus), await services.clock(bus)
-
-    def _loaded(self, result: object) -> None:
+    def _named(self, result: object) -> None:
         if isinstance(result, Exception):
             self.say(str(result), error=True)
             return
-        assert isinstance(result, tuple)
-        name, clock = result
-        for field, text in ((self.hostname, name), (self.timezone, clock.timezone)):
-            field.text, field.caret = text, len(text)
-        self.ntp.index = 0 if clock.ntp else 1
-        self.before = {"hostname": name, "timezone": clock.timezone,
-                       "ntp": self.ntp.value}
+        name = str(result)
+        self.hostname.text, self.hostname.caret = name, len(name)
+        self.before["hostname"] = name
+
+    def _timed(self, result: object) -> None:
+        if isinstance(result, Exception):
+            self.say(str(result), error=True)
+            return
+        assert isinstance(result, services.Clock)
+        self.timezone.text = result.timezone
+        self.timezone.caret = len(result.timezone)
+        self.ntp.index = 0 if result.ntp else 1
+        self.before.update(timezone=result.timezone, ntp=self.ntp.value)
 
     def save(self) -> None:
         try:
@@ -77,21 +82,26 @@ class SystemPage(Page):
             return
         name, zone, ntp = (self.hostname.text.strip(), self.timezone.text.strip(),
                            self.ntp.value)
-        if not self.before:  # the services never answered: only the setting is saved
-            self.say("Saved the provisioning server")
-            return
+        # Only what a service told us can have been changed (else it is not there).
+        rename = "hostname" in self.before and name != self.before["hostname"]
+        retime = "timezone" in self.before and (zone, ntp) != (self.before["timezone"],
+                                                                self.before["ntp"])
         try:
-            if name != self.before["hostname"]:
+            if rename:
                 services.check_hostname(name)
-            services.check_timezone(zone)
+            if retime:
+                services.check_timezone(zone)
         except ValueError as exc:
             self.say(str(exc), error=True)
             return
+        if not (rename or retime):
+            self.say("Saved")
+            return
 
         async def apply(bus: SystemBus) -> None:
-            if name != self.before["hostname"]:
+            if rename:
                 await services.set_hostname(bus, name)
-            if (zone, ntp) != (self.before["timezone"], self.before["ntp"]):
+            if retime:
                 await services.set_clock(bus, zone, ntp == "yes")
         self.say("Saving…")
         self.start(functools.partial(on_system_bus, apply), self._saved)
@@ -100,8 +110,10 @@ class SystemPage(Page):
         if isinstance(result, Exception):
             self.say(str(result), error=True)
             return
-        self.before = {"hostname": self.hostname.text.strip(),
-                       "timezone": self.timezone.text.strip(), "ntp": self.ntp.value}
+        if "hostname" in self.before:
+            self.before["hostname"] = self.hostname.text.strip()
+        if "timezone" in self.before:
+            self.before.update(timezone=self.timezone.text.strip(), ntp=self.ntp.value)
         self.say("Saved")
 
     def _confirm(self, what: str,
