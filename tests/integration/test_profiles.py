@@ -4,7 +4,6 @@ CONNECT proxy with TLS inside the tunnel, and waiting for a server that is not u
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -13,22 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.rig.certs import SERVER_SUBJECT, make_x509_dir
+from tests.rig.cli import assert_kiosk_shows_bios, kiosk_args, spicebox
 from tests.rig.client import assert_png_shows_bios
 from tests.rig.proxy import tinyproxy, tinyproxy_available
 from tests.rig.qemu import VGA_DEVICES, QemuServer
 
 STD = VGA_DEVICES["std"]
 PASSWORD = "kiosk-ticket"
-
-
-def spicebox(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "spicebox", *args], capture_output=True,
-                          text=True, timeout=120, check=False, env=os.environ)
-
-
-def run_args(config_dir: Path, png: Path) -> list[str]:
-    return ["run", "--config-dir", str(config_dir), "--backend", "headless", "--screenshot",
-            str(png), "--screenshot-after", "2", "--exit-after", "3"]
 
 
 @pytest.mark.skipif(not tinyproxy_available(), reason="tinyproxy is installed by make setup")
@@ -54,9 +44,7 @@ def test_imported_vv_file_connects_through_its_proxy_with_tls(tmp_path: Path) ->
             shown = spicebox("config", "get", "--config-dir", str(config_dir))
             assert PASSWORD not in shown.stdout and "VM-100-desk" in shown.stdout
 
-            done = spicebox(*run_args(config_dir, png))
-            assert done.returncode == 0, done.stderr
-            assert_png_shows_bios(png, qemu.screendump())
+            assert_kiosk_shows_bios(config_dir, png, qemu.screendump)
             # Every channel went through the proxy, TLS inside the tunnel.
             tunnels = proxy.tunnels()
             assert len(tunnels) >= 2 and set(tunnels) == {"localhost"}, tunnels
@@ -69,7 +57,7 @@ def test_run_waits_for_the_server_and_then_connects(tmp_path: Path) -> None:
                        ("profiles.lab.port", str(qemu.port)), ("default-profile", "lab")):
         assert spicebox("config", "set", key, value, "--config-dir",
                         str(config_dir)).returncode == 0
-    kiosk = subprocess.Popen([sys.executable, "-m", "spicebox", *run_args(config_dir, png)],
+    kiosk = subprocess.Popen([sys.executable, "-m", "spicebox", *kiosk_args(config_dir, png)],
                              stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(2.5)  # a few refused attempts

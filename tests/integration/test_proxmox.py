@@ -5,20 +5,12 @@ the ticket set."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.rig.certs import make_x509_dir
-from tests.rig.client import assert_png_shows_bios
+from tests.rig.cli import assert_kiosk_shows_bios, spicebox
 from tests.rig.proxmox import ProxmoxStub
 from tests.rig.qemu import VGA_DEVICES, QemuServer
-
-
-def spicebox(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "spicebox", *args], capture_output=True,
-                          text=True, timeout=120, check=False, env=os.environ)
 
 
 def test_a_proxmox_profile_connects_with_a_fresh_ticket(tmp_path: Path) -> None:
@@ -40,12 +32,8 @@ def test_a_proxmox_profile_connects_with_a_fresh_ticket(tmp_path: Path) -> None:
                 assert done.returncode == 0, done.stderr
             assert spicebox("config", "set", "default-profile", "desk", "--config-dir",
                             str(config_dir)).returncode == 0
-            png = tmp_path / "shot.png"
-            done = spicebox("run", "--config-dir", str(config_dir), "--backend", "headless",
-                            "--screenshot", str(png), "--screenshot-after", "2",
-                            "--exit-after", "3")
-            assert done.returncode == 0, done.stderr
-            assert_png_shows_bios(png, qemu.screendump())
+            done = assert_kiosk_shows_bios(config_dir, tmp_path / "shot.png",
+                                           qemu.screendump)
             assert pve.calls[:3] == ["POST /api2/json/access/ticket",
                                      "GET /api2/json/cluster/resources",
                                      "POST /api2/json/nodes/pve1/qemu/100/spiceproxy"]

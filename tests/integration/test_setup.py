@@ -5,10 +5,7 @@ use pinning a real QEMU's TLS certificate that the kiosk then connects with."""
 from __future__ import annotations
 
 import hashlib
-import os
 import ssl
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,17 +15,13 @@ from spicebox.ui.pages.home import HomePage
 from spicebox.ui.pages.profiles import ProfilePage, TrustPage
 from spicebox.ui.pages.reconnect import ReconnectPage
 from tests.rig.certs import make_x509_dir
-from tests.rig.client import assert_png_shows_bios, load_png
+from tests.rig.cli import assert_kiosk_shows_bios, spicebox
+from tests.rig.client import load_png
 from tests.rig.qemu import VGA_DEVICES, QemuServer, free_port
 from tests.rig.ui import UiDriver, field
 
 STD = VGA_DEVICES["std"]
 PASSWORD = "tofu-ticket"
-
-
-def spicebox(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "spicebox", *args], capture_output=True,
-                          text=True, timeout=120, check=False, env=os.environ)
 
 
 def test_run_without_a_profile_opens_setup(tmp_path: Path) -> None:
@@ -104,9 +97,4 @@ def test_trust_on_first_use_pins_the_servers_certificate(tmp_path: Path) -> None
         assert saved.fingerprint == page.certificate.fingerprint
         assert (saved.ca, saved.host_subject) == (None, None)
 
-        png = tmp_path / "shot.png"
-        done = spicebox("run", "--config-dir", str(config_dir), "--backend", "headless",
-                        "--screenshot", str(png), "--screenshot-after", "2",
-                        "--exit-after", "3")
-        assert done.returncode == 0, done.stderr
-        assert_png_shows_bios(png, qemu.screendump())
+        assert_kiosk_shows_bios(config_dir, tmp_path / "shot.png", qemu.screendump)
