@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 from spicebox.canvas.monitors import Monitor
 from spicebox.canvas.surface import Box, Surface
 from spicebox.codecs.cursor import CursorShape
+from spicebox.display import fbdev
 from spicebox.display.fbdev import LAYOUTS, FbdevPresenter
 from spicebox.display.sdl import DisplayUnavailable
 
@@ -110,3 +113,22 @@ def test_the_guest_is_asked_for_the_framebuffer_size(tmp_path: Path) -> None:
     presenter = FbdevPresenter(device, sysfs)
     assert presenter.output_sizes() == [(6, 4)]
     presenter.close()
+
+
+@pytest.mark.parametrize(("fields", "converter"), [
+    ((16, 8, 8, 8, 0, 8), "_xrgb"), ((0, 8, 8, 8, 16, 8), "_xbgr"),
+    ((11, 5, 5, 6, 0, 5), "_rgb565")])
+def test_the_drivers_pixel_layout_is_read_from_its_screen_info(
+        monkeypatch: pytest.MonkeyPatch, fields: tuple[int, ...], converter: str) -> None:
+    """FBIOGET_VSCREENINFO as a driver fills it: eight u32, then red, green and blue
+    as {offset, length, msb_right} (a real virtio-gpu framebuffer found this)."""
+    def ioctl(fd: int, request: int, info: bytearray) -> int:
+        assert request == fbdev.FBIOGET_VSCREENINFO
+        r_off, r_len, g_off, g_len, b_off, b_len = fields
+        struct.pack_into("<8I9I", info, 0, 1280, 800, 1280, 800, 0, 0, 32, 0,
+                         r_off, r_len, 0, g_off, g_len, 0, b_off, b_len, 0)
+        return 0
+    monkeypatch.setattr(fcntl, "ioctl", ioctl)
+    bpp = 16 if converter == "_rgb565" else 32
+    layout = fbdev._driver_layout(0, bpp)
+    assert LAYOUTS[layout].__name__ == converter

@@ -28,7 +28,7 @@ from .sdl import DisplayUnavailable
 FBIOGET_VSCREENINFO = 0x4600
 _VSCREENINFO_SIZE = 160
 # struct fb_var_screeninfo: 8 u32, then red, green, blue as {offset, length, msb_right}.
-_RGB_FIELDS = struct.Struct("<III4xIII4xIII")
+_RGB_FIELDS = struct.Struct("<II4xII4xII")
 
 Converter = Callable[[Pixels], npt.NDArray[np.uint32] | npt.NDArray[np.uint16]]
 
