@@ -3,7 +3,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export SPICEBOX_CACHE ?= $(HOME)/.cache/spicebox
 
-.PHONY: setup demo test lint unit integration bench clean
+BOARD ?= qemu-x86_64
+
+.PHONY: setup demo test lint unit integration bench image test-image clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +32,16 @@ bench: setup
 	$(PY) -m bench.decode
 	$(PY) -m bench.desktop
 	$(PY) -m bench.latency
+
+# A board's bootable disk image in out/BOARD/ (minutes; root, as mmdebstrap --mode=root).
+image: setup
+	tools/setup.sh --image
+	PYTHONPATH=image-build $(PY) -m imagebuild build $(BOARD)
+
+# Slow: builds the qemu-x86_64 image and boots it; not part of `make test`.
+test-image:
+	$(MAKE) image BOARD=qemu-x86_64
+	$(PY) -m pytest -q -s tests/image
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

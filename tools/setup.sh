@@ -24,6 +24,9 @@ APT_PACKAGES=(
 )
 # `make bench` (tools/setup.sh --bench) also measures remote-viewer, the reference client.
 [ "${1:-}" != "--bench" ] || APT_PACKAGES+=(virt-viewer)
+# `make image` (tools/setup.sh --image): the image builder's tools, and UEFI firmware for
+# booting the images under QEMU.
+[ "${1:-}" != "--image" ] || APT_PACKAGES+=(dosfstools mtools fdisk zstd ovmf)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

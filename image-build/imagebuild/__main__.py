@@ -1,12 +1,15 @@
-"""``python -m imagebuild plan BOARD``: what the image of a board will hold; ``boards``:
-the boards there are."""
+"""``python -m imagebuild plan BOARD``: what the image of a board will hold; ``build
+BOARD``: the image; ``boards``: the boards there are."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from pathlib import Path
 
 from .boards import BoardError, load, names
+from .build import REPO, BuildError, build
 from .plan import plan
 
 
@@ -16,13 +19,20 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("boards", help="list the boards")
     show = commands.add_parser("plan", help="the packages and partitions of a board's image")
     show.add_argument("board")
+    make = commands.add_parser("build", help="build a board's image into out/BOARD/")
+    make.add_argument("board")
+    make.add_argument("--out", type=Path, help="default: out/BOARD")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="imagebuild: %(message)s")
     if args.command == "boards":
         print("\n".join(names()))
         return 0
     try:
         planned = plan(load(args.board))
-    except BoardError as exc:
+        if args.command == "build":
+            build(planned, args.out or REPO / "out" / args.board)
+            return 0
+    except (BoardError, BuildError) as exc:
         print(f"imagebuild: error: {exc}", file=sys.stderr)
         return 2
     board = planned.board

@@ -14,6 +14,7 @@ BOARD_DIR = Path(__file__).resolve().parents[2] / "board"
 ARCHES = ("amd64", "arm64")
 BOOT_METHODS = ("uefi", "raspberrypi")
 TABLES = ("gpt", "dos")
+DISPLAY_BACKENDS = ("auto", "kmsdrm", "fbdev")
 
 
 class BoardError(Exception):
@@ -39,6 +40,7 @@ class Board:
     cmdline: str
     boot_config: tuple[str, ...]  # config.txt lines (raspberrypi)
     partitions: Partitions
+    display_backend: str  # the image's display.backend default
     qemu: dict[str, Any]  # how the image rig boots it (QEMU boards only)
 
 
@@ -68,6 +70,8 @@ def load(name: str, directory: Path = BOARD_DIR) -> Board:
         boot_config=read.texts(boot, "config", "boot.", required=False),
         partitions=Partitions(read.choice(parts, "table", TABLES, "partitions."),
                               *(read.mib(parts, key) for key in ("boot", "root", "data"))),
+        display_backend=read.choice(doc.get("display", {"backend": "auto"}), "backend",
+                                    DISPLAY_BACKENDS, "display."),
         qemu=dict(doc.get("qemu", {})),
     )
     if board.boot_method == "raspberrypi" and board.partitions.table != "dos":

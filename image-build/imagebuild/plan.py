@@ -18,7 +18,8 @@ COMPONENTS = ("main", "non-free-firmware")
 BASE_PACKAGES = (
     "systemd", "systemd-sysv", "udev", "dbus", "polkitd", "network-manager",
     "systemd-timesyncd", "kmod", "ca-certificates", "python3", "python3-venv",
-    "libdrm2", "libgbm1", "libegl1", "libgles2", "liblz4-1", "libxkbcommon0", "xkb-data",
+    "libdrm2", "libgbm1", "libegl1", "libgles2", "libegl-mesa0", "libgl1-mesa-dri",
+    "liblz4-1", "libxkbcommon0", "xkb-data",
     "fonts-dejavu-core",
 )
 # GPT partition types (the Discoverable Partitions Specification's, so systemd finds the
