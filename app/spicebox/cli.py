@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="make a .vv file's connection the default profile")
     config_import.add_argument("file", type=Path, metavar="FILE.vv")
     config_import.add_argument("--name", help="the profile's name (default: from the file)")
+    config_pre = config_what.add_parser(
+        "preconfigure", parents=[configured],
+        help="store DIR/spicebox.toml and DIR/spicebox.vv (an image's boot partition) and "
+             "remove them; a refused file is renamed *.rejected beside spicebox-error.txt")
+    config_pre.add_argument("directory", type=Path, metavar="DIR")
     diag = commands.add_parser("diag", help="diagnostics for support")
     diag_what = diag.add_subparsers(dest="what", required=True)
     diag_input = diag_what.add_parser(
@@ -450,6 +455,10 @@ def _config(args: argparse.Namespace) -> int:
             print(get(config, args.key))
     elif args.what == "set":
         store.set(args.key, args.value)
+    elif args.what == "preconfigure":
+        from .config.preconfigure import preconfigure  # noqa: PLC0415 - boot time only
+        if preconfigure(store, args.directory):
+            return EXIT_USAGE
     else:
         name = import_vv_file(store, args.file, args.name)
         log.info("imported %s as profile %r, now the default", args.file, name)

@@ -4,16 +4,18 @@ UEFI firmware, and on first boot, with nothing configured, the kiosk shows setup
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from imagebuild.boards import load
+from imagebuild.plan import plan
 
 from spicebox.codecs.pixels import to_rgb
 from spicebox.ui.pages.home import HomePage
-from tests.rig.qemu import QemuServer
+from tests.rig.qemu import VGA_DEVICES, QemuServer
 from tests.rig.ui import UiDriver
 
 IMAGE = Path(__file__).parents[2] / "out" / "qemu-x86_64" / "disk.img"
@@ -24,16 +26,20 @@ pytestmark = pytest.mark.skipif(not IMAGE.is_file(),
                                 reason="run `make test-image` (it builds the image first)")
 
 
-def test_first_boot_shows_setup_on_the_screen(tmp_path: Path) -> None:
+def thin_client(tmp_path: Path, disk: Path = IMAGE) -> list[str]:
+    """QEMU's arguments for the qemu-x86_64 board booting ``disk`` (never written)."""
     board = load("qemu-x86_64")
     firmware = Path(board.qemu["firmware"])
     variables = tmp_path / "vars.fd"
     shutil.copy(firmware.with_name(firmware.name.replace("CODE", "VARS")), variables)
-    args = [*board.qemu["args"],
+    return [*board.qemu["args"],
             "-drive", f"if=pflash,format=raw,readonly=on,file={firmware}",
             "-drive", f"if=pflash,format=raw,file={variables}",
-            "-drive", f"file={IMAGE},if=virtio,format=raw,snapshot=on"]
-    with QemuServer(args, serial=True, memory=1024) as qemu:
+            "-drive", f"file={disk},if=virtio,format=raw,snapshot=on"]
+
+
+def test_first_boot_shows_setup_on_the_screen(tmp_path: Path) -> None:
+    with QemuServer(thin_client(tmp_path), serial=True, memory=1024) as qemu:
         started = time.monotonic()
         while True:
             shown = qemu.screendump().copy()
@@ -49,3 +55,33 @@ def test_first_boot_shows_setup_on_the_screen(tmp_path: Path) -> None:
                 "the kiosk never showed setup: see the serial console"
             time.sleep(2)
         print(f"power-on to setup on the screen: {time.monotonic() - started:.0f} s (TCG)")
+
+
+def test_a_vv_file_on_the_boot_partition_connects_the_kiosk(tmp_path: Path) -> None:
+    """Preconfigured the way an administrator does it from any PC: spicebox.vv on the
+    FAT partition. The box boots, stores it, and shows the server's screen (a SeaBIOS
+    QEMU on this machine, which the thin client reaches on its own network as 10.0.2.2)."""
+    disk = tmp_path / "disk.img"
+    subprocess.run(["cp", "--sparse=always", str(IMAGE), str(disk)], check=True)
+    with QemuServer(VGA_DEVICES["std"]) as server:
+        vv = tmp_path / "spicebox.vv"
+        vv.write_text(f"[virt-viewer]\ntype=spice\nhost=10.0.2.2\nport={server.port}\n"
+                      f"title=Lab desktop\n")
+        esp = f"{disk}@@{plan(load('qemu-x86_64')).partitions[0].start_mib}M"
+        subprocess.run(["mcopy", "-i", esp, str(vv), "::spicebox.vv"], check=True)
+        with QemuServer(thin_client(tmp_path, disk), serial=True, memory=1024,
+                        nic="user,model=virtio-net-pci") as client:
+            started = time.monotonic()
+            while True:
+                expected = server.screendump()
+                height, width, _ = expected.shape
+                shown = client.screendump()[:height, :width]
+                if shown.shape == expected.shape:  # (firmware and boot screens are smaller)
+                    differing = np.argwhere((shown != expected).any(axis=2))
+                    # SeaBIOS's text cursor blinks: its cell may differ, nothing else.
+                    if len(differing) == 0 or np.ptp(differing, axis=0).max() < 16:
+                        break
+                assert time.monotonic() - started < BOOT_TIMEOUT, \
+                    "the kiosk never showed the server's screen"
+                time.sleep(2)
+            print(f"power-on to the session's first frame: {time.monotonic() - started:.0f} s")

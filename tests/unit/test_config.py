@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from spicebox.cli import EXIT_USAGE, main
+from spicebox.config.preconfigure import preconfigure
 from spicebox.config.settings import MASK, Profile, pin_matches
 from spicebox.config.store import ConfigPaths, ConfigStore, describe, get, write_atomic
 from spicebox.config.target import ConfigError, load_vv
@@ -280,3 +281,39 @@ def test_the_admin_pin_is_stored_hashed(store: ConfigStore) -> None:
             store.set("system.admin-pin", bad)
     store.set("system.ui-locked", "yes")
     assert store.load().system.ui_locked is True
+
+
+def test_preconfiguring_from_a_boot_partition(store: ConfigStore, tmp_path: Path) -> None:
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "spicebox.toml").write_text(textwrap.dedent("""
+        [display]
+        rotation = "180"
+        [profiles.office]
+        host = "vdi.example.org"
+        tls-port = 5901
+        password = "from-the-admin"
+    """))
+    (boot / "spicebox.vv").write_text("[virt-viewer]\ntype=spice\nhost=10.0.2.2\n"
+                                      "port=5900\ntitle=lab\n")  # no delete-this-file
+    assert preconfigure(store, boot) == []
+    config = store.load()
+    assert config.display.rotation == "180"
+    assert config.profiles["office"].password == "from-the-admin"
+    assert config.default_profile == "lab"  # the .vv comes last: it is the default
+    assert "from-the-admin" not in store.paths.state.read_text()
+    assert list(boot.iterdir()) == []  # nothing lingers, passwords least of all
+
+
+def test_a_refused_preconfiguration_is_left_with_why(store: ConfigStore, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "spicebox.toml").write_text("[display]\nbackend = \"vga\"\n")
+    assert main(["config", "preconfigure", str(boot), "--config-dir",
+                 str(tmp_path / "config")]) == EXIT_USAGE
+    assert not (boot / "spicebox.toml").exists()
+    assert (boot / "spicebox.toml.rejected").exists()
+    assert "display.backend = 'vga' is not valid" in (boot / "spicebox-error.txt").read_text()
+    assert store.load().display.backend == "auto"

@@ -283,6 +283,20 @@ class ConfigStore:
                 del state[DEFAULT_PROFILE]
         return self._change(edit)
 
+    def merge_document(self, doc: Mapping[str, Any], source: str) -> Config:
+        """A whole TOML document of settings (an administrator's file) over the device's,
+        each secret into the secrets file; checked as a whole first."""
+        try:
+            _config_from(doc, complete=False)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+        public, secret = _split(doc)
+
+        def edit(state: Document, secrets: Document) -> None:
+            state.update(_merged(state, public))
+            secrets.update(_merged(secrets, secret))
+        return self._change(edit)
+
     def import_target(self, target: Target, name: str | None = None) -> tuple[str, Config]:
         """A ``.vv`` file's connection as the default profile, named ``name`` or after
         its title or host."""
@@ -306,6 +320,27 @@ def import_vv_file(store: ConfigStore, path: Path, name: str | None = None) -> s
         except OSError as exc:
             log.warning("could not delete %s as it asks: %s", path, exc.strerror)
     return name
+
+
+def _split(doc: Mapping[str, Any]) -> tuple[Document, Document]:
+    """A settings document's non-secret and secret values, each in the same layout."""
+    public: Document = {}
+    secret: Document = {}
+    for key, value in doc.items():
+        if key == PROFILES:
+            for name, table in value.items():
+                fields = fields_of(Profile)
+                for field_key, field_value in table.items():
+                    target = secret if fields[field_key].metadata["secret"] else public
+                    target.setdefault(PROFILES, {}).setdefault(name, {})[field_key] = field_value
+        elif key in SECTIONS:
+            fields = fields_of(SECTIONS[key])
+            for field_key, field_value in value.items():
+                target = secret if fields[field_key].metadata["secret"] else public
+                target.setdefault(key, {})[field_key] = field_value
+        else:
+            public[key] = value
+    return public, secret
 
 
 def _default_edit(name: str) -> Edit:
