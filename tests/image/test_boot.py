@@ -6,10 +6,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from evdev import ecodes as e
 from imagebuild.boards import load
 from imagebuild.plan import plan
 
@@ -38,23 +40,43 @@ def thin_client(tmp_path: Path, disk: Path = IMAGE) -> list[str]:
             "-drive", f"file={disk},if=virtio,format=raw,snapshot=on"]
 
 
-def test_first_boot_shows_setup_on_the_screen(tmp_path: Path) -> None:
+def wait_for_screen(qemu: QemuServer, expected: Callable[[int, int], np.ndarray],
+                    timeout: float, what: str) -> float:
+    """Seconds until the VM's screen shows ``expected(width, height)`` (the pointer's
+    corner aside)."""
+    started = time.monotonic()
+    while True:
+        shown = qemu.screendump().copy()
+        height, width, _ = shown.shape
+        wanted = expected(width, height)
+        for image in (shown, wanted):
+            image[:POINTER, :POINTER] = 0
+        if np.array_equal(shown, wanted):
+            return time.monotonic() - started
+        assert time.monotonic() - started < timeout, f"the screen never showed {what}"
+        time.sleep(1)
+
+
+def test_first_boot_shows_setup_and_takes_keys_from_the_keyboard(tmp_path: Path) -> None:
+    """Unconfigured, the kiosk shows setup; keys typed on the VM's keyboard (its kernel's
+    evdev device, read by the client) work it."""
+    ui = UiDriver(tmp_path / "config", kiosk=True)
+
+    def page(width: int, height: int) -> np.ndarray:
+        ui.app.resize(width, height)
+        return to_rgb(ui.render())
+    ui.open(HomePage(ui.app))
     with QemuServer(thin_client(tmp_path), serial=True, memory=1024) as qemu:
-        started = time.monotonic()
-        while True:
-            shown = qemu.screendump().copy()
-            height, width, _ = shown.shape
-            ui = UiDriver(tmp_path / "config", (width, height), kiosk=True)
-            ui.open(HomePage(ui.app))
-            expected = to_rgb(ui.render())
-            for image in (shown, expected):
-                image[:POINTER, :POINTER] = 0
-            if np.array_equal(shown, expected):
-                break
-            assert time.monotonic() - started < BOOT_TIMEOUT, \
-                "the kiosk never showed setup: see the serial console"
-            time.sleep(2)
-        print(f"power-on to setup on the screen: {time.monotonic() - started:.0f} s (TCG)")
+        seconds = wait_for_screen(qemu, page, BOOT_TIMEOUT, "setup")
+        print(f"power-on to setup on the screen: {seconds:.0f} s (TCG)")
+        assert qemu.qmp is not None
+        for down in (True, False):  # Enter, on "Connection profiles" (it has the focus)
+            qemu.qmp.execute("input-send-event", events=[
+                {"type": "key", "data": {"down": down, "key": {"type": "qcode",
+                                                               "data": "ret"}}}])
+        ui.key(e.KEY_ENTER)
+        assert ui.page.title == "Connection profiles"
+        wait_for_screen(qemu, page, 30, "the profiles page")
 
 
 def test_a_vv_file_on_the_boot_partition_connects_the_kiosk(tmp_path: Path) -> None:
