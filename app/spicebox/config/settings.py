@@ -71,12 +71,18 @@ def _choice(*choices: str) -> Parse:
     return parse
 
 
-def _port(value: object) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
-        raise ValueError("a port number from 1 to 65535 is expected")
-    return value
+def _whole(low: int, high: int, what: str) -> Parse:
+    """A whole number from ``low`` to ``high``, from TOML or typed text."""
+    def parse(value: object) -> int:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(f"{what} from {low} to {high} is expected")
+        return value
+    return parse
+
+
+_port = _whole(1, 65535, "a port number")
 
 
 def _host(value: object) -> str:
@@ -165,12 +171,7 @@ def _token(value: object) -> str:
     return text
 
 
-def _vmid(value: object) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 999999999:
-        raise ValueError("a VM id from 100 to 999999999 is expected")
-    return value
+_vmid = _whole(100, 999999999, "a VM id")
 
 
 _SIZE = re.compile(r"(\d+)x(\d+)")
@@ -193,12 +194,7 @@ def _sizes_text(sizes: tuple[tuple[int, int], ...]) -> str:
     return ",".join(f"{w}x{h}" for w, h in sizes)
 
 
-def _minutes(value: object) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1440:
-        raise ValueError("whole minutes from 0 (never) to 1440 are expected")
-    return value
+_minutes = _whole(0, 1440, "whole minutes (0: never)")
 
 
 def _keys(value: object) -> str:
