@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="store DIR/spicebox.toml and DIR/spicebox.vv (an image's boot partition) and "
              "remove them; a refused file is renamed *.rejected beside spicebox-error.txt")
     config_pre.add_argument("directory", type=Path, metavar="DIR")
+    identity = commands.add_parser(
+        "identity", help="print this device's public key (for enrolling it)")
+    identity.add_argument("--create", action="store_true",
+                          help="make the key first if there is none (first boot)")
+    identity.add_argument("--key", type=Path, metavar="FILE",
+                          help="default: /var/lib/spicebox/identity.key")
     diag = commands.add_parser("diag", help="diagnostics for support")
     diag_what = diag.add_subparsers(dest="what", required=True)
     diag_input = diag_what.add_parser(
@@ -465,6 +471,14 @@ def _config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _identity(args: argparse.Namespace) -> int:
+    from . import identity  # noqa: PLC0415 - first boot and enrolment only
+    path = args.key or identity.KEY_FILE
+    key = identity.create(path) if args.create else identity.load(path)
+    print(identity.public_key(key))
+    return EXIT_OK
+
+
 def _diag(args: argparse.Namespace) -> int:
     if args.what == "input":
         for line in describe_devices():
@@ -478,7 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False)
                         else logging.INFO, format="spicebox: %(message)s", stream=sys.stderr)
-    logging.getLogger().addHandler(RECENT)  # for the diagnostics page
+    if RECENT not in logging.getLogger().handlers:
+        logging.getLogger().addHandler(RECENT)  # for the diagnostics page
     try:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
@@ -492,7 +507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "connect": _connect, "run": _run, "setup": _setup, "config": _config, "diag": _diag}
+    "connect": _connect, "run": _run, "setup": _setup, "config": _config,
+    "identity": _identity, "diag": _diag}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,6 +3,7 @@ UEFI firmware, and on first boot, with nothing configured, the kiosk shows setup
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -107,3 +108,44 @@ def test_a_vv_file_on_the_boot_partition_connects_the_kiosk(tmp_path: Path) -> N
                     "the kiosk never showed the server's screen"
                 time.sleep(2)
             print(f"power-on to the session's first frame: {time.monotonic() - started:.0f} s")
+
+
+def test_first_boot_grows_the_data_partition_and_makes_the_device_key(
+        tmp_path: Path) -> None:
+    """Written to a larger disk (as to any SD card), the first boot grows the data
+    partition and its file system to the end, and makes the device's identity key."""
+    disk = tmp_path / "disk.img"
+    subprocess.run(["cp", "--sparse=always", str(IMAGE), str(disk)], check=True)
+    with disk.open("r+b") as f:
+        f.truncate(disk.stat().st_size + 1024 * 1024 * 1024)
+    ui = UiDriver(tmp_path / "config", kiosk=True)
+    ui.open(HomePage(ui.app))
+
+    def home(width: int, height: int) -> np.ndarray:
+        ui.app.resize(width, height)
+        return to_rgb(ui.render())
+    args = [a.replace(",snapshot=on", "") for a in thin_client(tmp_path, disk)]
+    with QemuServer(args, serial=True, memory=1024) as qemu:
+        wait_for_screen(qemu, home, BOOT_TIMEOUT, "setup")
+        assert qemu.qmp is not None
+        qemu.qmp.execute("system_powerdown")  # ACPI: systemd shuts down cleanly
+        assert qemu.process is not None
+        qemu.process.wait(120)
+    table = json.loads(subprocess.run(["sfdisk", "-J", str(disk)], capture_output=True,
+                                      text=True, check=True).stdout)["partitiontable"]
+    data = next(p for p in table["partitions"] if p.get("name") == "data")
+    sectors = disk.stat().st_size // 512
+    assert data["start"] + data["size"] >= sectors - 2048 - 34  # to the end (GPT backup)
+    part = tmp_path / "data.img"
+    subprocess.run(["dd", f"if={disk}", f"of={part}", "bs=512", f"skip={data['start']}",
+                    f"count={data['size']}", "status=none"], check=True)
+    info = subprocess.run(["dumpe2fs", "-h", str(part)], capture_output=True, text=True,
+                          check=True).stdout
+    blocks = int(next(line.split()[-1] for line in info.splitlines()
+                      if line.startswith("Block count:")))
+    block_size = int(next(line.split()[-1] for line in info.splitlines()
+                          if line.startswith("Block size:")))
+    assert blocks * block_size > 1000 * 1024 * 1024  # the file system grew with it
+    key = subprocess.run(["debugfs", "-R", "stat /identity.key", str(part)],
+                         capture_output=True, text=True, check=False).stdout
+    assert "Mode:  0600" in key, key

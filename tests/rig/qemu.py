@@ -153,9 +153,10 @@ class QemuServer:
 
     def stop(self) -> None:
         if self.qmp is not None:
-            with contextlib.suppress(OSError, RuntimeError):
+            with contextlib.suppress(OSError, RuntimeError):  # it may be gone (powered off)
                 self.qmp.execute("quit")
-            self.qmp.close()
+            with contextlib.suppress(OSError):
+                self.qmp.close()
             self.qmp = None
         if self.process is not None:
             try:
