@@ -37,6 +37,7 @@ from .logonce import LogOnce
 from .net.proxy import Proxy
 from .net.tls import TlsVerifier
 from .net.transport import CLOSE_TIMEOUT, ChannelConnection, Endpoint, open_stream
+from .notify import keep_alive
 from .spice.agent import ClipboardType
 from .spice.channel import Channel
 from .spice.constants import (
@@ -147,6 +148,7 @@ class Session:
                 self._tasks = tasks
                 serving = tasks.create_task(self._serve_main())
                 tasks.create_task(self._present_loop())
+                pings = tasks.create_task(keep_alive())
                 if self.local_input is not None:
                     self.local_input.start(self._on_local_input)
                 if screenshot is not None or screenshot_dir is not None:
@@ -163,6 +165,7 @@ class Session:
                     # Channels end by themselves once closed; anything still connecting
                     # is cancelled with the task group.
                     await asyncio.wait({serving}, timeout=CLOSE_TIMEOUT)
+                pings.cancel()
                 raise _Finished
         except* _Finished:
             pass

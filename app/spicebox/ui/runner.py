@@ -22,6 +22,7 @@ from ..display.base import Presenter
 from ..display.screenshot import save_png
 from ..input.evdev_source import EvdevInput
 from ..input.events import InputEvent, OutputResized, PointerMotion, QuitRequested
+from ..notify import keep_alive
 from .app import CLOSE, Job, SetupApp
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
     presenter.set_cursor(pointer, not app.blanked)
     dark = app.blanked
     shot_at = loop.time() + screenshot_after if screenshot is not None else None
+    pings = loop.create_task(keep_alive())
     try:
         while app.result is None:
             events, local[:] = [*presenter.events(), *local], []
@@ -142,9 +144,9 @@ async def show(app: SetupApp, presenter: Presenter, local_input: EvdevInput | No
             loop.remove_reader(fd)
         if local_input is not None:
             local_input.close()
-        for task in jobs:
+        for task in (*jobs, pings):
             task.cancel()
-        await asyncio.gather(*jobs, return_exceptions=True)
+        await asyncio.gather(*jobs, pings, return_exceptions=True)
     return app.result or CLOSE
 
 
