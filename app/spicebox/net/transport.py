@@ -41,17 +41,25 @@ class Endpoint:
         return f"{self.host}:{self.port}{' (TLS)' if self.tls else ''}{via}"
 
 
-async def open_stream(endpoint: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def _first_hop(endpoint: Endpoint) -> Stream:
+    """A TCP connection to the endpoint's proxy, or to the server itself."""
     first_hop = endpoint.proxy or endpoint
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
-            reader, writer = await asyncio.open_connection(first_hop.host, first_hop.port)
+            return await asyncio.open_connection(first_hop.host, first_hop.port)
     except TimeoutError:
         raise CannotConnect(f"no answer from {first_hop} within {CONNECT_TIMEOUT:.0f} s: "
                             f"check the address and the network") from None
     except OSError as exc:
         raise CannotConnect(f"cannot connect to {first_hop}: {exc.strerror or exc}: "
                             f"check the address, the port, and that it runs") from None
+
+
+async def open_stream(endpoint: Endpoint) -> Stream:
+    reader, writer = await _first_hop(endpoint)
     try:
         if endpoint.proxy is not None:
             await _tunnel(reader, writer, endpoint, endpoint.proxy)
@@ -119,17 +127,9 @@ async def fetch_certificate(endpoint: Endpoint) -> ServerCertificate:
 async def round_trip(endpoint: Endpoint) -> float:
     """Seconds to open a TCP connection to the endpoint's first hop (its proxy, or the
     server): the network's latency as diagnostics show it."""
-    first_hop = endpoint.proxy or endpoint
     loop = asyncio.get_running_loop()
     started = loop.time()
-    try:
-        async with asyncio.timeout(CONNECT_TIMEOUT):
-            _, writer = await asyncio.open_connection(first_hop.host, first_hop.port)
-    except TimeoutError:
-        raise CannotConnect(f"no answer from {first_hop} within {CONNECT_TIMEOUT:.0f} s"
-                            ) from None
-    except OSError as exc:
-        raise CannotConnect(f"cannot connect to {first_hop}: {exc.strerror or exc}") from None
+    _, writer = await _first_hop(endpoint)
     elapsed = loop.time() - started
     writer.transport.abort()
     return elapsed
