@@ -98,6 +98,11 @@ class Page:
         """Esc, or the Back button."""
         self.app.back()
 
+    def leave(self, done: str) -> None:
+        """Back to the page underneath, which says what was ``done`` here."""
+        self.app.back()
+        self.app.page.say(done)
+
     def shown(self) -> None:
         """The page is on top again (the one above it closed): show what changed."""
 

@@ -128,5 +128,4 @@ class AdminPinPage(Page):
         except ConfigError as exc:
             self.say(str(exc), error=True)
             return
-        self.app.back()
-        self.app.page.say(done)
+        self.leave(done)

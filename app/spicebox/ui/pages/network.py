@@ -120,8 +120,7 @@ class WiredPage(Page):
             self.say(str(result), error=True)
             return
         way = "DHCP" if self.mode.value == DHCP else f"{self.address.text.strip()}"
-        self.app.back()
-        self.app.page.say(f"{self.device.interface}: {way} applied")
+        self.leave(f"{self.device.interface}: {way} applied")
 
 
 class WifiPage(Page):
@@ -189,5 +188,4 @@ class JoinPage(Page):
         if isinstance(result, Exception):
             self.say(str(result), error=True)
             return
-        self.app.back()
-        self.app.page.say(f"Joined {self.network.name}")
+        self.leave(f"Joined {self.network.name}")

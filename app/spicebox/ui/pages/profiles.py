@@ -157,8 +157,7 @@ class ProfilePage(Page):
         except ConfigError as exc:
             self.say(str(exc), error=True)
             return
-        self.app.back()
-        self.app.page.say(f"Saved profile {name}")
+        self.leave(f"Saved profile {name}")
 
     def delete(self) -> None:
         assert self.name is not None
@@ -167,8 +166,7 @@ class ProfilePage(Page):
         except ConfigError as exc:
             self.say(str(exc), error=True)
             return
-        self.app.back()
-        self.app.page.say(f"Deleted profile {self.name}")
+        self.leave(f"Deleted profile {self.name}")
 
     def fetch(self) -> None:
         """Trust on first use: fetch the server's (or the Proxmox VE API's) certificate and
@@ -305,8 +303,7 @@ class ImportPage(Page):
         except ConfigError as exc:
             self.say(str(exc), error=True)
             return
-        self.app.back()
-        self.app.page.say(f"Imported {path.name} as profile {name}, now the default")
+        self.leave(f"Imported {path.name} as profile {name}, now the default")
 
 
 def _vv_files(directories: tuple[Path, ...]) -> list[Path]:
