@@ -296,6 +296,30 @@ def _run(args: argparse.Namespace) -> int:
         assert presenter is not None
         return _show(args, store, config, presenter, first, kiosk=True, idle=idle) == CONNECT
 
+    def screen(config: Config) -> Presenter:
+        """The presenter for this configuration: the one open, unless the backend or the
+        rotation asked for changed in setup."""
+        nonlocal presenter, shown_on
+        wanted = (resolve_backend(args.backend or config.display.backend),
+                  config.display.rotation)
+        if presenter is not None and wanted != shown_on:
+            presenter.close()
+            presenter = None
+        if presenter is None:
+            try:
+                presenter = _presenter(args, config, "spicebox")
+            except DisplayUnavailable as exc:
+                if args.backend or config.display.backend == "auto":
+                    raise
+                # A backend chosen in setup that cannot open must not leave the box
+                # without a screen to choose another one on.
+                log.error("%s; using display.backend auto instead", exc)
+                presenter = _presenter(args, dataclasses.replace(
+                    config, display=dataclasses.replace(config.display, backend="auto")),
+                    "spicebox")
+            shown_on = wanted  # what was asked for: it is not tried again until it changes
+        return presenter
+
     try:
         while True:
             try:
@@ -303,9 +327,7 @@ def _run(args: argparse.Namespace) -> int:
             except ConfigError as exc:
                 if good is None:  # nothing to fall back on: say so, and read it again
                     log.error("error: %s; reading it again in %.0f s", exc, delay)
-                    if presenter is None:
-                        presenter = _presenter(args, Config(), "spicebox")
-                        shown_on = (presenter.name, Config().display.rotation)
+                    screen(Config())
                     if not show(Config(), functools.partial(
                             ReconnectPage, server="the configuration", problem=str(exc),
                             retry_in=delay, setup=False)):
@@ -314,24 +336,7 @@ def _run(args: argparse.Namespace) -> int:
                     continue
                 log.error("%s; the last good configuration stays in force", exc)
                 config = good
-            screen = (resolve_backend(args.backend or config.display.backend),
-                      config.display.rotation)
-            if presenter is not None and screen != shown_on:
-                presenter.close()  # display.backend or .rotation was changed in setup
-                presenter = None
-            if presenter is None:
-                try:
-                    presenter, shown_on = _presenter(args, config, "spicebox"), screen
-                except DisplayUnavailable as exc:
-                    if args.backend or config.display.backend == "auto":
-                        raise
-                    # A backend chosen in setup that cannot open must not leave the box
-                    # without a screen to choose another one on.
-                    log.error("%s; using display.backend auto instead", exc)
-                    config = dataclasses.replace(config, display=dataclasses.replace(
-                        config.display, backend="auto"))
-                    presenter = _presenter(args, config, "spicebox")
-                    shown_on = (presenter.name, config.display.rotation)
+            shown = screen(config)
             locked = config.system.ui_locked
             if config.default_profile is None:
                 if locked:
@@ -345,7 +350,7 @@ def _run(args: argparse.Namespace) -> int:
             try:
                 profile = config.profile()
                 target = asyncio.run(resolve(profile))
-                session = _session(args, config, target, presenter)
+                session = _session(args, config, target, shown)
                 asyncio.run(_serve(session, args))
             except (CannotConnect, ProtocolError, TlsVerificationFailed, ConfigError) as exc:
                 problem = str(exc)
