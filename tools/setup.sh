@@ -8,6 +8,8 @@ APT_PACKAGES=(
   qemu-system-x86     # the reference SPICE server (QEMU 7.2 + spice-server 0.15)
   busybox-static      # the console test guest's userland
   python3-venv python3-dev gcc
+  libc6-dev           # headers and the static libc: python-evdev, and the console guest's
+                      # drmcursor (gcc -static); only a Recommends of gcc
   linux-libc-dev      # input.h, which python-evdev is built against
   ca-certificates
   liblz4-1            # the LZ4 image decoder (ctypes, see codecs/lz4.py)
