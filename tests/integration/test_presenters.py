@@ -14,6 +14,8 @@ from spicebox import sdl_loader
 from spicebox.canvas.monitors import Monitor
 from spicebox.canvas.surface import Box, Surface
 from spicebox.config.target import parse_uri
+from spicebox.display.base import Presenter
+from spicebox.display.rotate import Rotated, Rotation
 from spicebox.display.sdl import SdlPresenter
 from tests.guests import console
 from tests.rig.client import ClientThread, assert_shows_guest_screen
@@ -21,12 +23,17 @@ from tests.rig.qemu import RGB, VGA_DEVICES, QemuServer
 from tests.rig.xvfb import window_named, xvfb
 
 
-def test_x11_window_equals_the_canvas(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("degrees", [0, 90])
+def test_x11_window_equals_the_canvas(monkeypatch: pytest.MonkeyPatch, degrees: int) -> None:
+    """Exactly the guest's screen, or it turned (display.rotation) for a screen mounted
+    on its side."""
+    def presenter() -> Presenter:
+        sdl = SdlPresenter("x11", "test")
+        return Rotated(sdl, Rotation(degrees)) if degrees else sdl
     with xvfb() as display:
         monkeypatch.setenv("DISPLAY", display)
         with QemuServer(VGA_DEVICES["std"]) as qemu, \
-                ClientThread(parse_uri(qemu.uri()),
-                             presenter=lambda: SdlPresenter("x11", "test")) as client:
+                ClientThread(parse_uri(qemu.uri()), presenter=presenter) as client:
             assert_shows_guest_screen(client, qemu)
 
             def window() -> RGB:
@@ -40,7 +47,7 @@ def test_x11_window_equals_the_canvas(monkeypatch: pytest.MonkeyPatch) -> None:
             while True:
                 # The window lags the canvas by at most one refresh; the cursor may blink.
                 shown, held = client.in_loop(window), client.snapshot()
-                if held is not None and np.array_equal(shown, held):
+                if held is not None and np.array_equal(shown, np.rot90(held, -degrees // 90)):
                     break
                 assert time.monotonic() < deadline, "the window never matched the canvas"
                 time.sleep(0.1)
