@@ -23,12 +23,14 @@ APT_PACKAGES=(
   # mmdebstrap (root mode mounts /proc and /sys in it with mount(8); gpg lets it check the
   # mirror's signatures), packed into an ext4 image with mkfs.ext4 -d, without loop mounts.
   mmdebstrap mount gpg e2fsprogs
+  zstd                # firmware update bundles (spicebox update install)
+  iproute2            # ip: addresses in the network namespace of the network-watch test
 )
 # `make bench` (tools/setup.sh --bench) also measures remote-viewer, the reference client.
 [ "${1:-}" != "--bench" ] || APT_PACKAGES+=(virt-viewer)
 # `make image` (tools/setup.sh --image): the image builder's tools, and UEFI firmware for
 # booting the images under QEMU.
-[ "${1:-}" != "--image" ] || APT_PACKAGES+=(dosfstools mtools fdisk zstd ovmf)
+[ "${1:-}" != "--image" ] || APT_PACKAGES+=(dosfstools mtools fdisk ovmf)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

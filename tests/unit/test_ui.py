@@ -3,6 +3,7 @@ keyboard; the result is checked in the configuration it leaves behind."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -252,6 +253,33 @@ def test_pages_scale_with_the_screen(tmp_path: Path, size: tuple[int, int]) -> N
     ring_top = rows[0]
     thickness = int(((pixels[ring_top:ring_top + 40, size[0] // 2] & 0xFFFFFF) == focus).sum())
     assert thickness == max(1, round(3 * min(size[0] / 800, size[1] / 480)))
+
+
+def test_the_reconnect_screen_tries_again_when_the_network_comes_back(
+        tmp_path: Path) -> None:
+    ui = UiDriver(tmp_path / "config", kiosk=True)
+    ui.open(ReconnectPage(ui.app, "vdi:5900", "unreachable", 30.0, network=lambda: asyncio.sleep(0)))
+    ui.settle()
+    assert ui.app.result == CONNECT
+
+
+def test_the_network_coming_back_does_not_leave_setup(tmp_path: Path) -> None:
+    ui = UiDriver(tmp_path / "config", kiosk=True)
+    ui.open(ReconnectPage(ui.app, "vdi:5900", "unreachable", 30.0, network=lambda: asyncio.sleep(0)))
+    ui.tap("Setup")
+    ui.settle()
+    assert ui.app.result is None and ui.page.title == "Spicebox setup"
+
+
+def test_without_rtnetlink_the_countdown_goes_on(tmp_path: Path) -> None:
+    async def unsupported() -> None:
+        raise OSError(97, "Address family not supported by protocol")
+    ui = UiDriver(tmp_path / "config", kiosk=True)
+    ui.open(ReconnectPage(ui.app, "vdi:5900", "unreachable", 4.0, network=unsupported))
+    ui.settle()
+    assert ui.app.result is None
+    ui.tick(5)
+    assert ui.app.result == CONNECT
 
 
 def test_a_locked_box_has_no_setup(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,12 @@ READ_SIZE = 256 * 1024
 CONNECT_TIMEOUT = 10.0
 LINK_TIMEOUT = 10.0  # a server that accepts but never answers the link is as good as down
 CLOSE_TIMEOUT = 2.0
+# A link that died (a cable pulled, a NAT that forgot the connection) ends the session in
+# about 11 s instead of the kernel's two hours, so the kiosk can say so and reconnect:
+# probes after 5 s of silence, every 2 s, the third unanswered one ends it; data sent and
+# not acknowledged for as long ends it too.
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES = 5, 2, 3
+USER_TIMEOUT_MS = (KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_PROBES) * 1000
 
 
 class CannotConnect(Exception):
@@ -49,13 +56,24 @@ async def _first_hop(endpoint: Endpoint) -> Stream:
     first_hop = endpoint.proxy or endpoint
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
-            return await asyncio.open_connection(first_hop.host, first_hop.port)
+            reader, writer = await asyncio.open_connection(first_hop.host, first_hop.port)
     except TimeoutError:
         raise CannotConnect(f"no answer from {first_hop} within {CONNECT_TIMEOUT:.0f} s: "
                             f"check the address and the network") from None
     except OSError as exc:
         raise CannotConnect(f"cannot connect to {first_hop}: {exc.strerror or exc}: "
                             f"check the address, the port, and that it runs") from None
+    _notice_a_dead_link(writer.get_extra_info("socket"))
+    return reader, writer
+
+
+def _notice_a_dead_link(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in ((socket.TCP_KEEPIDLE, KEEPALIVE_IDLE),
+                          (socket.TCP_KEEPINTVL, KEEPALIVE_INTERVAL),
+                          (socket.TCP_KEEPCNT, KEEPALIVE_PROBES),
+                          (socket.TCP_USER_TIMEOUT, USER_TIMEOUT_MS)):
+        sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 async def open_stream(endpoint: Endpoint) -> Stream:
