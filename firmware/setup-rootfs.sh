@@ -3,9 +3,14 @@
 set -eu
 useradd --system --home-dir /var/lib/spicebox --shell /usr/sbin/nologin \
     --groups video,render,input,audio spicebox
-mkdir -p /var/lib/spicebox /boot/efi
+# /data: the data partition's mount point (the root itself is read-only on the device).
+mkdir -p /var/lib/spicebox /boot/efi /data
 chown spicebox:spicebox /var/lib/spicebox
 systemctl enable spicebox-kiosk.service spicebox-preconfigure.service \
-    spicebox-identity.service NetworkManager.service
+    spicebox-identity.service spicebox-boot-check.service NetworkManager.service
+# The boot loader is firmware like the rest: it changes with an update, not on its own.
+systemctl mask systemd-boot-update.service
 # No login prompt on the display; the serial console keeps one for the test rig.
 systemctl mask getty@tty1.service
+# The initramfs was made when the kernel was installed, before firmware/rootfs was added.
+update-initramfs -u -k all

@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ from .spice.errors import AccessDenied, ProtocolError
 from .spice.link import check_password
 from .spice.policy import DecodingPolicy
 from .spice.recording import Recorder
+from .system.update import Device, UpdateError, install, status
 
 if TYPE_CHECKING:
     from .ui.app import Idle, Page, SetupApp
@@ -54,6 +56,7 @@ _EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
     (AccessDenied, EXIT_AUTH),
     (TlsVerificationFailed, EXIT_TLS),
     (ProtocolError, EXIT_PROTOCOL),
+    (UpdateError, EXIT_USAGE),
 )
 
 log = logging.getLogger("spicebox")
@@ -119,6 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
                           help="make the key first if there is none (first boot)")
     identity.add_argument("--key", type=Path, metavar="FILE",
                           help="default: /var/lib/spicebox/identity.key")
+    update = commands.add_parser("update", help="firmware updates into the other root slot (A/B)")
+    update_what = update.add_subparsers(dest="what", required=True)
+    update_what.add_parser("status", help="the running slot, and what each slot holds")
+    update_install = update_what.add_parser(
+        "install", help="write an update bundle (out/BOARD/update.tar) into the slot not "
+                        "running; it boots next, and the running one comes back if it fails")
+    update_install.add_argument("bundle", metavar="BUNDLE", help="a file, or - to read it "
+                                "from standard input (curl URL | spicebox update install -)")
+    update_install.add_argument("--downgrade", action="store_true",
+                                help="install a bundle older than the running firmware")
+    update_install.add_argument("--reboot", action="store_true",
+                                help="restart into it once it is written")
     diag = commands.add_parser("diag", help="diagnostics for support")
     diag_what = diag.add_subparsers(dest="what", required=True)
     diag_input = diag_what.add_parser(
@@ -484,6 +499,28 @@ def _identity(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _update(args: argparse.Namespace) -> int:
+    device = Device()
+    if args.what == "status":
+        print("\n".join(status(device)))
+        return EXIT_OK
+    if args.bundle == "-":
+        installed = install(sys.stdin.buffer, device, allow_older=args.downgrade)
+    else:
+        try:
+            with open(args.bundle, "rb") as bundle:
+                installed = install(bundle, device, allow_older=args.downgrade)
+        except FileNotFoundError:
+            raise UpdateError(f"no bundle {args.bundle}") from None
+    where = f"Spicebox {installed.version} is in slot {installed.slot.upper()}"
+    if args.reboot:
+        log.info("%s: restarting into it", where)
+        subprocess.run(["systemctl", "reboot"], check=True)
+    else:
+        log.info("%s and starts at the next boot (systemctl reboot)", where)
+    return EXIT_OK
+
+
 def _diag(args: argparse.Namespace) -> int:
     if args.what == "input":
         for line in describe_devices():
@@ -513,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "connect": _connect, "run": _run, "setup": _setup, "config": _config,
-    "identity": _identity, "diag": _diag}
+    "identity": _identity, "update": _update, "diag": _diag}
 
 if __name__ == "__main__":
     sys.exit(main())

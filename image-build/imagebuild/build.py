@@ -6,23 +6,33 @@
    no documentation), then the client in a virtualenv at /opt/spicebox, then the
    firmware's files (``firmware/rootfs``) and ``firmware/setup-rootfs.sh`` run inside it.
 3. The partitions as files, with no loop mounts: the boot partition with ``mkfs.vfat``
-   and mtools (systemd-boot, one kernel and initrd per slot, one loader entry per slot),
-   both root slots with ``mkfs.ext4 -d``, the data partition empty; then ``sfdisk`` writes
-   the table into the disk image and ``dd`` places each partition at its offset.
-4. ``out/<board>/``: ``disk.img`` (sparse), ``disk.img.zst``, ``SHA256SUMS`` and
-   ``manifest.json`` (board, client version, every package and its version).
+   and mtools (systemd-boot, slot A's kernel, initrd and loader entry), slot A's root with
+   ``mkfs.ext4 -d``, the data partition empty, slot B blank until the first update; then
+   ``sfdisk`` writes the table into the disk image and ``dd`` places each partition.
+4. ``out/<board>/``: ``disk.img`` (sparse), ``disk.img.zst``, ``update.tar`` (the same
+   firmware as an update bundle, see spicebox.system.update), ``SHA256SUMS`` and
+   ``manifest.json`` (board, version, every package and its version, the bundle's files).
+
+The version is the client's and the build time, ``SOURCE_DATE_EPOCH`` (by default the
+last commit's time), which also dates every file the build makes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from spicebox import __version__
+from spicebox.system import slots
+from spicebox.system.update import RELEASE, ROOT_MEMBER, describe, write_bundle
 
 from .boards import Board
 from .plan import COMPONENTS, SUITE, Plan
@@ -63,22 +73,49 @@ def build(plan: Plan, out: Path) -> Path:
     if board.boot_method != "uefi":
         raise BuildError(f"{board.name}: {board.boot_method} boot is not done yet")
     check_tools()
+    epoch = source_date_epoch()
+    release = {"board": board.name, "version": firmware_version(epoch), "build": epoch}
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="imagebuild-", dir=out) as scratch:
         work = Path(scratch)
         wheels = _wheels(board, work / "wheels")
         root = work / "root"
-        _root_filesystem(plan, wheels, root)
-        disk = _disk(plan, root, work)
-        manifest = _manifest(plan, root)
+        _root_filesystem(plan, wheels, root, release, epoch)
+        disk, files = _disk(plan, root, work, release)
+        manifest = {**release, **_contents(plan, root), "cmdline": board.cmdline,
+                    "files": {name: describe(path) for name, path in files.items()}}
+        _run(["zstd", "-q", "-T0", "-9", "--long", str(files["root.img"]), "-o",
+              str(work / ROOT_MEMBER)], "compressing the root image")
+        with (out / "update.tar").open("wb") as bundle:
+            write_bundle(bundle, manifest, {slots.KERNEL: files[slots.KERNEL],
+                                            slots.INITRD: files[slots.INITRD],
+                                            ROOT_MEMBER: work / ROOT_MEMBER}, epoch)
         final = out / "disk.img"
         disk.replace(final)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     _run(["zstd", "-q", "-f", "-T0", "-3", str(final)], "compressing the image")
-    sums = [f"{_sha256(out / name)}  {name}" for name in ("disk.img", "disk.img.zst")]
+    sums = [f"{describe(out / name)['sha256']}  {name}" for name in
+            ("disk.img", "disk.img.zst", "update.tar")]
     (out / "SHA256SUMS").write_text("\n".join(sums) + "\n")
-    log.info("built %s (%s)", final, board.name)
+    log.info("built %s (%s %s)", final, board.name, release["version"])
     return final
+
+
+def source_date_epoch() -> int:
+    """What dates the build: $SOURCE_DATE_EPOCH, or the last commit's time."""
+    given = os.environ.get("SOURCE_DATE_EPOCH")
+    if given is None:
+        done = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%ct"],
+                              capture_output=True, text=True, check=False)
+        given = done.stdout.strip()
+    if not given.isdigit():
+        raise BuildError("set SOURCE_DATE_EPOCH (seconds since 1970): the build is dated "
+                         "by the last commit, and this tree has none")
+    return int(given)
+
+
+def firmware_version(epoch: int) -> str:
+    return f"{__version__}-{datetime.fromtimestamp(epoch, UTC):%Y%m%d.%H%M}"
 
 
 def _wheels(board: Board, directory: Path) -> Path:
@@ -94,7 +131,8 @@ def _wheels(board: Board, directory: Path) -> Path:
     return directory
 
 
-def _root_filesystem(plan: Plan, wheels: Path, root: Path) -> None:
+def _root_filesystem(plan: Plan, wheels: Path, root: Path, release: dict[str, Any],
+                     epoch: int) -> None:
     log.info("root filesystem (mmdebstrap, a few minutes)")
     # The board's defaults, under the device's own settings (spicebox's read-only layer).
     board_files = wheels.parent / "board-files"
@@ -102,6 +140,9 @@ def _root_filesystem(plan: Plan, wheels: Path, root: Path) -> None:
     (board_files / "etc/spicebox/spicebox.toml").write_text(
         f"# {plan.board.name}'s defaults; what is set on the device goes to "
         f"/var/lib/spicebox.\n[display]\nbackend = \"{plan.board.display_backend}\"\n")
+    # Which firmware this root is, for `spicebox update` (spicebox.system.update.RELEASE).
+    (board_files / RELEASE.relative_to("/")).parent.mkdir(parents=True)
+    (board_files / RELEASE.relative_to("/")).write_text(json.dumps(release) + "\n")
     install_client = (
         f'mkdir -p "$1/tmp/wheels" && cp {wheels}/*.whl "$1/tmp/wheels/" && '
         'chroot "$1" python3 -m venv /opt/spicebox && '
@@ -117,79 +158,66 @@ def _root_filesystem(plan: Plan, wheels: Path, root: Path) -> None:
           f"--customize-hook=sync-in {board_files} /",
           f"--customize-hook=copy-in {FIRMWARE / 'setup-rootfs.sh'} /tmp",
           '--customize-hook=chroot "$1" sh /tmp/setup-rootfs.sh && rm "$1/tmp/setup-rootfs.sh"',
-          SUITE, str(root)], "making the root filesystem")
+          SUITE, str(root)], "making the root filesystem",
+         {"SOURCE_DATE_EPOCH": str(epoch)})
 
 
-def _disk(plan: Plan, root: Path, work: Path) -> Path:
+def _disk(plan: Plan, root: Path, work: Path,
+          release: dict[str, Any]) -> tuple[Path, dict[str, Path]]:
+    """The disk image, and the firmware's files for the update bundle."""
     log.info("partitions and disk image")
-    boot, root_a, root_b, data = plan.partitions
+    boot, root_a, _, data = plan.partitions
     esp = work / "esp"
-    kernel = sorted((root / "boot").glob("vmlinuz-*"))[-1]
-    initrd = sorted((root / "boot").glob("initrd.img-*"))[-1]
+    firmware = {slots.KERNEL: sorted((root / "boot").glob("vmlinuz-*"))[-1],
+                slots.INITRD: sorted((root / "boot").glob("initrd.img-*"))[-1]}
     (esp / "EFI" / "BOOT").mkdir(parents=True)
-    (esp / "loader" / "entries").mkdir(parents=True)
+    (esp / slots.ENTRIES).mkdir(parents=True)
+    (esp / "a").mkdir()
     shutil.copy(root / "usr/lib/systemd/boot/efi/systemd-bootx64.efi",
                 esp / "EFI/BOOT/BOOTX64.EFI")
-    for slot in ("a", "b"):
-        (esp / slot).mkdir()
-        shutil.copy(kernel, esp / slot / "linux")
-        shutil.copy(initrd, esp / slot / "initrd")
-        (esp / "loader/entries" / f"spicebox-{slot}.conf").write_text(
-            f"title Spicebox (slot {slot.upper()})\nlinux /{slot}/linux\n"
-            f"initrd /{slot}/initrd\noptions root=PARTLABEL=root-{slot} rw "
-            f"{plan.board.cmdline}\n")
-    (esp / "loader/loader.conf").write_text("default spicebox-a.conf\ntimeout 0\n")
+    for name, path in firmware.items():
+        shutil.copy(path, esp / "a" / name)
+    # Slot A as kept (no boot counting): slot B gets its entry from the first update.
+    (esp / slots.ENTRIES / slots.entry_name("a")).write_text(
+        slots.entry_text("a", 1, release["version"], plan.board.cmdline))
+    # No default: systemd-boot's own order (slots.boot_order) picks the slot.
+    (esp / "loader/loader.conf").write_text("timeout 0\n")
     files = {part.label: work / f"{part.label}.img" for part in plan.partitions}
     _run(["mkfs.vfat", "-C", "-n", "BOOT", str(files["boot"]), str(boot.size_mib * 1024)],
          "making the boot partition")
     _run(["mcopy", "-s", "-i", str(files["boot"]), *map(str, esp.iterdir()), "::"],
          "filling the boot partition")
-    uid = _uid_of(root, "spicebox")
-    for part, tree in ((root_a, root), (root_b, root), (data, None)):
-        _run(["mkfs.ext4", "-q", "-L", part.label,
-              *(["-d", str(tree)] if tree else ["-E", f"root_owner={uid}:{uid}"]),
-              str(files[part.label]), f"{part.size_mib}M"], f"making {part.label}")
+    _run(["mkfs.ext4", "-q", "-L", root_a.label, "-d", str(root), str(files[root_a.label]),
+          f"{root_a.size_mib}M"], f"making {root_a.label}")
+    _run(["mkfs.ext4", "-q", "-L", data.label, str(files[data.label]), f"{data.size_mib}M"],
+         f"making {data.label}")
     disk = work / "disk.img"
     with disk.open("wb") as f:
         f.truncate(plan.disk_mib * 1024 * 1024)
     subprocess.run(["sfdisk", "-q", str(disk)], input=plan.sfdisk_script(), text=True,
                    check=True)
-    for part in plan.partitions:
+    for part in (boot, root_a, data):
         _run(["dd", f"if={files[part.label]}", f"of={disk}", "bs=1M", f"seek={part.start_mib}",
               "conv=notrunc,sparse", "status=none"], f"placing {part.label}")
-    return disk
+    return disk, {**firmware, "root.img": files[root_a.label]}
 
 
-def _uid_of(root: Path, user: str) -> int:
-    for line in (root / "etc/passwd").read_text().splitlines():
-        fields = line.split(":")
-        if fields[0] == user:
-            return int(fields[2])
-    raise BuildError(f"the root filesystem has no user {user}: see firmware/setup-rootfs.sh")
-
-
-def _manifest(plan: Plan, root: Path) -> dict[str, object]:
+def _contents(plan: Plan, root: Path) -> dict[str, object]:
+    """What the root holds: for the manifest."""
     listed = subprocess.run(["chroot", str(root), "dpkg-query", "-W",
                              "-f=${Package} ${Version}\n"],
                             capture_output=True, text=True, check=True).stdout
     client = subprocess.run([str(root / "opt/spicebox/bin/python"), "-c",
                              "import spicebox; print(spicebox.__version__)"],
                             capture_output=True, text=True, check=False).stdout.strip()
-    return {"board": plan.board.name, "arch": plan.board.arch, "suite": SUITE,
+    return {"arch": plan.board.arch, "suite": SUITE,
             "spicebox": client or "unknown",
             "packages": dict(line.split(" ", 1) for line in listed.splitlines() if line)}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _run(argv: list[str], what: str) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+def _run(argv: list[str], what: str, env: dict[str, str] | None = None) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False,
+                          env=None if env is None else {**os.environ, **env})
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
         raise BuildError(f"{what} failed ({argv[0]} exited {done.returncode}):\n{tail}")

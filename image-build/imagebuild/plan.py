@@ -14,10 +14,12 @@ SUITE = "bookworm"
 COMPONENTS = ("main", "non-free-firmware")
 # Every image: the init system and the services the client talks to over D-Bus, and the
 # libraries the Python client loads at run time (SDL's KMS driver opens DRM, GBM and EGL;
-# the LZ4 decoder and the keyboard layouts are ctypes bindings).
+# the LZ4 decoder and the keyboard layouts are ctypes bindings); e2fsck for the data
+# partition (in the initramfs) and zstd for updates (spicebox update install).
 BASE_PACKAGES = (
     "systemd", "systemd-sysv", "udev", "dbus", "polkitd", "network-manager",
     "systemd-timesyncd", "kmod", "ca-certificates", "python3", "python3-venv",
+    "e2fsprogs", "zstd",
     "libdrm2", "libgbm1", "libegl1", "libgles2", "libegl-mesa0", "libgl1-mesa-dri",
     "liblz4-1", "libxkbcommon0", "xkb-data",
     "fonts-dejavu-core",

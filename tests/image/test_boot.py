@@ -1,8 +1,11 @@
 """`make test-image`: the qemu-x86_64 image (built by `make image`) boots under QEMU with
-UEFI firmware, and on first boot, with nothing configured, the kiosk shows setup."""
+UEFI firmware: into setup when nothing is configured, into the session when a .vv file is
+on its boot partition; its root stays read-only; an update in the other slot boots, or
+falls back when it does not."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -14,19 +17,25 @@ import numpy as np
 import pytest
 from evdev import ecodes as e
 from imagebuild.boards import load
-from imagebuild.plan import plan
+from imagebuild.plan import Partition, plan
 
 from spicebox.codecs.pixels import to_rgb
+from spicebox.system import slots
+from spicebox.system.update import Device, install
 from spicebox.ui.pages.home import HomePage
+from tests.guests import console
 from tests.rig.qemu import VGA_DEVICES, QemuServer
 from tests.rig.ui import UiDriver
 
-IMAGE = Path(__file__).parents[2] / "out" / "qemu-x86_64" / "disk.img"
+OUT = Path(__file__).parents[2] / "out" / "qemu-x86_64"
+IMAGE = OUT / "disk.img"
 BOOT_TIMEOUT = 300.0  # TCG, no KVM: about a minute and a half here
+PARTITIONS = {part.label: part for part in plan(load("qemu-x86_64")).partitions}
 POINTER = 32  # the fbdev presenter draws its arrow in the top-left corner
 
-pytestmark = pytest.mark.skipif(not IMAGE.is_file(),
-                                reason="run `make test-image` (it builds the image first)")
+pytestmark = [pytest.mark.skipif(not IMAGE.is_file(),
+                                 reason="run `make test-image` (it builds the image first)"),
+              pytest.mark.timeout(4 * BOOT_TIMEOUT)]  # the fallback boots four times
 
 
 def thin_client(tmp_path: Path, disk: Path = IMAGE) -> list[str]:
@@ -39,6 +48,58 @@ def thin_client(tmp_path: Path, disk: Path = IMAGE) -> list[str]:
             "-drive", f"if=pflash,format=raw,readonly=on,file={firmware}",
             "-drive", f"if=pflash,format=raw,file={variables}",
             "-drive", f"file={disk},if=virtio,format=raw,snapshot=on"]
+
+
+def copy_of_image(tmp_path: Path, grow_mib: int = 0) -> Path:
+    disk = tmp_path / "disk.img"
+    subprocess.run(["cp", "--sparse=always", str(IMAGE), str(disk)], check=True)
+    if grow_mib:
+        with disk.open("r+b") as f:
+            f.truncate(disk.stat().st_size + grow_mib * 1024 * 1024)
+    return disk
+
+
+def esp(disk: Path) -> str:
+    """mtools' name for the disk's EFI system partition."""
+    return f"{disk}@@{PARTITIONS['boot'].start_mib}M"
+
+
+def read_partition(disk: Path, part: Partition, out: Path) -> Path:
+    subprocess.run(["dd", f"if={disk}", f"of={out}", "bs=1M", f"skip={part.start_mib}",
+                    f"count={part.size_mib}", "status=none", "conv=sparse"], check=True)
+    return out
+
+
+def loader_entries(disk: Path) -> list[str]:
+    listed = subprocess.run(["mdir", "-b", "-i", esp(disk), "::/loader/entries"],
+                            capture_output=True, text=True, check=True).stdout
+    return sorted(Path(line).name for line in listed.split())
+
+
+def install_update(disk: Path, tmp_path: Path) -> None:
+    """What `spicebox update install out/qemu-x86_64/update.tar` does on a box running
+    slot A, done to its disk image: the real code, on the boot partition's files copied
+    out and back with mtools, and slot B's partition as a file placed with dd."""
+    boot = tmp_path / "esp"
+    boot.mkdir()
+    subprocess.run(["mcopy", "-s", "-i", esp(disk), "::/loader", str(boot)], check=True)
+    devices = tmp_path / "dev"
+    devices.mkdir()
+    with (devices / "root-b").open("wb") as f:
+        f.truncate(PARTITIONS["root-b"].size_mib * 1024 * 1024)
+    (tmp_path / "cmdline").write_text("root=PARTLABEL=root-a ro\n")
+    manifest = json.loads((OUT / "manifest.json").read_text())
+    (tmp_path / "release.json").write_text(json.dumps(
+        {key: manifest[key] for key in ("board", "version", "build")}))
+    device = Device(esp=boot, cmdline=tmp_path / "cmdline", partitions=devices,
+                    release=tmp_path / "release.json")
+    with (OUT / "update.tar").open("rb") as bundle:
+        assert install(bundle, device).entry == "spicebox-b+3.conf"
+    subprocess.run(["mcopy", "-s", "-o", "-i", esp(disk), str(boot / "b"),
+                    str(boot / "loader"), "::/"], check=True)
+    subprocess.run(["dd", f"if={devices / 'root-b'}", f"of={disk}", "bs=1M",
+                    f"seek={PARTITIONS['root-b'].start_mib}", "conv=notrunc,sparse",
+                    "status=none"], check=True)
 
 
 def wait_for_screen(qemu: QemuServer, expected: Callable[[int, int], np.ndarray],
@@ -80,57 +141,100 @@ def test_first_boot_shows_setup_and_takes_keys_from_the_keyboard(tmp_path: Path)
         wait_for_screen(qemu, page, 30, "the profiles page")
 
 
+def wait_for_server_screen(client: QemuServer, server: QemuServer, timeout: float,
+                           what: str) -> float:
+    """Seconds until the thin client's screen shows exactly the server's screen."""
+    started = time.monotonic()
+    while True:
+        expected = server.screendump()
+        height, width, _ = expected.shape
+        shown = client.screendump()[:height, :width]
+        if shown.shape == expected.shape:  # (firmware and boot screens are smaller)
+            differing = np.argwhere((shown != expected).any(axis=2))
+            # SeaBIOS's text cursor blinks: its cell may differ, nothing else.
+            if len(differing) == 0 or np.ptp(differing, axis=0).max() < 16:
+                return time.monotonic() - started
+        assert time.monotonic() - started < timeout, f"the kiosk never showed {what}"
+        time.sleep(0.5)
+
+
+def preconfigured_for(server: QemuServer, tmp_path: Path) -> Path:
+    """A copy of the image with spicebox.vv on its FAT partition, the way an administrator
+    does it from any PC, naming ``server`` as the thin client's own QEMU network reaches
+    this machine: 10.0.2.2."""
+    disk = copy_of_image(tmp_path)
+    vv = tmp_path / "spicebox.vv"
+    vv.write_text(f"[virt-viewer]\ntype=spice\nhost=10.0.2.2\nport={server.port}\n"
+                  f"title=Lab desktop\n")
+    subprocess.run(["mcopy", "-i", esp(disk), str(vv), "::spicebox.vv"], check=True)
+    return disk
+
+
 def test_a_vv_file_on_the_boot_partition_connects_the_kiosk(tmp_path: Path) -> None:
-    """Preconfigured the way an administrator does it from any PC: spicebox.vv on the
-    FAT partition. The box boots, stores it, and shows the server's screen (a SeaBIOS
-    QEMU on this machine, which the thin client reaches on its own network as 10.0.2.2)."""
-    disk = tmp_path / "disk.img"
-    subprocess.run(["cp", "--sparse=always", str(IMAGE), str(disk)], check=True)
-    with QemuServer(VGA_DEVICES["std"]) as server:
-        vv = tmp_path / "spicebox.vv"
-        vv.write_text(f"[virt-viewer]\ntype=spice\nhost=10.0.2.2\nport={server.port}\n"
-                      f"title=Lab desktop\n")
-        esp = f"{disk}@@{plan(load('qemu-x86_64')).partitions[0].start_mib}M"
-        subprocess.run(["mcopy", "-i", esp, str(vv), "::spicebox.vv"], check=True)
-        with QemuServer(thin_client(tmp_path, disk), serial=True, memory=1024,
-                        nic="user,model=virtio-net-pci") as client:
-            started = time.monotonic()
-            while True:
-                expected = server.screendump()
-                height, width, _ = expected.shape
-                shown = client.screendump()[:height, :width]
-                if shown.shape == expected.shape:  # (firmware and boot screens are smaller)
-                    differing = np.argwhere((shown != expected).any(axis=2))
-                    # SeaBIOS's text cursor blinks: its cell may differ, nothing else.
-                    if len(differing) == 0 or np.ptp(differing, axis=0).max() < 16:
-                        break
-                assert time.monotonic() - started < BOOT_TIMEOUT, \
-                    "the kiosk never showed the server's screen"
-                time.sleep(2)
-            print(f"power-on to the session's first frame: {time.monotonic() - started:.0f} s")
+    """The box boots, stores the .vv file, and shows the server's screen (a SeaBIOS QEMU
+    on this machine)."""
+    with QemuServer(VGA_DEVICES["std"]) as server, \
+            QemuServer(thin_client(tmp_path, preconfigured_for(server, tmp_path)),
+                       serial=True, memory=1024, nic="user,model=virtio-net-pci") as client:
+        seconds = wait_for_server_screen(client, server, BOOT_TIMEOUT, "the server's screen")
+        print(f"power-on to the session's first frame: {seconds:.0f} s")
 
 
-def test_first_boot_grows_the_data_partition_and_makes_the_device_key(
-        tmp_path: Path) -> None:
-    """Written to a larger disk (as to any SD card), the first boot grows the data
-    partition and its file system to the end, and makes the device's identity key."""
-    disk = tmp_path / "disk.img"
-    subprocess.run(["cp", "--sparse=always", str(IMAGE), str(disk)], check=True)
-    with disk.open("r+b") as f:
-        f.truncate(disk.stat().st_size + 1024 * 1024 * 1024)
+def test_pulling_the_network_and_restoring_it_reconnects(tmp_path: Path) -> None:
+    """The cable pulled for 30 s while the desktop changes, then plugged back: the kiosk
+    notices the dead link (TCP keepalive), and when the network is back (rtnetlink) it
+    reconnects at once instead of at the end of its backoff."""
+    guest = console.build(console.default_cache_dir())
+    with QemuServer(VGA_DEVICES["std"] + guest.qemu_args(), serial=True) as server, \
+            QemuServer(thin_client(tmp_path, preconfigured_for(server, tmp_path)),
+                       serial=True, memory=1024,
+                       nic="user,model=virtio-net-pci,id=net0") as client:
+        assert server.serial_path is not None and client.qmp is not None
+        with console.SerialConsole(server.serial_path) as serial:
+            serial.wait_for(console.READY, 120)
+            wait_for_server_screen(client, server, BOOT_TIMEOUT, "the desktop")
+            client.qmp.execute("set_link", name="net0", up=False)
+            serial.send("show 1")
+            serial.wait_for(console.SHOWN, 60)
+            time.sleep(30)
+            client.qmp.execute("set_link", name="net0", up=True)
+            seconds = wait_for_server_screen(client, server, 120, "the desktop again")
+    print(f"network restored to the desktop on the screen: {seconds:.1f} s (TCG)")
+
+
+def home_screen(tmp_path: Path) -> Callable[[int, int], np.ndarray]:
     ui = UiDriver(tmp_path / "config", kiosk=True)
     ui.open(HomePage(ui.app))
 
     def home(width: int, height: int) -> np.ndarray:
         ui.app.resize(width, height)
         return to_rgb(ui.render())
+    return home
+
+
+def boot_and_power_off(tmp_path: Path, disk: Path, timeout: float = BOOT_TIMEOUT) -> None:
+    """Boots ``disk`` (written to) until setup is on the screen, then powers it off the
+    way its button does (ACPI: systemd shuts down cleanly)."""
     args = [a.replace(",snapshot=on", "") for a in thin_client(tmp_path, disk)]
     with QemuServer(args, serial=True, memory=1024) as qemu:
-        wait_for_screen(qemu, home, BOOT_TIMEOUT, "setup")
+        wait_for_screen(qemu, home_screen(tmp_path), timeout, "setup")
+        time.sleep(5)  # systemd-bless-boot, right after the kiosk's screen
         assert qemu.qmp is not None
-        qemu.qmp.execute("system_powerdown")  # ACPI: systemd shuts down cleanly
+        qemu.qmp.execute("system_powerdown")
         assert qemu.process is not None
         qemu.process.wait(120)
+
+
+def test_first_boot_keeps_the_root_read_only_and_grows_the_data_partition(
+        tmp_path: Path) -> None:
+    """Written to a larger disk (as to any SD card), the first boot grows the data
+    partition and its file system to the end, and makes the device's identity key there;
+    what the system writes (its machine id) is on the data partition too, and the root
+    file system is left exactly as built."""
+    disk = copy_of_image(tmp_path, grow_mib=1024)
+    root_before = hashlib.sha256(read_partition(
+        disk, PARTITIONS["root-a"], tmp_path / "root.img").read_bytes()).hexdigest()
+    boot_and_power_off(tmp_path, disk)
     table = json.loads(subprocess.run(["sfdisk", "-J", str(disk)], capture_output=True,
                                       text=True, check=True).stdout)["partitiontable"]
     data = next(p for p in table["partitions"] if p.get("name") == "data")
@@ -146,6 +250,35 @@ def test_first_boot_grows_the_data_partition_and_makes_the_device_key(
     block_size = int(next(line.split()[-1] for line in info.splitlines()
                           if line.startswith("Block size:")))
     assert blocks * block_size > 1000 * 1024 * 1024  # the file system grew with it
-    key = subprocess.run(["debugfs", "-R", "stat /identity.key", str(part)],
-                         capture_output=True, text=True, check=False).stdout
-    assert "Mode:  0600" in key, key
+
+    def debugfs(request: str) -> str:
+        return subprocess.run(["debugfs", "-R", request, str(part)], capture_output=True,
+                              text=True, check=False).stdout
+    assert "Mode:  0600" in debugfs("stat /var.upper/lib/spicebox/identity.key")
+    assert len(debugfs("cat /etc.upper/machine-id").strip()) == 32
+    root_after = hashlib.sha256(read_partition(
+        disk, PARTITIONS["root-a"], tmp_path / "root.img").read_bytes()).hexdigest()
+    assert root_after == root_before
+
+
+def test_an_update_boots_from_the_other_slot_and_is_kept(tmp_path: Path) -> None:
+    """The update bundle `make image` makes, installed into slot B: the box boots it,
+    and once the kiosk's screen is up systemd-bless-boot keeps it (its entry loses its
+    tries counter; had slot A booted instead, slot B's would still read +3)."""
+    disk = copy_of_image(tmp_path)
+    install_update(disk, tmp_path)
+    assert loader_entries(disk) == ["spicebox-a.conf", "spicebox-b+3.conf"]
+    boot_and_power_off(tmp_path, disk)
+    assert loader_entries(disk) == ["spicebox-a.conf", "spicebox-b.conf"]
+
+
+def test_a_slot_that_does_not_boot_falls_back_to_the_other(tmp_path: Path) -> None:
+    """An update whose root cannot be mounted: each try restarts the box (panic=10), and
+    after the third systemd-boot goes back to slot A, which comes up as before."""
+    disk = copy_of_image(tmp_path)
+    install_update(disk, tmp_path)
+    with disk.open("r+b") as f:  # slot B's ext4 superblock, gone
+        f.seek(PARTITIONS["root-b"].start_mib * 1024 * 1024)
+        f.write(bytes(64 * 1024))
+    boot_and_power_off(tmp_path, disk, timeout=3 * BOOT_TIMEOUT)
+    assert loader_entries(disk) == ["spicebox-a.conf", f"spicebox-b+0-{slots.TRIES}.conf"]

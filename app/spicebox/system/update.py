@@ -1,0 +1,344 @@
+"""Firmware updates: an update bundle written into the root slot that is not running.
+
+A bundle is one uncompressed tar, read as a stream (``curl URL | spicebox update install -``
+needs no room for it on the device), made by the image builder with :func:`write_bundle`:
+
+- ``manifest.json`` first: the board, the version, the build time, the kernel command line,
+  and the size and SHA-256 of each file below (of the root image uncompressed);
+- ``linux`` and ``initrd``: go to ``/<slot>/`` on the EFI system partition;
+- ``root.img.zst``: the root file system, written to the slot's partition (``zstd``).
+
+The other slot's loader entry is removed first and written last, with boot counting
+(see :mod:`.slots`), so a slot half written never boots and a slot that does not come up
+falls back. Everything written is read back and checked against the manifest; SD cards
+lie about writes more often than people think.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from . import slots
+
+MANIFEST = "manifest.json"
+ROOT_IMAGE = "root.img"
+ROOT_MEMBER = "root.img.zst"
+FILES = (slots.KERNEL, slots.INITRD, ROOT_IMAGE)
+RELEASE = Path("/usr/lib/spicebox/release.json")
+CHUNK = 1 << 20
+
+
+class UpdateError(Exception):
+    """The update cannot be installed: the message says why; the running slot is untouched."""
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where this device keeps its slots (a test points them at files)."""
+    esp: Path = Path("/boot/efi")
+    cmdline: Path = Path("/proc/cmdline")
+    partitions: Path = Path("/dev/disk/by-partlabel")  # root-a, root-b
+    release: Path = RELEASE
+
+    def slot_device(self, slot: str) -> Path:
+        return self.partitions / f"root-{slot}"
+
+    def running(self) -> str:
+        slot = slots.running_slot(self.cmdline.read_text())
+        if slot is None:
+            raise UpdateError("this system was not started from a Spicebox slot (its kernel "
+                              "command line has no root=PARTLABEL=root-a or root-b)")
+        return slot
+
+    def running_release(self) -> dict[str, Any]:
+        try:
+            release = json.loads(self.release.read_text())
+        except (OSError, ValueError) as exc:
+            raise UpdateError(f"{self.release} cannot be read ({exc}): this root was not "
+                              f"made by the image builder") from None
+        return release if isinstance(release, dict) else {}
+
+
+@dataclass(frozen=True)
+class Installed:
+    slot: str
+    version: str
+    entry: str  # the loader entry's file name
+
+
+def status(device: Device) -> list[str]:
+    """What ``spicebox update status`` prints: the running slot, and each slot's entry in
+    the order systemd-boot tries them."""
+    running = device.running()
+    release = device.running_release()
+    lines = [f"running: slot {running.upper()}, Spicebox {release.get('version', '?')} "
+             f"for {release.get('board', '?')}"]
+    order = slots.boot_order(slots.read_entries(device.esp))
+    for position, entry in enumerate(order):
+        first = " (boots next)" if position == 0 else ""
+        lines.append(f"slot {entry.slot.upper()}: {entry.title or '?'}: {entry.state}{first}")
+    return lines
+
+
+def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False) -> Installed:
+    running = device.running()
+    target = slots.other(running)
+    release = device.running_release()
+    try:
+        with tarfile.open(fileobj=bundle, mode="r|") as tar:
+            members = _members(tar)
+            manifest = _manifest(next(members, None), release, allow_older)
+            _remove_entries(device.esp, target)
+            for name in (slots.KERNEL, slots.INITRD):
+                _write_boot_file(next(members, None), name, manifest, device.esp / target)
+            _write_root(next(members, None), manifest, device.slot_device(target))
+            extra = next(members, None)
+            if extra is not None:
+                raise UpdateError(f"the bundle holds {extra[0].name!r} after its root "
+                                  f"image: not a Spicebox update")
+    except (tarfile.TarError, EOFError) as exc:
+        raise UpdateError(f"the bundle is not a whole tar file ({exc}): download it "
+                          f"again") from None
+    entries = slots.read_entries(device.esp)
+    generation = max((e.generation for e in entries.values()), default=0) + 1
+    name = slots.entry_name(target, slots.TRIES)
+    cmdline = " ".join([manifest["cmdline"],
+                        *slots.local_arguments(device.cmdline.read_text())])
+    _write_atomically(device.esp / slots.ENTRIES / name, slots.entry_text(
+        target, generation, manifest["version"], cmdline).encode())
+    return Installed(target, manifest["version"], name)
+
+
+def write_bundle(out: IO[bytes], manifest: dict[str, Any], files: dict[str, Path],
+                 mtime: int) -> None:
+    """The image builder's half: ``files`` are linux, initrd and root.img.zst; ``manifest``
+    gets the size and SHA-256 of linux, initrd and the uncompressed ``root``."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        data = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
+        tar.addfile(_tarinfo(MANIFEST, len(data), mtime), io.BytesIO(data))
+        for name in (slots.KERNEL, slots.INITRD, ROOT_MEMBER):
+            with files[name].open("rb") as f:
+                tar.addfile(_tarinfo(name, files[name].stat().st_size, mtime), f)
+
+
+def describe(path: Path) -> dict[str, Any]:
+    """A file's entry in a manifest's ``files``."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(CHUNK):
+            digest.update(block)
+    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, mtime, 0o644
+    return info
+
+
+Member = tuple[tarfile.TarInfo, IO[bytes]]
+
+
+def _members(tar: tarfile.TarFile) -> Iterator[Member]:
+    for info in tar:
+        stream = tar.extractfile(info) if info.isfile() else None
+        if stream is None:
+            raise UpdateError(f"the bundle holds {info.name!r}, which is not a file")
+        yield info, stream
+
+
+def _expect(member: Member | None, name: str) -> IO[bytes]:
+    if member is None:
+        raise UpdateError(f"the bundle ends before its {name}: download it again")
+    if member[0].name != name:
+        raise UpdateError(f"the bundle holds {member[0].name!r} where {name!r} belongs: "
+                          f"not a Spicebox update")
+    return member[1]
+
+
+def _manifest(member: Member | None, release: dict[str, Any],
+              allow_older: bool) -> dict[str, Any]:
+    try:
+        manifest = json.loads(_expect(member, MANIFEST).read(1 << 22))
+    except ValueError:
+        manifest = None
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise UpdateError(f"the bundle's manifest has no valid {problem}: not a Spicebox "
+                          f"update, or a damaged one")
+    assert isinstance(manifest, dict)
+    board = release.get("board")
+    if manifest["board"] != board:
+        raise UpdateError(f"the bundle is for {manifest['board']}, this box is {board}: "
+                          f"build the update with `make image BOARD={board}`")
+    if manifest["build"] < release.get("build", 0) and not allow_older:
+        raise UpdateError(f"the bundle ({manifest['version']}) is older than the running "
+                          f"firmware ({release.get('version')}): to go back on purpose, "
+                          f"add --downgrade")
+    return manifest
+
+
+def _manifest_problem(manifest: object) -> str | None:
+    """The first field of ``manifest`` that is missing or of the wrong type."""
+    if not isinstance(manifest, dict):
+        return "JSON"
+    for key, kind in (("board", str), ("version", str), ("build", int), ("cmdline", str),
+                      ("files", dict)):
+        if not isinstance(manifest.get(key), kind):
+            return key
+    for name in FILES:
+        described = manifest["files"].get(name)
+        if not (isinstance(described, dict) and isinstance(described.get("size"), int)
+                and isinstance(described.get("sha256"), str)):
+            return f"files.{name}"
+    return None
+
+
+def _remove_entries(esp: Path, slot: str) -> None:
+    directory = esp / slots.ENTRIES
+    for path in directory.glob(f"spicebox-{slot}*.conf"):
+        if slots.parse_entry(path.name, "") is not None:
+            path.unlink()
+    _sync_directory(directory)
+
+
+def _write_boot_file(member: Member | None, name: str, manifest: dict[str, Any],
+                     directory: Path) -> None:
+    stream = _expect(member, name)
+    directory.mkdir(exist_ok=True)
+    path = directory / name
+    partial = path.with_name(name + ".new")
+    with partial.open("wb") as f:
+        _match(_copy(_chunks(stream), f, manifest["files"][name], name),
+               manifest["files"][name], name)
+    _check(partial, manifest["files"][name], f"{name} on the boot partition")
+    partial.replace(path)
+    _sync_directory(directory)
+
+
+def _write_root(member: Member | None, manifest: dict[str, Any], target: Path) -> None:
+    stream = _expect(member, ROOT_MEMBER)
+    wanted = manifest["files"][ROOT_IMAGE]
+    try:
+        fd = os.open(target, os.O_RDWR)
+    except OSError as exc:
+        raise UpdateError(f"cannot open the other slot's partition {target}: "
+                          f"{exc.strerror}") from None
+    with os.fdopen(fd, "r+b") as out:
+        room = out.seek(0, os.SEEK_END)
+        if wanted["size"] > room:
+            raise UpdateError(f"the root image ({wanted['size'] >> 20} MiB) does not fit "
+                              f"the slot ({room >> 20} MiB): this box needs a new image")
+        out.seek(0)
+        with _unzstd(stream) as chunks:
+            written = _copy(chunks, out, wanted, ROOT_IMAGE)
+        _match(written, wanted, ROOT_IMAGE)
+        # Read it back from the card, not from the page cache.
+        os.posix_fadvise(out.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    _check(target, wanted, f"the root image written to {target}")
+
+
+def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    while block := stream.read(CHUNK):
+        yield block
+
+
+@contextmanager
+def _unzstd(stream: IO[bytes]) -> Iterator[Iterator[bytes]]:
+    """The decompressed chunks of a zstd stream, through the ``zstd`` program, fed from a
+    thread: the tar stream must flow in while the image flows out."""
+    process = subprocess.Popen(["zstd", "-dcq"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdin is not None and process.stdout is not None
+    assert process.stderr is not None
+    failures: list[BaseException] = []
+
+    def feed(sink: IO[bytes]) -> None:
+        try:
+            shutil.copyfileobj(stream, sink, CHUNK)
+        except BrokenPipeError:
+            pass  # zstd stopped: its exit status says why
+        except BaseException as exc:  # raised again in the reading thread
+            failures.append(exc)
+        finally:
+            sink.close()
+
+    feeder = threading.Thread(target=feed, args=(process.stdin,), daemon=True)
+    feeder.start()
+    try:
+        yield _chunks(process.stdout)
+    except BaseException:
+        process.kill()
+        raise
+    finally:
+        feeder.join()
+        problem = process.stderr.read().decode(errors="replace").strip()
+        code = process.wait()
+    if failures:
+        raise failures[0]
+    if code != 0:
+        raise UpdateError(f"the root image in the bundle is damaged ({problem}): "
+                          f"download it again")
+
+
+def _copy(chunks: Iterator[bytes], out: IO[bytes], wanted: dict[str, Any],
+          name: str) -> tuple[int, str]:
+    """Copies to ``out`` and its storage; returns the size and SHA-256 copied."""
+    digest, size = hashlib.sha256(), 0
+    for block in chunks:
+        size += len(block)
+        if size > wanted["size"]:
+            raise UpdateError(f"{name} in the bundle is longer than its manifest says: "
+                              f"a damaged bundle")
+        digest.update(block)
+        out.write(block)
+    out.flush()
+    os.fsync(out.fileno())
+    return size, digest.hexdigest()
+
+
+def _match(copied: tuple[int, str], wanted: dict[str, Any], name: str) -> None:
+    if copied != (wanted["size"], wanted["sha256"]):
+        raise UpdateError(f"{name} in the bundle does not match its manifest: a damaged "
+                          f"download, try again")
+
+
+def _check(path: Path, wanted: dict[str, Any], what: str) -> None:
+    digest, left = hashlib.sha256(), wanted["size"]
+    with path.open("rb") as f:
+        while left and (block := f.read(min(CHUNK, left))):
+            digest.update(block)
+            left -= len(block)
+    if digest.hexdigest() != wanted["sha256"]:
+        raise UpdateError(f"{what} reads back different from what was written: the "
+                          f"storage is failing")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_name(path.name + ".new")
+    with partial.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    partial.replace(path)
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
