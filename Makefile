@@ -5,7 +5,7 @@ export SPICEBOX_CACHE ?= $(HOME)/.cache/spicebox
 
 BOARD ?= qemu-x86_64
 
-.PHONY: setup demo test lint unit integration bench image test-image clean
+.PHONY: setup demo test lint unit integration bench bench-boot image test-image clean
 
 setup: $(VENV)/.installed
 
@@ -32,6 +32,12 @@ bench: setup
 	$(PY) -m bench.decode
 	$(PY) -m bench.desktop
 	$(PY) -m bench.latency
+	$(MAKE) bench-boot
+
+# Boot time of the qemu-x86_64 image against stock Debian's (builds both: minutes, root).
+bench-boot:
+	$(MAKE) image BOARD=qemu-x86_64
+	PYTHONPATH=image-build $(PY) -m bench.boot
 
 # A board's bootable disk image in out/BOARD/ (minutes; root, as mmdebstrap --mode=root).
 image: setup

@@ -183,23 +183,34 @@ def _disk(plan: Plan, root: Path, work: Path,
     # No default: systemd-boot's own order (slots.boot_order) picks the slot.
     (esp / "loader/loader.conf").write_text("timeout 0\n")
     files = {part.label: work / f"{part.label}.img" for part in plan.partitions}
-    _run(["mkfs.vfat", "-C", "-n", "BOOT", str(files["boot"]), str(boot.size_mib * 1024)],
-         "making the boot partition")
-    _run(["mcopy", "-s", "-i", str(files["boot"]), *map(str, esp.iterdir()), "::"],
-         "filling the boot partition")
+    fat_image(esp, files["boot"], boot.size_mib, "BOOT")
     _run(["mkfs.ext4", "-q", "-L", root_a.label, "-d", str(root), str(files[root_a.label]),
           f"{root_a.size_mib}M"], f"making {root_a.label}")
     _run(["mkfs.ext4", "-q", "-L", data.label, str(files[data.label]), f"{data.size_mib}M"],
          f"making {data.label}")
     disk = work / "disk.img"
-    with disk.open("wb") as f:
-        f.truncate(plan.disk_mib * 1024 * 1024)
-    subprocess.run(["sfdisk", "-q", str(disk)], input=plan.sfdisk_script(), text=True,
-                   check=True)
-    for part in (boot, root_a, data):
-        _run(["dd", f"if={files[part.label]}", f"of={disk}", "bs=1M", f"seek={part.start_mib}",
-              "conv=notrunc,sparse", "status=none"], f"placing {part.label}")
+    assemble(disk, plan.disk_mib, plan.sfdisk_script(),
+             [(files[part.label], part.start_mib) for part in (boot, root_a, data)])
     return disk, {**firmware, "root.img": files[root_a.label]}
+
+
+def fat_image(tree: Path, image: Path, size_mib: int, label: str) -> None:
+    """A FAT partition image holding ``tree``, without mounting it."""
+    _run(["mkfs.vfat", "-C", "-n", label, str(image), str(size_mib * 1024)],
+         f"making {image.name}")
+    _run(["mcopy", "-s", "-i", str(image), *map(str, tree.iterdir()), "::"],
+         f"filling {image.name}")
+
+
+def assemble(disk: Path, size_mib: int, table: str, parts: list[tuple[Path, int]]) -> None:
+    """A sparse disk image: the partition table (an sfdisk script), then each partition
+    image placed at its start (MiB), with no loop device."""
+    with disk.open("wb") as f:
+        f.truncate(size_mib * 1024 * 1024)
+    subprocess.run(["sfdisk", "-q", str(disk)], input=table, text=True, check=True)
+    for image, start_mib in parts:
+        _run(["dd", f"if={image}", f"of={disk}", "bs=1M", f"seek={start_mib}",
+              "conv=notrunc,sparse", "status=none"], f"placing {image.name}")
 
 
 def _contents(plan: Plan, root: Path) -> dict[str, object]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -16,21 +15,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 from evdev import ecodes as e
-from imagebuild.boards import load
-from imagebuild.plan import Partition, plan
+from imagebuild.plan import Partition
 
 from spicebox.codecs.pixels import to_rgb
 from spicebox.system import slots
 from spicebox.system.update import Device, install
 from spicebox.ui.pages.home import HomePage
 from tests.guests import console
+from tests.rig.image import (
+    IMAGE,
+    OUT,
+    PARTITIONS,
+    board_vm,
+    copy_of_image,
+    esp,
+    preconfigured_for,
+    wait_for_server_screen,
+)
 from tests.rig.qemu import VGA_DEVICES, QemuServer
 from tests.rig.ui import UiDriver
 
-OUT = Path(__file__).parents[2] / "out" / "qemu-x86_64"
-IMAGE = OUT / "disk.img"
 BOOT_TIMEOUT = 300.0  # TCG, no KVM: about a minute and a half here
-PARTITIONS = {part.label: part for part in plan(load("qemu-x86_64")).partitions}
 POINTER = 32  # the fbdev presenter draws its arrow in the top-left corner
 
 pytestmark = [pytest.mark.skipif(not IMAGE.is_file(),
@@ -38,30 +43,8 @@ pytestmark = [pytest.mark.skipif(not IMAGE.is_file(),
               pytest.mark.timeout(4 * BOOT_TIMEOUT)]  # the fallback boots four times
 
 
-def thin_client(tmp_path: Path, disk: Path = IMAGE) -> list[str]:
-    """QEMU's arguments for the qemu-x86_64 board booting ``disk`` (never written)."""
-    board = load("qemu-x86_64")
-    firmware = Path(board.qemu["firmware"])
-    variables = tmp_path / "vars.fd"
-    shutil.copy(firmware.with_name(firmware.name.replace("CODE", "VARS")), variables)
-    return [*board.qemu["args"],
-            "-drive", f"if=pflash,format=raw,readonly=on,file={firmware}",
-            "-drive", f"if=pflash,format=raw,file={variables}",
-            "-drive", f"file={disk},if=virtio,format=raw,snapshot=on"]
-
-
-def copy_of_image(tmp_path: Path, grow_mib: int = 0) -> Path:
-    disk = tmp_path / "disk.img"
-    subprocess.run(["cp", "--sparse=always", str(IMAGE), str(disk)], check=True)
-    if grow_mib:
-        with disk.open("r+b") as f:
-            f.truncate(disk.stat().st_size + grow_mib * 1024 * 1024)
-    return disk
-
-
-def esp(disk: Path) -> str:
-    """mtools' name for the disk's EFI system partition."""
-    return f"{disk}@@{PARTITIONS['boot'].start_mib}M"
+def thin_client(tmp_path: Path, disk: Path = IMAGE, snapshot: bool = True) -> list[str]:
+    return board_vm("qemu-x86_64", disk, tmp_path, snapshot)
 
 
 def read_partition(disk: Path, part: Partition, out: Path) -> Path:
@@ -141,35 +124,6 @@ def test_first_boot_shows_setup_and_takes_keys_from_the_keyboard(tmp_path: Path)
         wait_for_screen(qemu, page, 30, "the profiles page")
 
 
-def wait_for_server_screen(client: QemuServer, server: QemuServer, timeout: float,
-                           what: str) -> float:
-    """Seconds until the thin client's screen shows exactly the server's screen."""
-    started = time.monotonic()
-    while True:
-        expected = server.screendump()
-        height, width, _ = expected.shape
-        shown = client.screendump()[:height, :width]
-        if shown.shape == expected.shape:  # (firmware and boot screens are smaller)
-            differing = np.argwhere((shown != expected).any(axis=2))
-            # SeaBIOS's text cursor blinks: its cell may differ, nothing else.
-            if len(differing) == 0 or np.ptp(differing, axis=0).max() < 16:
-                return time.monotonic() - started
-        assert time.monotonic() - started < timeout, f"the kiosk never showed {what}"
-        time.sleep(0.5)
-
-
-def preconfigured_for(server: QemuServer, tmp_path: Path) -> Path:
-    """A copy of the image with spicebox.vv on its FAT partition, the way an administrator
-    does it from any PC, naming ``server`` as the thin client's own QEMU network reaches
-    this machine: 10.0.2.2."""
-    disk = copy_of_image(tmp_path)
-    vv = tmp_path / "spicebox.vv"
-    vv.write_text(f"[virt-viewer]\ntype=spice\nhost=10.0.2.2\nport={server.port}\n"
-                  f"title=Lab desktop\n")
-    subprocess.run(["mcopy", "-i", esp(disk), str(vv), "::spicebox.vv"], check=True)
-    return disk
-
-
 def test_a_vv_file_on_the_boot_partition_connects_the_kiosk(tmp_path: Path) -> None:
     """The box boots, stores the .vv file, and shows the server's screen (a SeaBIOS QEMU
     on this machine)."""
@@ -215,8 +169,8 @@ def home_screen(tmp_path: Path) -> Callable[[int, int], np.ndarray]:
 def boot_and_power_off(tmp_path: Path, disk: Path, timeout: float = BOOT_TIMEOUT) -> None:
     """Boots ``disk`` (written to) until setup is on the screen, then powers it off the
     way its button does (ACPI: systemd shuts down cleanly)."""
-    args = [a.replace(",snapshot=on", "") for a in thin_client(tmp_path, disk)]
-    with QemuServer(args, serial=True, memory=1024) as qemu:
+    with QemuServer(thin_client(tmp_path, disk, snapshot=False), serial=True,
+                    memory=1024) as qemu:
         wait_for_screen(qemu, home_screen(tmp_path), timeout, "setup")
         time.sleep(5)  # systemd-bless-boot, right after the kiosk's screen
         assert qemu.qmp is not None

@@ -258,14 +258,16 @@ def test_pages_scale_with_the_screen(tmp_path: Path, size: tuple[int, int]) -> N
 def test_the_reconnect_screen_tries_again_when_the_network_comes_back(
         tmp_path: Path) -> None:
     ui = UiDriver(tmp_path / "config", kiosk=True)
-    ui.open(ReconnectPage(ui.app, "vdi:5900", "unreachable", 30.0, network=lambda: asyncio.sleep(0)))
+    ui.open(ReconnectPage(ui.app, "vdi:5900", "unreachable", 30.0,
+                          network=lambda: asyncio.sleep(0)))
     ui.settle()
     assert ui.app.result == CONNECT
 
 
 def test_the_network_coming_back_does_not_leave_setup(tmp_path: Path) -> None:
     ui = UiDriver(tmp_path / "config", kiosk=True)
-    ui.open(ReconnectPage(ui.app, "vdi:5900", "unreachable", 30.0, network=lambda: asyncio.sleep(0)))
+    ui.open(ReconnectPage(ui.app, "vdi:5900", "unreachable", 30.0,
+                          network=lambda: asyncio.sleep(0)))
     ui.tap("Setup")
     ui.settle()
     assert ui.app.result is None and ui.page.title == "Spicebox setup"

@@ -15,8 +15,7 @@ import pytest
 
 from spicebox.cli import main
 from spicebox.system import slots
-from spicebox.system.update import (Device, UpdateError, describe, install, status,
-                                    write_bundle)
+from spicebox.system.update import Device, UpdateError, describe, install, status, write_bundle
 
 SLOT_SIZE = 4 << 20
 
@@ -179,7 +178,7 @@ def test_a_cut_download_is_refused(tmp_path: Path) -> None:
     bundle, _ = make_bundle(tmp_path / "bundle")
     with pytest.raises(UpdateError, match="the bundle is not a whole tar file"):
         install(io.BytesIO(bundle[:len(bundle) // 2]), box.device)
-    with pytest.raises(UpdateError, match="'manifest.json' belongs"):
+    with pytest.raises(UpdateError, match=r"'manifest\.json' belongs"):
         install(io.BytesIO(bundle[data_offset(bundle, "linux") - 512:]), box.device)
     assert list(slots.read_entries(box.device.esp)) == ["a"]
 
