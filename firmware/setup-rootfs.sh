@@ -12,5 +12,10 @@ systemctl enable spicebox-kiosk.service spicebox-preconfigure.service \
 systemctl mask systemd-boot-update.service
 # No login prompt on the display; the serial console keeps one for the test rig.
 systemctl mask getty@tty1.service
+# The boot splash (firmware/rootfs/usr/share/plymouth/themes/spicebox): the kiosk ends
+# it when it starts, not systemd when multi-user.target is reached, so the screen goes
+# from the splash to the kiosk's first picture.
+plymouth-set-default-theme spicebox
+systemctl mask plymouth-quit.service plymouth-quit-wait.service
 # The initramfs was made when the kernel was installed, before firmware/rootfs was added.
 update-initramfs -u -k all

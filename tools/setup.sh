@@ -28,9 +28,10 @@ APT_PACKAGES=(
 )
 # `make bench` (tools/setup.sh --bench) also measures remote-viewer, the reference client.
 [ "${1:-}" != "--bench" ] || APT_PACKAGES+=(virt-viewer)
-# `make image` (tools/setup.sh --image): the image builder's tools, and UEFI firmware for
-# booting the images under QEMU.
-[ "${1:-}" != "--image" ] || APT_PACKAGES+=(dosfstools mtools fdisk ovmf)
+# `make image` (tools/setup.sh --image): the image builder's tools (qemu-user-static runs
+# arm64 programs in an arm64 root), and QEMU and UEFI firmware for booting the images.
+[ "${1:-}" != "--image" ] || APT_PACKAGES+=(dosfstools mtools fdisk ovmf qemu-user-static
+                                           qemu-system-arm qemu-efi-aarch64)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     board = planned.board
     print(f"{board.name}: {board.description} ({board.arch}, boots by {board.boot_method})")
     print(f"packages ({len(planned.packages)}): {' '.join(planned.packages)}")
+    print(f"kernel command line: {planned.cmdline}")
     print(f"disk: {planned.disk_mib} MiB, partitions:")
     for part in planned.partitions:
         print(f"  {part.label:7} {part.filesystem:5} {part.size_mib:6} MiB at "

@@ -33,6 +33,7 @@ from typing import Any
 from spicebox import __version__
 from spicebox.system import slots
 from spicebox.system.update import RELEASE, ROOT_MEMBER, describe, write_bundle
+from spicebox.ui.splash import save_theme_images
 
 from .boards import Board
 from .plan import COMPONENTS, SUITE, Plan
@@ -43,10 +44,19 @@ REPO = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO / "firmware"
 # What the root needs beyond the plan to be built: an initramfs generator for the kernel.
 BUILD_PACKAGES = ("initramfs-tools",)
-# The client's dependencies as wheels (python-evdev ships none: built here instead).
+# The client's dependencies as binary wheels for the target. python-evdev ships none: the
+# virtualenv sees Debian's python3-evdev (plan.BASE_PACKAGES) instead.
 WHEELS = ("numpy", "lz4", "cryptography", "pygame-ce", "dbus-fast", "tomli-w")
-PLATFORMS = {"amd64": ("manylinux2014_x86_64", "manylinux_2_17_x86_64",
-                       "manylinux_2_28_x86_64")}
+PLATFORMS = {arch: ("manylinux2014_" + machine, "manylinux_2_17_" + machine,
+                    "manylinux_2_28_" + machine)
+             for arch, machine in (("amd64", "x86_64"), ("arm64", "aarch64"))}
+# systemd-boot's EFI program, and the name the firmware looks for on a removable disk.
+EFI_LOADERS = {"amd64": ("systemd-bootx64.efi", "BOOTX64.EFI"),
+               "arm64": ("systemd-bootaa64.efi", "BOOTAA64.EFI")}
+# Running a foreign architecture's programs in the root (maintainer scripts, the
+# virtualenv): QEMU's user-mode emulator through binfmt_misc.
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+EMULATORS = {"arm64": "qemu-aarch64", "amd64": "qemu-x86_64"}
 DPKG_FILTERS = ("path-exclude=/usr/share/doc/*", "path-exclude=/usr/share/man/*",
                 "path-exclude=/usr/share/info/*", "path-exclude=/usr/share/locale/*")
 TOOLS = {"mmdebstrap": "mmdebstrap", "mkfs.ext4": "e2fsprogs", "mkfs.vfat": "dosfstools",
@@ -73,6 +83,7 @@ def build(plan: Plan, out: Path) -> Path:
     if board.boot_method != "uefi":
         raise BuildError(f"{board.name}: {board.boot_method} boot is not done yet")
     check_tools()
+    _can_run(board.arch)
     epoch = source_date_epoch()
     release = {"board": board.name, "version": firmware_version(epoch), "build": epoch}
     out.mkdir(parents=True, exist_ok=True)
@@ -82,7 +93,7 @@ def build(plan: Plan, out: Path) -> Path:
         root = work / "root"
         _root_filesystem(plan, wheels, root, release, epoch)
         disk, files = _disk(plan, root, work, release)
-        manifest = {**release, **_contents(plan, root), "cmdline": board.cmdline,
+        manifest = {**release, **_contents(plan, root), "cmdline": plan.cmdline,
                     "files": {name: describe(path) for name, path in files.items()}}
         _run(["zstd", "-q", "-T0", "-9", "--long", str(files["root.img"]), "-o",
               str(work / ROOT_MEMBER)], "compressing the root image")
@@ -99,6 +110,29 @@ def build(plan: Plan, out: Path) -> Path:
     (out / "SHA256SUMS").write_text("\n".join(sums) + "\n")
     log.info("built %s (%s %s)", final, board.name, release["version"])
     return final
+
+
+def _can_run(arch: str) -> None:
+    """Makes sure programs for ``arch`` run here: natively, or through binfmt_misc and
+    qemu-user-static (mounted and registered here if the machine has not)."""
+    native = subprocess.run(["dpkg", "--print-architecture"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    if arch == native:
+        return
+    emulator = EMULATORS[arch]
+    registration = Path("/usr/lib/binfmt.d") / f"{emulator}.conf"
+    if not registration.is_file():
+        raise BuildError(f"building {arch} here needs qemu-user-static: run "
+                         f"`tools/setup.sh --image` (make image does)")
+    if not (BINFMT / "register").exists():
+        _run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)],
+             "mounting binfmt_misc (for running arm64 programs)")
+    if not (BINFMT / emulator).exists():
+        try:
+            (BINFMT / "register").write_text(registration.read_text().strip())
+        except OSError as exc:
+            raise BuildError(f"cannot register {emulator} with binfmt_misc ({exc}): "
+                             f"build as root, or on an {arch} machine") from None
 
 
 def source_date_epoch() -> int:
@@ -122,8 +156,8 @@ def _wheels(board: Board, directory: Path) -> Path:
     log.info("wheels for %s", board.arch)
     directory.mkdir()
     python = sys.executable
-    _run([python, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(directory), str(REPO),
-          "evdev"], "building the client's wheels")
+    _run([python, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(directory), str(REPO)],
+         "building the client's wheel")
     platforms = [arg for p in PLATFORMS[board.arch] for arg in ("--platform", p)]
     _run([python, "-m", "pip", "download", "-q", "--dest", str(directory),
           "--only-binary=:all:", *platforms, "--python-version", "3.11",
@@ -143,13 +177,16 @@ def _root_filesystem(plan: Plan, wheels: Path, root: Path, release: dict[str, An
     # Which firmware this root is, for `spicebox update` (spicebox.system.update.RELEASE).
     (board_files / RELEASE.relative_to("/")).parent.mkdir(parents=True)
     (board_files / RELEASE.relative_to("/")).write_text(json.dumps(release) + "\n")
+    theme = board_files / "usr/share/plymouth/themes/spicebox"
+    theme.mkdir(parents=True)
+    save_theme_images(theme)
     install_client = (
         f'mkdir -p "$1/tmp/wheels" && cp {wheels}/*.whl "$1/tmp/wheels/" && '
-        'chroot "$1" python3 -m venv /opt/spicebox && '
+        'chroot "$1" python3 -m venv --system-site-packages /opt/spicebox && '
         'chroot "$1" /opt/spicebox/bin/pip install -q --no-index --find-links /tmp/wheels '
         'spicebox && rm -rf "$1/tmp/wheels"')
     _run(["mmdebstrap", "--mode=root", "--variant=minbase",
-          f"--components={','.join(COMPONENTS)}",
+          f"--architectures={plan.board.arch}", f"--components={','.join(COMPONENTS)}",
           f"--include={','.join((*plan.packages, *BUILD_PACKAGES))}",
           '--aptopt=APT::Install-Recommends "false"',
           *(f"--dpkgopt={option}" for option in DPKG_FILTERS),
@@ -173,13 +210,13 @@ def _disk(plan: Plan, root: Path, work: Path,
     (esp / "EFI" / "BOOT").mkdir(parents=True)
     (esp / slots.ENTRIES).mkdir(parents=True)
     (esp / "a").mkdir()
-    shutil.copy(root / "usr/lib/systemd/boot/efi/systemd-bootx64.efi",
-                esp / "EFI/BOOT/BOOTX64.EFI")
+    loader, removable = EFI_LOADERS[plan.board.arch]
+    shutil.copy(root / "usr/lib/systemd/boot/efi" / loader, esp / "EFI/BOOT" / removable)
     for name, path in firmware.items():
         shutil.copy(path, esp / "a" / name)
     # Slot A as kept (no boot counting): slot B gets its entry from the first update.
     (esp / slots.ENTRIES / slots.entry_name("a")).write_text(
-        slots.entry_text("a", 1, release["version"], plan.board.cmdline))
+        slots.entry_text("a", 1, release["version"], plan.cmdline))
     # No default: systemd-boot's own order (slots.boot_order) picks the slot.
     (esp / "loader/loader.conf").write_text("timeout 0\n")
     files = {part.label: work / f"{part.label}.img" for part in plan.partitions}
@@ -218,11 +255,7 @@ def _contents(plan: Plan, root: Path) -> dict[str, object]:
     listed = subprocess.run(["chroot", str(root), "dpkg-query", "-W",
                              "-f=${Package} ${Version}\n"],
                             capture_output=True, text=True, check=True).stdout
-    client = subprocess.run([str(root / "opt/spicebox/bin/python"), "-c",
-                             "import spicebox; print(spicebox.__version__)"],
-                            capture_output=True, text=True, check=False).stdout.strip()
-    return {"arch": plan.board.arch, "suite": SUITE,
-            "spicebox": client or "unknown",
+    return {"arch": plan.board.arch, "suite": SUITE, "spicebox": __version__,
             "packages": dict(line.split(" ", 1) for line in listed.splitlines() if line)}
 
 

@@ -15,11 +15,12 @@ COMPONENTS = ("main", "non-free-firmware")
 # Every image: the init system and the services the client talks to over D-Bus, and the
 # libraries the Python client loads at run time (SDL's KMS driver opens DRM, GBM and EGL;
 # the LZ4 decoder and the keyboard layouts are ctypes bindings); e2fsck for the data
-# partition (in the initramfs) and zstd for updates (spicebox update install).
+# partition (in the initramfs), zstd for updates (spicebox update install), plymouth for
+# the boot splash; python-evdev has no wheels, Debian's is used.
 BASE_PACKAGES = (
     "systemd", "systemd-sysv", "udev", "dbus", "polkitd", "network-manager",
     "systemd-timesyncd", "kmod", "ca-certificates", "python3", "python3-venv",
-    "e2fsprogs", "zstd",
+    "python3-evdev", "e2fsprogs", "zstd", "plymouth",
     "libdrm2", "libgbm1", "libegl1", "libgles2", "libegl-mesa0", "libgl1-mesa-dri",
     "liblz4-1", "libxkbcommon0", "xkb-data",
     "fonts-dejavu-core",
@@ -31,6 +32,9 @@ ROOT = {"amd64": "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709",
         "arm64": "B921B045-1DF0-41C3-AF44-4C6F280D3FAE"}
 LINUX_DATA = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 DOS_FAT32_LBA, DOS_LINUX = "c", "83"
+# Every board's kernel command line ends with these: the boot splash on the display (and
+# not given up for the serial console), no blinking cursor before it.
+FIRMWARE_CMDLINE = "splash plymouth.ignore-serial-consoles vt.global_cursor_default=0"
 ALIGN_MIB = 1  # where the first partition starts, and what every size is a multiple of
 
 
@@ -52,6 +56,11 @@ class Plan:
     board: Board
     packages: tuple[str, ...]
     partitions: tuple[Partition, ...]
+
+    @property
+    def cmdline(self) -> str:
+        """The kernel's arguments after the slot's own (root=, ro)."""
+        return f"{self.board.cmdline} {FIRMWARE_CMDLINE}"
 
     @property
     def disk_mib(self) -> int:

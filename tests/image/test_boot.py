@@ -9,7 +9,6 @@ import hashlib
 import json
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +28,16 @@ from tests.rig.image import (
     board_vm,
     copy_of_image,
     esp,
+    home_screen,
+    is_splash,
     preconfigured_for,
+    wait_for_screen,
     wait_for_server_screen,
 )
 from tests.rig.qemu import VGA_DEVICES, QemuServer
 from tests.rig.ui import UiDriver
 
 BOOT_TIMEOUT = 300.0  # TCG, no KVM: about a minute and a half here
-POINTER = 32  # the fbdev presenter draws its arrow in the top-left corner
 
 pytestmark = [pytest.mark.skipif(not IMAGE.is_file(),
                                  reason="run `make test-image` (it builds the image first)"),
@@ -85,23 +86,6 @@ def install_update(disk: Path, tmp_path: Path) -> None:
                     "status=none"], check=True)
 
 
-def wait_for_screen(qemu: QemuServer, expected: Callable[[int, int], np.ndarray],
-                    timeout: float, what: str) -> float:
-    """Seconds until the VM's screen shows ``expected(width, height)`` (the pointer's
-    corner aside)."""
-    started = time.monotonic()
-    while True:
-        shown = qemu.screendump().copy()
-        height, width, _ = shown.shape
-        wanted = expected(width, height)
-        for image in (shown, wanted):
-            image[:POINTER, :POINTER] = 0
-        if np.array_equal(shown, wanted):
-            return time.monotonic() - started
-        assert time.monotonic() - started < timeout, f"the screen never showed {what}"
-        time.sleep(1)
-
-
 def test_first_boot_shows_setup_and_takes_keys_from_the_keyboard(tmp_path: Path) -> None:
     """Unconfigured, the kiosk shows setup; keys typed on the VM's keyboard (its kernel's
     evdev device, read by the client) work it."""
@@ -111,9 +95,16 @@ def test_first_boot_shows_setup_and_takes_keys_from_the_keyboard(tmp_path: Path)
         ui.app.resize(width, height)
         return to_rgb(ui.render())
     ui.open(HomePage(ui.app))
+    splashes: list[np.ndarray] = []
+
+    def look(shown: np.ndarray) -> None:
+        if is_splash(shown):
+            splashes.append(shown)
     with QemuServer(thin_client(tmp_path), serial=True, memory=1024) as qemu:
-        seconds = wait_for_screen(qemu, page, BOOT_TIMEOUT, "setup")
-        print(f"power-on to setup on the screen: {seconds:.0f} s (TCG)")
+        seconds = wait_for_screen(qemu, page, BOOT_TIMEOUT, "setup", look)
+        print(f"power-on to setup on the screen: {seconds:.0f} s (TCG), the boot splash "
+              f"on {len(splashes)} of the screens before")
+        assert splashes, "no boot splash before setup"
         assert qemu.qmp is not None
         for down in (True, False):  # Enter, on "Connection profiles" (it has the focus)
             qemu.qmp.execute("input-send-event", events=[
@@ -154,16 +145,6 @@ def test_pulling_the_network_and_restoring_it_reconnects(tmp_path: Path) -> None
             client.qmp.execute("set_link", name="net0", up=True)
             seconds = wait_for_server_screen(client, server, 120, "the desktop again")
     print(f"network restored to the desktop on the screen: {seconds:.1f} s (TCG)")
-
-
-def home_screen(tmp_path: Path) -> Callable[[int, int], np.ndarray]:
-    ui = UiDriver(tmp_path / "config", kiosk=True)
-    ui.open(HomePage(ui.app))
-
-    def home(width: int, height: int) -> np.ndarray:
-        ui.app.resize(width, height)
-        return to_rgb(ui.render())
-    return home
 
 
 def boot_and_power_off(tmp_path: Path, disk: Path, timeout: float = BOOT_TIMEOUT) -> None:

@@ -8,17 +8,29 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from imagebuild.boards import load
 from imagebuild.plan import plan
 
+from spicebox.codecs.pixels import to_rgb
+from spicebox.ui.pages.home import HomePage
+from spicebox.ui.paint import BACKGROUND
+
 from .qemu import QemuServer
+from .ui import UiDriver
 
 OUT = Path(__file__).parents[2] / "out" / "qemu-x86_64"
 IMAGE = OUT / "disk.img"  # made by `make image BOARD=qemu-x86_64`
 PARTITIONS = {part.label: part for part in plan(load("qemu-x86_64")).partitions}
+POINTER = 32  # the fbdev presenter draws its arrow in the top-left corner
+
+
+def board_qemu(board: str) -> str:
+    """The QEMU system emulator ``board`` runs under."""
+    return str(load(board).qemu["binary"])
 
 
 def board_vm(board: str, disk: Path, scratch: Path, snapshot: bool = True) -> list[str]:
@@ -74,3 +86,42 @@ def preconfigured_for(server: QemuServer, tmp_path: Path) -> Path:
                   f"title=Lab desktop\n")
     subprocess.run(["mcopy", "-i", esp(disk), str(vv), "::spicebox.vv"], check=True)
     return disk
+
+
+def wait_for_screen(qemu: QemuServer, expected: Callable[[int, int], np.ndarray],
+                    timeout: float, what: str,
+                    seen: Callable[[np.ndarray], None] | None = None) -> float:
+    """Seconds until the VM's screen shows ``expected(width, height)`` (the pointer's
+    corner aside); ``seen`` is shown every screen before."""
+    started = time.monotonic()
+    while True:
+        shown = qemu.screendump().copy()
+        if seen is not None:
+            seen(shown)
+        height, width, _ = shown.shape
+        wanted = expected(width, height)
+        for image in (shown, wanted):
+            image[:POINTER, :POINTER] = 0
+        if np.array_equal(shown, wanted):
+            return time.monotonic() - started
+        assert time.monotonic() - started < timeout, f"the screen never showed {what}"
+        time.sleep(1)
+
+
+def home_screen(tmp_path: Path) -> Callable[[int, int], np.ndarray]:
+    ui = UiDriver(tmp_path / "config", kiosk=True)
+    ui.open(HomePage(ui.app))
+
+    def home(width: int, height: int) -> np.ndarray:
+        ui.app.resize(width, height)
+        return to_rgb(ui.render())
+    return home
+
+
+def is_splash(shown: np.ndarray) -> bool:
+    """The boot splash: the setup UI's background (where setup has its header, at the
+    top) with the light text of the name across the middle."""
+    height = shown.shape[0]
+    middle = shown[height * 11 // 24:height * 13 // 24]
+    return bool((shown[:height // 4] == BACKGROUND).all()
+                and ((middle > 200).all(axis=2)).sum() > 100)

@@ -107,12 +107,13 @@ class QemuServer:
     a TLS port with that x509 directory. ``memory`` is the guest's RAM in MiB: the BIOS
     and the console guest fit in 256, a desktop guest with X does not. ``nic``: QEMU's
     ``-nic`` (none; ``user,...`` gives the guest a network of its own, where 10.0.2.2 is
-    this machine's loopback).
+    this machine's loopback). ``binary``: another QEMU system emulator (an arm64 board).
     """
 
     def __init__(self, args: list[str], spice: str = "disable-ticketing=on",
                  tls_dir: Path | None = None, extra_objects: list[str] | None = None,
-                 serial: bool = False, memory: int = 256, nic: str = "none") -> None:
+                 serial: bool = False, memory: int = 256, nic: str = "none",
+                 binary: str = QEMU) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="spicebox-qemu-"))
         self.port = free_port()
         self.tls_port = free_port() if tls_dir else None
@@ -122,7 +123,7 @@ class QemuServer:
         self.qmp_path = self.workdir / "qmp.sock"
         self.log_path = self.workdir / "qemu.log"
         self.serial_path = self.workdir / "serial.sock" if serial else None
-        self.command = [QEMU, "-accel", "tcg", "-m", str(memory), "-display", "none",
+        self.command = [binary, "-accel", "tcg", "-m", str(memory), "-display", "none",
                         "-nic", nic, "-spice", spice_opts,
                         "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
         for obj in extra_objects or []:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from imagebuild.__main__ import main
 from imagebuild.boards import BoardError, load, names
-from imagebuild.plan import BASE_PACKAGES, ESP, ROOT, plan
+from imagebuild.plan import BASE_PACKAGES, ESP, FIRMWARE_CMDLINE, ROOT, plan
 
 
 def test_the_boards_are_the_folders_of_board() -> None:
@@ -20,6 +20,7 @@ def test_every_board_plans_a_bootable_a_b_layout(name: str) -> None:
     board = load(name)
     planned = plan(board)
     assert set(BASE_PACKAGES) <= set(planned.packages)
+    assert "plymouth" in planned.packages and planned.cmdline.endswith(FIRMWARE_CMDLINE)
     assert any(p.startswith(f"linux-image-{board.arch}") for p in planned.packages)
     assert len(planned.packages) == len(set(planned.packages))
     labels = [p.label for p in planned.partitions]
