@@ -3,6 +3,7 @@ partition and the slots' partitions (the image rig boots the real thing)."""
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import random
@@ -181,6 +182,25 @@ def test_a_cut_download_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UpdateError, match=r"'manifest\.json' belongs"):
         install(io.BytesIO(bundle[data_offset(bundle, "linux") - 512:]), box.device)
     assert list(slots.read_entries(box.device.esp)) == ["a"]
+
+
+def test_one_update_at_a_time(tmp_path: Path) -> None:
+    box = Box(tmp_path / "box")
+    bundle, _ = make_bundle(tmp_path / "bundle")
+    with (box.device.esp / "loader/.spicebox-update.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(UpdateError, match="another update is being installed"):
+            install(io.BytesIO(bundle), box.device)
+    assert install(io.BytesIO(bundle), box.device).slot == "b"
+
+
+def test_a_boot_partition_that_cannot_be_written_is_said_so(tmp_path: Path) -> None:
+    box = Box(tmp_path / "box")
+    (box.device.esp / "b").write_text("a file where the slot's directory goes")
+    bundle, _ = make_bundle(tmp_path / "bundle")
+    with pytest.raises(UpdateError, match=r"cannot write the update \(File exists: .*/b\); "
+                                          r"the running slot is untouched"):
+        install(io.BytesIO(bundle), box.device)
 
 
 def test_older_firmware_goes_in_when_asked_for(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ lie about writes more often than people think.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -97,7 +98,7 @@ def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False) -> 
     target = slots.other(running)
     release = device.running_release()
     try:
-        with tarfile.open(fileobj=bundle, mode="r|") as tar:
+        with _one_at_a_time(device), tarfile.open(fileobj=bundle, mode="r|") as tar:
             members = _members(tar)
             manifest = _manifest(next(members, None), release, allow_older)
             _remove_entries(device.esp, target)
@@ -111,6 +112,9 @@ def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False) -> 
     except (tarfile.TarError, EOFError) as exc:
         raise UpdateError(f"the bundle is not a whole tar file ({exc}): download it "
                           f"again") from None
+    except OSError as exc:
+        raise UpdateError(f"cannot write the update ({exc.strerror}: {exc.filename}); the "
+                          f"running slot is untouched") from None
     entries = slots.read_entries(device.esp)
     generation = max((e.generation for e in entries.values()), default=0) + 1
     name = slots.entry_name(target, slots.TRIES)
@@ -119,6 +123,17 @@ def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False) -> 
     _write_atomically(device.esp / slots.ENTRIES / name, slots.entry_text(
         target, generation, manifest["version"], cmdline).encode())
     return Installed(target, manifest["version"], name)
+
+
+@contextmanager
+def _one_at_a_time(device: Device) -> Iterator[None]:
+    """Two updates at once (provisioning and an administrator) would write one slot."""
+    with (device.esp / "loader" / ".spicebox-update.lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UpdateError("another update is being installed: wait for it") from None
+        yield
 
 
 def write_bundle(out: IO[bytes], manifest: dict[str, Any], files: dict[str, Path],
