@@ -16,11 +16,12 @@ COMPONENTS = ("main", "non-free-firmware")
 # libraries the Python client loads at run time (SDL's KMS driver opens DRM, GBM and EGL;
 # the LZ4 decoder and the keyboard layouts are ctypes bindings); e2fsck for the data
 # partition (in the initramfs), zstd for updates (spicebox update install), plymouth for
-# the boot splash; python-evdev has no wheels, Debian's is used.
+# the boot splash (its initramfs hook needs fontconfig's configuration for a graphical
+# theme); python-evdev has no wheels, Debian's is used.
 BASE_PACKAGES = (
     "systemd", "systemd-sysv", "udev", "dbus", "polkitd", "network-manager",
     "systemd-timesyncd", "kmod", "ca-certificates", "python3", "python3-venv",
-    "python3-evdev", "e2fsprogs", "zstd", "plymouth",
+    "python3-evdev", "e2fsprogs", "zstd", "plymouth", "fontconfig",
     "libdrm2", "libgbm1", "libegl1", "libgles2", "libegl-mesa0", "libgl1-mesa-dri",
     "liblz4-1", "libxkbcommon0", "xkb-data",
     "fonts-dejavu-core",

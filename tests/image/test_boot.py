@@ -30,6 +30,7 @@ from tests.rig.image import (
     esp,
     home_screen,
     is_splash,
+    power_off,
     preconfigured_for,
     wait_for_screen,
     wait_for_server_screen,
@@ -154,10 +155,7 @@ def boot_and_power_off(tmp_path: Path, disk: Path, timeout: float = BOOT_TIMEOUT
                     memory=1024) as qemu:
         wait_for_screen(qemu, home_screen(tmp_path), timeout, "setup")
         time.sleep(5)  # systemd-bless-boot, right after the kiosk's screen
-        assert qemu.qmp is not None
-        qemu.qmp.execute("system_powerdown")
-        assert qemu.process is not None
-        qemu.process.wait(120)
+        power_off(qemu)
 
 
 def test_first_boot_keeps_the_root_read_only_and_grows_the_data_partition(

@@ -24,6 +24,8 @@ from .ui import UiDriver
 
 OUT = Path(__file__).parents[2] / "out" / "qemu-x86_64"
 IMAGE = OUT / "disk.img"  # made by `make image BOARD=qemu-x86_64`
+ARM64_IMAGE = OUT.with_name("qemu-arm64") / "disk.img"
+# (The same for both QEMU boards.)
 PARTITIONS = {part.label: part for part in plan(load("qemu-x86_64")).partitions}
 POINTER = 32  # the fbdev presenter draws its arrow in the top-left corner
 
@@ -45,9 +47,16 @@ def board_vm(board: str, disk: Path, scratch: Path, snapshot: bool = True) -> li
             "-drive", f"file={disk},if=virtio,format=raw{',snapshot=on' if snapshot else ''}"]
 
 
-def copy_of_image(tmp_path: Path, grow_mib: int = 0) -> Path:
+def power_off(vm: QemuServer) -> None:
+    """The power button (ACPI): systemd shuts down cleanly, and QEMU exits."""
+    assert vm.qmp is not None and vm.process is not None
+    vm.qmp.execute("system_powerdown")
+    vm.process.wait(120)
+
+
+def copy_of_image(tmp_path: Path, grow_mib: int = 0, image: Path = IMAGE) -> Path:
     disk = tmp_path / "disk.img"
-    subprocess.run(["cp", "--sparse=always", str(IMAGE), str(disk)], check=True)
+    subprocess.run(["cp", "--sparse=always", str(image), str(disk)], check=True)
     if grow_mib:
         with disk.open("r+b") as f:
             f.truncate(disk.stat().st_size + grow_mib * 1024 * 1024)
@@ -76,11 +85,11 @@ def wait_for_server_screen(client: QemuServer, server: QemuServer, timeout: floa
         time.sleep(0.5)
 
 
-def preconfigured_for(server: QemuServer, tmp_path: Path) -> Path:
+def preconfigured_for(server: QemuServer, tmp_path: Path, image: Path = IMAGE) -> Path:
     """A copy of the image with spicebox.vv on its FAT partition, the way an administrator
     does it from any PC, naming ``server`` as the thin client's own QEMU network reaches
     this machine: 10.0.2.2."""
-    disk = copy_of_image(tmp_path)
+    disk = copy_of_image(tmp_path, image=image)
     vv = tmp_path / "spicebox.vv"
     vv.write_text(f"[virt-viewer]\ntype=spice\nhost=10.0.2.2\nport={server.port}\n"
                   f"title=Lab desktop\n")
