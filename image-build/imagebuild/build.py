@@ -19,6 +19,7 @@ last commit's time), which also dates every file the build makes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import NAMESPACE_URL, uuid5
 
 from spicebox import __version__
 from spicebox.system import slots
@@ -37,6 +39,7 @@ from spicebox.ui.splash import save_theme_images
 
 from .boards import Board
 from .plan import COMPONENTS, SUITE, Plan
+from .tree import clamp_mtimes, listing
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +95,12 @@ def build(plan: Plan, out: Path) -> Path:
         wheels = _wheels(board, work / "wheels")
         root = work / "root"
         _root_filesystem(plan, wheels, root, release, epoch)
-        disk, files = _disk(plan, root, work, release)
+        clamp_mtimes(root, epoch)
+        tree = "\n".join(listing(root)) + "\n"
+        (out / "rootfs.list").write_text(tree)
+        disk, files = _disk(plan, root, work, release, epoch)
         manifest = {**release, **_contents(plan, root), "cmdline": plan.cmdline,
+                    "root_tree": hashlib.sha256(tree.encode()).hexdigest(),
                     "files": {name: describe(path) for name, path in files.items()}}
         _run(["zstd", "-q", "-T0", "-9", "--long", str(files["root.img"]), "-o",
               str(work / ROOT_MEMBER)], "compressing the root image")
@@ -199,8 +206,8 @@ def _root_filesystem(plan: Plan, wheels: Path, root: Path, release: dict[str, An
          {"SOURCE_DATE_EPOCH": str(epoch)})
 
 
-def _disk(plan: Plan, root: Path, work: Path,
-          release: dict[str, Any]) -> tuple[Path, dict[str, Path]]:
+def _disk(plan: Plan, root: Path, work: Path, release: dict[str, Any],
+          epoch: int) -> tuple[Path, dict[str, Path]]:
     """The disk image, and the firmware's files for the update bundle."""
     log.info("partitions and disk image")
     boot, root_a, _, data = plan.partitions
@@ -220,22 +227,28 @@ def _disk(plan: Plan, root: Path, work: Path,
     # No default: systemd-boot's own order (slots.boot_order) picks the slot.
     (esp / "loader/loader.conf").write_text("timeout 0\n")
     files = {part.label: work / f"{part.label}.img" for part in plan.partitions}
-    fat_image(esp, files["boot"], boot.size_mib, "BOOT")
-    _run(["mkfs.ext4", "-q", "-L", root_a.label, "-d", str(root), str(files[root_a.label]),
-          f"{root_a.size_mib}M"], f"making {root_a.label}")
-    _run(["mkfs.ext4", "-q", "-L", data.label, str(files[data.label]), f"{data.size_mib}M"],
-         f"making {data.label}")
+    clamp_mtimes(esp, epoch)
+    fat_image(esp, files["boot"], boot.size_mib, "BOOT", volume_id=epoch)
+    for part, tree in ((root_a, root), (data, None)):
+        # Its identifiers from the build's inputs, its times from SOURCE_DATE_EPOCH.
+        uuid = str(uuid5(NAMESPACE_URL, f"spicebox:{plan.board.name}:{part.label}:{epoch}"))
+        _run(["mkfs.ext4", "-q", "-L", part.label, "-U", uuid, "-E", f"hash_seed={uuid}",
+              *(["-d", str(tree)] if tree else []), str(files[part.label]),
+              f"{part.size_mib}M"], f"making {part.label}", {"E2FSPROGS_FAKE_TIME": str(epoch)})
     disk = work / "disk.img"
     assemble(disk, plan.disk_mib, plan.sfdisk_script(),
              [(files[part.label], part.start_mib) for part in (boot, root_a, data)])
     return disk, {**firmware, "root.img": files[root_a.label]}
 
 
-def fat_image(tree: Path, image: Path, size_mib: int, label: str) -> None:
-    """A FAT partition image holding ``tree``, without mounting it."""
-    _run(["mkfs.vfat", "-C", "-n", label, str(image), str(size_mib * 1024)],
-         f"making {image.name}")
-    _run(["mcopy", "-s", "-i", str(image), *map(str, tree.iterdir()), "::"],
+def fat_image(tree: Path, image: Path, size_mib: int, label: str,
+              volume_id: int | None = None) -> None:
+    """A FAT partition image holding ``tree`` (its files' times kept), without mounting
+    it."""
+    _run(["mkfs.vfat", "-C", "-n", label,
+          *(["-i", f"{volume_id & 0xFFFFFFFF:08x}"] if volume_id is not None else []),
+          str(image), str(size_mib * 1024)], f"making {image.name}")
+    _run(["mcopy", "-s", "-m", "-i", str(image), *map(str, tree.iterdir()), "::"],
          f"filling {image.name}")
 
 
