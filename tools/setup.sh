@@ -24,14 +24,16 @@ APT_PACKAGES=(
   # mirror's signatures), packed into an ext4 image with mkfs.ext4 -d, without loop mounts.
   mmdebstrap mount gpg e2fsprogs
   zstd                # firmware update bundles (spicebox update install)
+  dosfstools mtools fdisk  # the image builder, which the default suite runs once
   iproute2            # ip: addresses in the network namespace of the network-watch test
 )
 # `make bench` (tools/setup.sh --bench) also measures remote-viewer, the reference client.
 [ "${1:-}" != "--bench" ] || APT_PACKAGES+=(virt-viewer)
-# `make image` (tools/setup.sh --image): the image builder's tools (qemu-user-static runs
-# arm64 programs in an arm64 root), and QEMU and UEFI firmware for booting the images.
-[ "${1:-}" != "--image" ] || APT_PACKAGES+=(dosfstools mtools fdisk ovmf qemu-user-static
-                                           qemu-system-arm qemu-efi-aarch64)
+# `make image` (tools/setup.sh --image): what building arm64 images needs beyond the
+# default (qemu-user-static runs arm64 programs in an arm64 root, arch-test lets mmdebstrap
+# check that it can), and QEMU and UEFI firmware for booting the images.
+[ "${1:-}" != "--image" ] || APT_PACKAGES+=(ovmf qemu-user-static arch-test qemu-system-arm
+                                           qemu-efi-aarch64)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -14,24 +14,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 from evdev import ecodes as e
-from imagebuild.plan import Partition
 
 from spicebox.codecs.pixels import to_rgb
 from spicebox.system import slots
-from spicebox.system.update import Device, install
 from spicebox.ui.pages.home import HomePage
 from tests.guests import console
 from tests.rig.image import (
     IMAGE,
-    OUT,
     PARTITIONS,
     board_vm,
     copy_of_image,
-    esp,
     home_screen,
+    install_update,
     is_splash,
+    loader_entries,
     power_off,
     preconfigured_for,
+    read_partition,
     wait_for_screen,
     wait_for_server_screen,
 )
@@ -47,44 +46,6 @@ pytestmark = [pytest.mark.skipif(not IMAGE.is_file(),
 
 def thin_client(tmp_path: Path, disk: Path = IMAGE, snapshot: bool = True) -> list[str]:
     return board_vm("qemu-x86_64", disk, tmp_path, snapshot)
-
-
-def read_partition(disk: Path, part: Partition, out: Path) -> Path:
-    subprocess.run(["dd", f"if={disk}", f"of={out}", "bs=1M", f"skip={part.start_mib}",
-                    f"count={part.size_mib}", "status=none", "conv=sparse"], check=True)
-    return out
-
-
-def loader_entries(disk: Path) -> list[str]:
-    listed = subprocess.run(["mdir", "-b", "-i", esp(disk), "::/loader/entries"],
-                            capture_output=True, text=True, check=True).stdout
-    return sorted(Path(line).name for line in listed.split())
-
-
-def install_update(disk: Path, tmp_path: Path) -> None:
-    """What `spicebox update install out/qemu-x86_64/update.tar` does on a box running
-    slot A, done to its disk image: the real code, on the boot partition's files copied
-    out and back with mtools, and slot B's partition as a file placed with dd."""
-    boot = tmp_path / "esp"
-    boot.mkdir()
-    subprocess.run(["mcopy", "-s", "-i", esp(disk), "::/loader", str(boot)], check=True)
-    devices = tmp_path / "dev"
-    devices.mkdir()
-    with (devices / "root-b").open("wb") as f:
-        f.truncate(PARTITIONS["root-b"].size_mib * 1024 * 1024)
-    (tmp_path / "cmdline").write_text("root=PARTLABEL=root-a ro\n")
-    manifest = json.loads((OUT / "manifest.json").read_text())
-    (tmp_path / "release.json").write_text(json.dumps(
-        {key: manifest[key] for key in ("board", "version", "build")}))
-    device = Device(esp=boot, cmdline=tmp_path / "cmdline", partitions=devices,
-                    release=tmp_path / "release.json")
-    with (OUT / "update.tar").open("rb") as bundle:
-        assert install(bundle, device).entry == "spicebox-b+3.conf"
-    subprocess.run(["mcopy", "-s", "-o", "-i", esp(disk), str(boot / "b"),
-                    str(boot / "loader"), "::/"], check=True)
-    subprocess.run(["dd", f"if={devices / 'root-b'}", f"of={disk}", "bs=1M",
-                    f"seek={PARTITIONS['root-b'].start_mib}", "conv=notrunc,sparse",
-                    "status=none"], check=True)
 
 
 def test_first_boot_shows_setup_and_takes_keys_from_the_keyboard(tmp_path: Path) -> None:

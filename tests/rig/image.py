@@ -5,6 +5,7 @@ compared with a server's."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 from imagebuild.boards import load
-from imagebuild.plan import plan
+from imagebuild.plan import Partition, plan
 
 from spicebox.codecs.pixels import to_rgb
+from spicebox.system.update import Device, install
 from spicebox.ui.pages.home import HomePage
 from spicebox.ui.paint import BACKGROUND
 
@@ -134,3 +136,41 @@ def is_splash(shown: np.ndarray) -> bool:
     middle = shown[height * 11 // 24:height * 13 // 24]
     return bool((shown[:height // 4] == BACKGROUND).all()
                 and ((middle > 200).all(axis=2)).sum() > 100)
+
+
+def read_partition(disk: Path, part: Partition, out: Path) -> Path:
+    subprocess.run(["dd", f"if={disk}", f"of={out}", "bs=1M", f"skip={part.start_mib}",
+                    f"count={part.size_mib}", "status=none", "conv=sparse"], check=True)
+    return out
+
+
+def loader_entries(disk: Path) -> list[str]:
+    listed = subprocess.run(["mdir", "-b", "-i", esp(disk), "::/loader/entries"],
+                            capture_output=True, text=True, check=True).stdout
+    return sorted(Path(line).name for line in listed.split())
+
+
+def install_update(disk: Path, tmp_path: Path, out: Path = OUT) -> None:
+    """What `spicebox update install OUT/update.tar` does on a box running slot A, done
+    to its disk image: the real code, on the boot partition's files copied out and back
+    with mtools, and slot B's partition as a file placed with dd."""
+    boot = tmp_path / "esp"
+    boot.mkdir()
+    subprocess.run(["mcopy", "-s", "-i", esp(disk), "::/loader", str(boot)], check=True)
+    devices = tmp_path / "dev"
+    devices.mkdir()
+    with (devices / "root-b").open("wb") as f:
+        f.truncate(PARTITIONS["root-b"].size_mib * 1024 * 1024)
+    (tmp_path / "cmdline").write_text("root=PARTLABEL=root-a ro\n")
+    manifest = json.loads((out / "manifest.json").read_text())
+    (tmp_path / "release.json").write_text(json.dumps(
+        {key: manifest[key] for key in ("board", "version", "build")}))
+    device = Device(esp=boot, cmdline=tmp_path / "cmdline", partitions=devices,
+                    release=tmp_path / "release.json")
+    with (out / "update.tar").open("rb") as bundle:
+        assert install(bundle, device).entry == "spicebox-b+3.conf"
+    subprocess.run(["mcopy", "-s", "-o", "-i", esp(disk), str(boot / "b"),
+                    str(boot / "loader"), "::/"], check=True)
+    subprocess.run(["dd", f"if={devices / 'root-b'}", f"of={disk}", "bs=1M",
+                    f"seek={PARTITIONS['root-b'].start_mib}", "conv=notrunc,sparse",
+                    "status=none"], check=True)
