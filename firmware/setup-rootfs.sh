@@ -17,5 +17,8 @@ systemctl mask getty@tty1.service
 # from the splash to the kiosk's first picture.
 plymouth-set-default-theme spicebox
 systemctl mask plymouth-quit.service plymouth-quit-wait.service
-# The initramfs was made when the kernel was installed, before firmware/rootfs was added.
-update-initramfs -u -k all
+# The initramfs, with the firmware's hooks and splash (the builder kept the kernel's package
+# from making one before them).
+rm /usr/sbin/update-initramfs
+dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
+update-initramfs -c -k all

@@ -29,6 +29,8 @@ from .display.sdl import DisplayUnavailable
 from .input.diag import describe_devices, watch_keys
 from .input.evdev_source import EvdevInput
 from .input.hotkeys import DEFAULT_HOTKEYS, HotkeyError, Hotkeys
+from .net.interfaces import interfaces
+from .net.links import network_back
 from .net.tls import TlsVerificationFailed
 from .net.transport import CannotConnect
 from .recent import RECENT
@@ -45,6 +47,9 @@ if TYPE_CHECKING:
 RETRY_FIRST_SECONDS = 1.0  # the kiosk's reconnect delay, doubling up to the max
 RETRY_MAX_SECONDS = 30.0
 STABLE_SECONDS = 60.0  # a session that lasted this long is reconnected at once when it ends
+# At boot the kiosk starts beside DHCP instead of after it; the first connection waits
+# this long for an address (with the boot splash still up) before trying anyway.
+NETWORK_WAIT_SECONDS = 30.0
 
 EXIT_OK, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_TLS, EXIT_PROTOCOL = 0, 2, 3, 4, 5, 6
 
@@ -299,6 +304,8 @@ def _run(args: argparse.Namespace) -> int:
     from .ui.pages.reconnect import ReconnectPage  # noqa: PLC0415
     _check_outputs(args)
     store = _store(args)
+    if _config_or_defaults(store).default_profile is not None:
+        asyncio.run(_network(NETWORK_WAIT_SECONDS))
     delay = RETRY_FIRST_SECONDS
     good: Config | None = None
     presenter: Presenter | None = None
@@ -395,6 +402,18 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if presenter is not None:
             presenter.close()
+
+
+async def _network(seconds: float) -> None:
+    """Returns when this machine has a global address, or after ``seconds``."""
+    if any(interface.addresses for interface in interfaces()):
+        return
+    log.info("waiting up to %.0f s for the network", seconds)
+    try:
+        async with asyncio.timeout(seconds):
+            await network_back(up_now_counts=True)  # (it may have come since)
+    except (TimeoutError, OSError) as exc:
+        log.info("no network yet (%s): connecting anyway", exc or "timed out")
 
 
 def _show(args: argparse.Namespace, store: ConfigStore, config: Config, presenter: Presenter,

@@ -197,6 +197,11 @@ def _root_filesystem(plan: Plan, wheels: Path, root: Path, release: dict[str, An
           f"--include={','.join((*plan.packages, *BUILD_PACKAGES))}",
           '--aptopt=APT::Install-Recommends "false"',
           *(f"--dpkgopt={option}" for option in DPKG_FILTERS),
+          # The kernel's package would make an initramfs before the firmware's hooks and
+          # splash are in the root: setup-rootfs.sh makes the one that boots (once, which
+          # matters when an arm64 root runs emulated).
+          "--essential-hook=chroot \"$1\" dpkg-divert --quiet --local --rename "
+          "--add /usr/sbin/update-initramfs && ln -s /bin/true \"$1/usr/sbin/update-initramfs\"",
           f"--customize-hook={install_client}",
           f"--customize-hook=sync-in {FIRMWARE / 'rootfs'} /",
           f"--customize-hook=sync-in {board_files} /",

@@ -1,5 +1,6 @@
 """The kernel's rtnetlink, for real: in a network namespace of the test's own (there is no
-cable to pull here), the kiosk's watcher wakes when an interface gets a global address."""
+cable to pull here), the kiosk's watcher wakes when an interface gets a global address,
+and counts an address that is already there when asked to."""
 
 from __future__ import annotations
 
@@ -18,11 +19,17 @@ IN_NAMESPACE = textwrap.dedent("""
 
     async def main():
         ip("link", "set", "lo", "up")  # 127.0.0.1 and ::1: host scope, not a network
+        # A cable between two interfaces of the namespace's own.
+        ip("link", "add", "v0", "type", "veth", "peer", "name", "v1")
+        for name in ("v0", "v1"):
+            ip("link", "set", name, "up")
         waiting = asyncio.create_task(network_back())
         await asyncio.sleep(0.5)
         assert not waiting.done(), "woke without a network"
-        ip("addr", "add", "10.9.9.9/24", "dev", "lo")
+        ip("addr", "add", "10.9.9.9/24", "dev", "v0")
         await asyncio.wait_for(waiting, 10)
+        # Up now: the kiosk's first connection does not wait for another address.
+        await asyncio.wait_for(network_back(up_now_counts=True), 10)
         print("back")
 
     asyncio.run(main())

@@ -41,13 +41,17 @@ class AddressWatch:
         return back
 
 
-async def network_back() -> None:
-    """Returns once the network has come back (see :class:`AddressWatch`)."""
+async def network_back(up_now_counts: bool = False) -> None:
+    """Returns once the network has come back (see :class:`AddressWatch`); with
+    ``up_now_counts``, at once if it is up now."""
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK,
                        socket.NETLINK_ROUTE) as sock:
         sock.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
         # Listening first, then looking: an address added in between is not missed.
-        watch = AddressWatch(connected=any(i.addresses for i in interfaces()))
+        connected = any(i.addresses for i in interfaces())
+        if connected and up_now_counts:
+            return
+        watch = AddressWatch(connected)
         loop = asyncio.get_running_loop()
         while not watch.feed(await loop.sock_recv(sock, 1 << 16)):
             pass
