@@ -44,9 +44,10 @@ image: setup
 	tools/setup.sh --image
 	PYTHONPATH=image-build $(PY) -m imagebuild build $(BOARD)
 
-# Slow: builds the qemu-x86_64 image and boots it; not part of `make test`.
+# Slow: builds the QEMU boards' images and boots them; not part of `make test`.
 test-image:
 	$(MAKE) image BOARD=qemu-x86_64
+	$(MAKE) image BOARD=qemu-arm64
 	$(PY) -m pytest -q -s tests/image
 
 clean:
