@@ -133,7 +133,7 @@ def _can_run(arch: str) -> None:
                          f"`tools/setup.sh --image` (make image does)")
     if not (BINFMT / "register").exists():
         _run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)],
-             "mounting binfmt_misc (for running arm64 programs)")
+             f"mounting binfmt_misc (for running {arch} programs)")
     if not (BINFMT / emulator).exists():
         try:
             (BINFMT / "register").write_text(registration.read_text().strip())

@@ -49,11 +49,19 @@ def board_vm(board: str, disk: Path, scratch: Path, snapshot: bool = True) -> li
             "-drive", f"file={disk},if=virtio,format=raw{',snapshot=on' if snapshot else ''}"]
 
 
-def power_off(vm: QemuServer) -> None:
-    """The power button (ACPI): systemd shuts down cleanly, and QEMU exits."""
+def power_off(vm: QemuServer, timeout: float = 120.0) -> None:
+    """The power button (ACPI): systemd shuts down cleanly, and QEMU exits. Pressed again
+    every 10 s: a press before the system listens for it (early in a boot) is lost."""
     assert vm.qmp is not None and vm.process is not None
-    vm.qmp.execute("system_powerdown")
-    vm.process.wait(120)
+    deadline = time.monotonic() + timeout
+    while True:
+        vm.qmp.execute("system_powerdown")
+        try:
+            vm.process.wait(min(10.0, max(0.0, deadline - time.monotonic())))
+            return
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def copy_of_image(tmp_path: Path, grow_mib: int = 0, image: Path = IMAGE) -> Path:
