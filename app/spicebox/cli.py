@@ -523,14 +523,12 @@ def _update(args: argparse.Namespace) -> int:
     if args.what == "status":
         print("\n".join(status(device)))
         return EXIT_OK
-    if args.bundle == "-":
-        installed = install(sys.stdin.buffer, device, allow_older=args.downgrade)
-    else:
-        try:
-            with open(args.bundle, "rb") as bundle:
-                installed = install(bundle, device, allow_older=args.downgrade)
-        except FileNotFoundError:
-            raise UpdateError(f"no bundle {args.bundle}") from None
+    try:
+        bundle = sys.stdin.buffer if args.bundle == "-" else open(args.bundle, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise UpdateError(f"cannot read {args.bundle}: {exc.strerror}") from None
+    with bundle:
+        installed = install(bundle, device, allow_older=args.downgrade)
     where = f"Spicebox {installed.version} is in slot {installed.slot.upper()}"
     if args.reboot:
         log.info("%s: restarting into it", where)

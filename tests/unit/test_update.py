@@ -218,3 +218,9 @@ def test_a_system_not_booted_from_a_slot_is_told_so(
     if "root=PARTLABEL=root-" not in Path("/proc/cmdline").read_text():
         assert main(["update", "status"]) == 2
         assert "not started from a Spicebox slot" in caplog.text
+
+
+def test_a_bundle_that_cannot_be_read_is_said_so(tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    assert main(["update", "install", str(tmp_path / "missing.tar")]) == 2
+    assert f"cannot read {tmp_path / 'missing.tar'}: No such file or directory" in caplog.text

@@ -112,6 +112,8 @@ def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False) -> 
     except (tarfile.TarError, EOFError) as exc:
         raise UpdateError(f"the bundle is not a whole tar file ({exc}): download it "
                           f"again") from None
+    except PermissionError as exc:
+        raise UpdateError(f"cannot write {exc.filename}: updating needs root") from None
     except OSError as exc:
         raise UpdateError(f"cannot write the update ({exc.strerror}: {exc.filename}); the "
                           f"running slot is untouched") from None
