@@ -328,18 +328,16 @@ def _split(doc: Mapping[str, Any]) -> tuple[Document, Document]:
     secret: Document = {}
     for key, value in doc.items():
         if key == PROFILES:
-            for name, table in value.items():
-                fields = fields_of(Profile)
-                for field_key, field_value in table.items():
-                    target = secret if fields[field_key].metadata["secret"] else public
-                    target.setdefault(PROFILES, {}).setdefault(name, {})[field_key] = field_value
+            tables = {f"{PROFILES}.{name}": table for name, table in value.items()}
         elif key in SECTIONS:
-            fields = fields_of(SECTIONS[key])
-            for field_key, field_value in value.items():
-                target = secret if fields[field_key].metadata["secret"] else public
-                target.setdefault(key, {})[field_key] = field_value
+            tables = {key: value}
         else:
             public[key] = value
+            continue
+        for prefix, table in tables.items():
+            for name, field_value in table.items():
+                path, f = _field(f"{prefix}.{name}")
+                _table(secret if f.metadata["secret"] else public, path)[name] = field_value
     return public, secret
 
 
