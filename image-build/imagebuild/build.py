@@ -1,7 +1,7 @@
 """``make image BOARD=...``: the board's plan made into a disk image.
 
 1. Python wheels for the target: the client built here, its dependencies downloaded as
-   binary wheels for the target's platform (python-evdev, which has none, is built here).
+   binary wheels for the target's platform (python-evdev, which has none, is Debian's).
 2. The root filesystem: ``mmdebstrap`` (Debian 12, the plan's packages, no recommends,
    no documentation), then the client in a virtualenv at /opt/spicebox, then the
    firmware's files (``firmware/rootfs``) and ``firmware/setup-rootfs.sh`` run inside it.

@@ -4,11 +4,12 @@ manifest records) give the same listing, so the same digest."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+
+from spicebox.system.update import sha256_of
 
 
 def clamp_mtimes(root: Path, epoch: int) -> None:
@@ -26,11 +27,7 @@ def listing(root: Path) -> Iterator[str]:
     for path in _walk(root):
         info = path.lstat()
         if stat.S_ISREG(info.st_mode):
-            digest = hashlib.sha256()
-            with path.open("rb") as f:
-                while block := f.read(1 << 20):
-                    digest.update(block)
-            content = digest.hexdigest()
+            content = sha256_of(path)
         elif stat.S_ISLNK(info.st_mode):
             content = "-> " + os.readlink(path)
         elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):

@@ -152,11 +152,18 @@ def write_bundle(out: IO[bytes], manifest: dict[str, Any], files: dict[str, Path
 
 def describe(path: Path) -> dict[str, Any]:
     """A file's entry in a manifest's ``files``."""
-    digest = hashlib.sha256()
+    return {"size": path.stat().st_size, "sha256": sha256_of(path)}
+
+
+def sha256_of(path: Path, length: int | None = None) -> str:
+    """The SHA-256 of a file, or of its first ``length`` bytes (a partition holds more
+    than the image written to it)."""
+    digest, left = hashlib.sha256(), length
     with path.open("rb") as f:
-        while block := f.read(CHUNK):
+        while left != 0 and (block := f.read(CHUNK if left is None else min(CHUNK, left))):
             digest.update(block)
-    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+            left = None if left is None else left - len(block)
+    return digest.hexdigest()
 
 
 def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
@@ -333,12 +340,7 @@ def _match(copied: tuple[int, str], wanted: dict[str, Any], name: str) -> None:
 
 
 def _check(path: Path, wanted: dict[str, Any], what: str) -> None:
-    digest, left = hashlib.sha256(), wanted["size"]
-    with path.open("rb") as f:
-        while left and (block := f.read(min(CHUNK, left))):
-            digest.update(block)
-            left -= len(block)
-    if digest.hexdigest() != wanted["sha256"]:
+    if sha256_of(path, wanted["size"]) != wanted["sha256"]:
         raise UpdateError(f"{what} reads back different from what was written: the "
                           f"storage is failing")
 
