@@ -109,6 +109,9 @@ def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False) -> 
             if extra is not None:
                 raise UpdateError(f"the bundle holds {extra[0].name!r} after its root "
                                   f"image: not a Spicebox update")
+            # Last, and still under the lock: another install cannot rewrite the slot
+            # between its check and its entry.
+            name = _add_entry(device, target, manifest)
     except (tarfile.TarError, EOFError) as exc:
         raise UpdateError(f"the bundle is not a whole tar file ({exc}): download it "
                           f"again") from None
@@ -117,14 +120,19 @@ def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False) -> 
     except OSError as exc:
         raise UpdateError(f"cannot write the update ({exc.strerror}: {exc.filename}); the "
                           f"running slot is untouched") from None
+    return Installed(target, manifest["version"], name)
+
+
+def _add_entry(device: Device, slot: str, manifest: dict[str, Any]) -> str:
+    """The slot's loader entry, with its tries and the highest version: it boots next."""
     entries = slots.read_entries(device.esp)
     generation = max((e.generation for e in entries.values()), default=0) + 1
-    name = slots.entry_name(target, slots.TRIES)
+    name = slots.entry_name(slot, slots.TRIES)
     cmdline = " ".join([manifest["cmdline"],
                         *slots.local_arguments(device.cmdline.read_text())])
     _write_atomically(device.esp / slots.ENTRIES / name, slots.entry_text(
-        target, generation, manifest["version"], cmdline).encode())
-    return Installed(target, manifest["version"], name)
+        slot, generation, manifest["version"], cmdline).encode())
+    return name
 
 
 @contextmanager
