@@ -35,7 +35,7 @@ from uuid import NAMESPACE_URL, uuid5
 from spicebox import __version__
 from spicebox.system import slots
 from spicebox.system.update import RELEASE, ROOT_MEMBER, describe, write_bundle
-from spicebox.ui.splash import save_theme_images
+from spicebox.ui.splash import save_theme
 
 from .boards import Board
 from .plan import COMPONENTS, SUITE, Plan
@@ -186,7 +186,7 @@ def _root_filesystem(plan: Plan, wheels: Path, root: Path, release: dict[str, An
     (board_files / RELEASE.relative_to("/")).write_text(json.dumps(release) + "\n")
     theme = board_files / "usr/share/plymouth/themes/spicebox"
     theme.mkdir(parents=True)
-    save_theme_images(theme)
+    save_theme(theme)
     install_client = (
         f'mkdir -p "$1/tmp/wheels" && cp {wheels}/*.whl "$1/tmp/wheels/" && '
         'chroot "$1" python3 -m venv --system-site-packages /opt/spicebox && '

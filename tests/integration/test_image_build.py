@@ -65,7 +65,8 @@ def test_the_root_holds_the_client_and_the_firmware(built: Path, tmp_path: Path)
     assert release == {key: manifest[key] for key in ("board", "version", "build")}
     for path in ("/opt/spicebox/bin/spicebox", "/etc/systemd/system/spicebox-kiosk.service",
                  "/etc/initramfs-tools/scripts/local-bottom/spicebox-state",
-                 "/usr/share/plymouth/themes/spicebox/logo.png", "/data"):
+                 "/usr/share/plymouth/themes/spicebox/logo.png",
+                 "/usr/share/plymouth/themes/spicebox/spicebox.script", "/data"):
         assert "File not found" not in debugfs(root, f"stat {path}"), path
     assert debugfs(root, "cat /etc/machine-id") == ""  # made at first boot, on /data
     assert manifest["packages"]["python3-evdev"] and manifest["packages"]["plymouth"]
