@@ -91,6 +91,38 @@ class MouseButtonMask(IntFlag):
 MOTION_ACK_BUNCH = 4
 
 
+class PlaybackCap(IntEnum):
+    CELT_0_5_1 = 0  # deprecated by spice-server; never advertised
+    VOLUME = 1
+    LATENCY = 2
+    OPUS = 3
+
+
+class RecordCap(IntEnum):
+    CELT_0_5_1 = 0
+    VOLUME = 1
+    OPUS = 2
+
+
+class AudioDataMode(IntEnum):
+    INVALID = 0
+    RAW = 1
+    CELT_0_5_1 = 2
+    OPUS = 3
+
+
+class AudioFormat(IntEnum):
+    INVALID = 0
+    S16 = 1  # signed 16-bit little-endian, channels interleaved
+
+
+# spice-common's snd_codec.h: Opus frames are 10 ms at 48 kHz, and spice-server reads a
+# record DATA message into a buffer of one such frame's raw bytes (S16, stereo).
+OPUS_FREQUENCY = 48000
+OPUS_FRAME_SAMPLES = 480
+RECORD_MAX_DATA_BYTES = OPUS_FRAME_SAMPLES * 2 * 2
+
+
 class CursorType(IntEnum):
     ALPHA = 0
     MONO = 1

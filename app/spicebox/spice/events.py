@@ -97,4 +97,43 @@ class CursorState(Event):
     visible: bool
 
 
+@dataclass(frozen=True)
+class AudioStart(Event):
+    """A playback stream begins (sound for the speakers), or the server wants the
+    microphone (record). ``mode`` is how the samples travel (AudioDataMode)."""
+
+    channels: int
+    frequency: int
+    mode: int
+
+
+@dataclass(frozen=True)
+class AudioData(Event):
+    """One playback packet: raw S16 frames or one Opus packet, and the multimedia time at
+    which the server took it."""
+
+    time: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class AudioStop(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class AudioLevel(Event):
+    """The guest's volume for this stream (0..65535 per channel) and whether it is muted."""
+
+    volume: tuple[int, ...]
+    muted: bool
+
+
+@dataclass(frozen=True)
+class AudioLatency(Event):
+    """How far sound should lag so that it stays in step with the video (ms)."""
+
+    latency_ms: int
+
+
 ChannelEvent = Event | Message

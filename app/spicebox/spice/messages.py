@@ -53,6 +53,8 @@ MAIN = ChannelType.MAIN
 DISPLAY = ChannelType.DISPLAY
 INPUTS = ChannelType.INPUTS
 CURSOR = ChannelType.CURSOR
+PLAYBACK = ChannelType.PLAYBACK
+RECORD = ChannelType.RECORD
 
 Bytes = Annotated[memoryview, Rest()]
 
@@ -1163,3 +1165,105 @@ class StreamReport(Message):
 @dataclass(frozen=True, slots=True)
 class PreferredCompression(Message):
     image_compression: U8
+
+
+# --- playback and record channels -------------------------------------------------------
+
+# spice-server sends one volume per channel of the stream (two); anything past a handful
+# is not audio this client could play.
+_VOLUMES: Array[int] = Array(U16, Prim("B"), limit=16)
+
+
+@message(PLAYBACK, SERVER, 101)
+@dataclass(frozen=True, slots=True)
+class PlaybackData(Message):
+    time: U32  # multimedia time at which the server took the samples
+    data: Bytes  # raw S16 frames, or one Opus packet (see PlaybackMode)
+
+
+@message(PLAYBACK, SERVER, 102)
+@dataclass(frozen=True, slots=True)
+class PlaybackMode(Message):
+    time: U32
+    mode: U16
+    data: Bytes
+
+
+@message(PLAYBACK, SERVER, 103)
+@dataclass(frozen=True, slots=True)
+class PlaybackStart(Message):
+    channels: U32
+    format: U16
+    frequency: U32
+    time: U32
+
+
+@message(PLAYBACK, SERVER, 104)
+@dataclass(frozen=True, slots=True)
+class PlaybackStop(Message):
+    pass
+
+
+@message(PLAYBACK, SERVER, 105)
+@dataclass(frozen=True, slots=True)
+class PlaybackVolume(Message):
+    volume: Annotated[tuple[int, ...], _VOLUMES]  # 0..65535 per channel
+
+
+@message(PLAYBACK, SERVER, 106)
+@dataclass(frozen=True, slots=True)
+class PlaybackMute(Message):
+    mute: U8
+
+
+@message(PLAYBACK, SERVER, 107)
+@dataclass(frozen=True, slots=True)
+class PlaybackLatency(Message):
+    latency_ms: U32  # how long to delay sound so that it stays in step with video
+
+
+@message(RECORD, SERVER, 101)
+@dataclass(frozen=True, slots=True)
+class RecordStart(Message):
+    channels: U32
+    format: U16
+    frequency: U32
+
+
+@message(RECORD, SERVER, 102)
+@dataclass(frozen=True, slots=True)
+class RecordStop(Message):
+    pass
+
+
+@message(RECORD, SERVER, 103)
+@dataclass(frozen=True, slots=True)
+class RecordVolume(Message):
+    volume: Annotated[tuple[int, ...], _VOLUMES]
+
+
+@message(RECORD, SERVER, 104)
+@dataclass(frozen=True, slots=True)
+class RecordMute(Message):
+    mute: U8
+
+
+@message(RECORD, CLIENT, 101)
+@dataclass(frozen=True, slots=True)
+class RecordData(Message):
+    time: U32
+    data: Bytes
+
+
+@message(RECORD, CLIENT, 102)
+@dataclass(frozen=True, slots=True)
+class RecordMode(Message):
+    time: U32
+    mode: U16
+    data: Bytes
+
+
+@message(RECORD, CLIENT, 103)
+@dataclass(frozen=True, slots=True)
+class RecordStartMark(Message):
+    time: U32

@@ -6,6 +6,8 @@ cache saves decoding as well as bandwidth (a cached image is never decoded twice
 is on, sized to the device's memory; the GLZ dictionary only matters when GLZ is asked
 for. Video comes as MJPEG only (libjpeg is cheap and everywhere); a stream in any codec
 the policy leaves out is refused, and the server then sends that region as images.
+Sound is raw on a LAN (1.5 Mbit/s costs a LAN nothing, and raw costs no decoding), Opus
+beyond it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ _MIB_PIXELS = 1024 * 1024 // 4
 MIN_CACHE_PIXELS, MAX_CACHE_PIXELS = 8 * _MIB_PIXELS, 32 * _MIB_PIXELS
 MIN_GLZ_WINDOW_PIXELS, MAX_GLZ_WINDOW_PIXELS = 12 * _MIB_PIXELS, 64 * _MIB_PIXELS
 _USES_GLZ = (ImageCompression.GLZ, ImageCompression.AUTO_GLZ)
+_AUDIO_DESCRIPTIONS = {"auto": "raw on a LAN, else Opus", "raw": "raw", "opus": "Opus"}
+AUDIO_CODECS = tuple(_AUDIO_DESCRIPTIONS)
 
 
 @dataclass(frozen=True)
@@ -32,16 +36,25 @@ class DecodingPolicy:
     pixmap_cache_pixels: int = 0
     glz_window_pixels: int = 0
     video_codecs: frozenset[VideoCodec] = frozenset({VideoCodec.MJPEG})
+    audio_codec: str = "auto"  # one of AUDIO_CODECS
 
     @classmethod
     def for_device(cls, image_compression: ImageCompression,
-                   memory_bytes: int | None = None) -> DecodingPolicy:
+                   memory_bytes: int | None = None,
+                   audio_codec: str = "auto") -> DecodingPolicy:
         """Caches sized to ``memory_bytes`` (this machine's memory by default)."""
         memory = memory_bytes or _physical_memory()
         glz = (min(max(memory // 32 // 4, MIN_GLZ_WINDOW_PIXELS), MAX_GLZ_WINDOW_PIXELS)
                if image_compression in _USES_GLZ else 0)
         cache = min(max(memory // 64 // 4, MIN_CACHE_PIXELS), MAX_CACHE_PIXELS)
-        return cls(image_compression, cache, glz)
+        return cls(image_compression, cache, glz, audio_codec=audio_codec)
+
+    def audio_opus(self, server: str | None) -> bool:
+        """Whether to offer Opus for sound, given the address the session reached
+        (``server``; None if unknown): auto offers it unless that address is local."""
+        if self.audio_codec != "auto":
+            return self.audio_codec == "opus"
+        return server is None or not _on_lan(server)
 
     def display_caps(self) -> frozenset[int]:
         # STREAM_REPORT lets the display channel turn unwanted streams back into images.
@@ -59,7 +72,8 @@ class DecodingPolicy:
         return (f"image compression {self.image_compression.name}, "
                 f"pixmap cache {self.pixmap_cache_pixels * 4 >> 20} MiB, "
                 f"GLZ window {self.glz_window_pixels * 4 >> 20} MiB, video "
-                f"{', '.join(sorted(c.name for c in self.video_codecs)) or 'refused'}")
+                f"{', '.join(sorted(c.name for c in self.video_codecs)) or 'refused'}, "
+                f"audio {_AUDIO_DESCRIPTIONS[self.audio_codec]}")
 
 
 def compression_for(host: str) -> ImageCompression:
@@ -69,6 +83,14 @@ def compression_for(host: str) -> ImageCompression:
     except ValueError:
         local = host == "localhost"
     return ImageCompression.OFF if local else ImageCompression.LZ4
+
+
+def _on_lan(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip("[]").partition("%")[0])
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_loopback or ip.is_link_local
 
 
 def _physical_memory() -> int:
