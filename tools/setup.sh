@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   qemu-system-x86     # the reference SPICE server (QEMU 7.2 + spice-server 0.15)
   busybox-static      # the console test guest's userland
+  alsa-utils          # the console guest's aplay/arecord (and amixer), copied into it
   python3-venv python3-dev gcc
   libc6-dev           # headers and the static libc: python-evdev, and the console guest's
-                      # drmcursor (gcc -static); only a Recommends of gcc
+                      # drmcursor and tonefreq (gcc -static); only a Recommends of gcc
   linux-libc-dev      # input.h, which python-evdev is built against
   ca-certificates
   liblz4-1            # the LZ4 image decoder (ctypes, see codecs/lz4.py)
+  libopus0            # Opus sound (ctypes, see audio/opus.py)
+  libasound2-dev      # ALSA's headers: pyalsaaudio is built from source (PyPI has no wheels)
   xvfb                # an X server for testing the x11 presenter
   tinyproxy           # a real HTTP CONNECT proxy for the proxy tests
   fonts-dejavu-core   # the setup UI's font (its screenshots are compared with docs/setup)

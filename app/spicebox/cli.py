@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import tomli_w
 
+from .audio.devices import AudioDevice, AudioDevices
 from .config.settings import COMPRESSIONS, INPUT_SOURCES, Config, parse_resolution
 from .config.store import ConfigPaths, ConfigStore, describe, get, import_vv_file
 from .config.target import ConfigError, Target, parse_target
@@ -37,7 +38,7 @@ from .recent import RECENT
 from .session import Session
 from .spice.errors import AccessDenied, ProtocolError
 from .spice.link import check_password
-from .spice.policy import DecodingPolicy
+from .spice.policy import AUDIO_CODECS, DecodingPolicy, compression_for
 from .spice.recording import Recorder
 from .system.update import Device, UpdateError, install, status
 
@@ -148,7 +149,29 @@ def build_parser() -> argparse.ArgumentParser:
                             help="print the scancodes of keys typed on any keyboard")
     diag_input.add_argument("--seconds", type=_seconds, default=15.0,
                             help="how long --keys listens (default 15)")
+    diag_audio = diag_what.add_parser(
+        "audio", parents=[configured],
+        help="play a test tone, then record a few seconds and say how loud they were")
+    _add_audio_options(diag_audio)
+    diag_audio.add_argument("--seconds", type=_seconds, default=3.0,
+                            help="how long to record (default 3)")
     return parser
+
+
+def _sound_device(text: str) -> AudioDevice:
+    try:
+        return AudioDevice.parse(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_audio_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--audio", type=_sound_device, metavar="none|alsa[:DEVICE]|wav:PATH",
+                         help="where the guest's sound plays (wav: into a file, as it "
+                              "arrives). Default: audio.playback")
+    command.add_argument("--mic", type=_sound_device, metavar="none|alsa[:DEVICE]|wav:PATH",
+                         help="the guest's microphone (wav: a recording, played in real "
+                              "time). Default: audio.microphone")
 
 
 def _add_screen_options(command: argparse.ArgumentParser) -> None:
@@ -184,6 +207,10 @@ def _add_session_options(command: argparse.ArgumentParser) -> None:
                               "the server is this machine, else lz4 (the cheapest to "
                               "decode that still saves bandwidth). Default: "
                               "display.compression")
+    command.add_argument("--audio-codec", choices=AUDIO_CODECS,
+                         help="sound over the network: auto is raw on a LAN (no decoding), "
+                              "Opus beyond it. Default: audio.codec")
+    _add_audio_options(command)
     command.add_argument("--record", type=Path, metavar="FILE",
                          help="write every display message received to FILE, for tests "
                               "and bug reports (it holds the screen's contents)")
@@ -459,15 +486,21 @@ def _session(args: argparse.Namespace, config: Config, target: Target,
     hotkeys = _hotkeys(args.hotkeys, config)
     recorder = _recorder(args.record)
     compression = args.compression or config.display.compression
-    # "auto" is the session's own default (compression_for the server's address).
-    policy = (None if compression == "auto"
-              else DecodingPolicy.for_device(COMPRESSIONS[compression]))
+    policy = DecodingPolicy.for_device(
+        compression_for(target.host) if compression == "auto" else COMPRESSIONS[compression],
+        audio_codec=args.audio_codec or config.audio.codec)
     resolution = args.resolution or (list(config.display.resolution)
                                       if config.display.resolution else None)
     local_input = EvdevInput() if _use_evdev(args, config, presenter.name) else None
     return Session(target, password, presenter, policy, ca_file=args.ca_file,
                    host_subject=args.host_subject, recorder=recorder,
-                   local_input=local_input, resolution=resolution, hotkeys=hotkeys)
+                   local_input=local_input, resolution=resolution, hotkeys=hotkeys,
+                   audio=_audio_devices(args, config))
+
+
+def _audio_devices(args: argparse.Namespace, config: Config) -> AudioDevices:
+    configured = config.audio.devices()
+    return AudioDevices(args.audio or configured.playback, args.mic or configured.microphone)
 
 
 def _recorder(path: Path | None) -> Recorder | None:
@@ -544,6 +577,11 @@ def _diag(args: argparse.Namespace) -> int:
             print(line)
         if args.keys:
             watch_keys(args.seconds, print)
+    else:
+        from .audio.diag import listen, play_tone  # noqa: PLC0415 - support only
+        devices = _audio_devices(args, _store(args).load())
+        print(play_tone(devices.playback))
+        print(listen(devices.microphone, args.seconds))
     return EXIT_OK
 
 

@@ -13,6 +13,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from .audio.devices import AudioDevices
+from .audio.microphone import Microphone
+from .audio.speaker import Speaker
 from .canvas.canvas import Canvas
 from .canvas.damage import Damage
 from .canvas.monitors import MAX_MONITORS, Monitor
@@ -52,6 +55,11 @@ from .spice.display import DisplayChannel
 from .spice.errors import Unsupported
 from .spice.events import (
     AgentChanged,
+    AudioData,
+    AudioLatency,
+    AudioLevel,
+    AudioStart,
+    AudioStop,
     ChannelEvent,
     ChannelLinked,
     ChannelsAvailable,
@@ -68,7 +76,9 @@ from .spice.inputs import InputsChannel
 from .spice.main import MainChannel
 from .spice.messages import ChannelId
 from .spice.mmclock import MediaClock
+from .spice.playback import PlaybackChannel
 from .spice.policy import DecodingPolicy, compression_for
+from .spice.record import RecordChannel
 from .spice.recording import Recorder
 from .spice.wire import Message
 
@@ -85,7 +95,7 @@ class Session:
                  host_subject: str | None = None, recorder: Recorder | None = None,
                  local_input: EvdevInput | None = None,
                  resolution: list[tuple[int, int]] | None = None,
-                 hotkeys: Hotkeys | None = None) -> None:
+                 hotkeys: Hotkeys | None = None, audio: AudioDevices | None = None) -> None:
         self.target = target
         self.policy = policy or DecodingPolicy.for_device(compression_for(target.host))
         self.presenter = presenter
@@ -113,6 +123,17 @@ class Session:
             ChannelType.INPUTS: self._inputs_channel,
             ChannelType.CURSOR: self._cursor_channel,
         }
+        self.audio = audio or AudioDevices()
+        # A channel for sound is opened only where it has somewhere to go (or come from).
+        if self.audio.playback.kind != "none":
+            self._openers[ChannelType.PLAYBACK] = self._playback_channel
+        if self.audio.microphone.kind != "none":
+            self._openers[ChannelType.RECORD] = self._record_channel
+        self.speaker: Speaker | None = None
+        self.microphone: Microphone | None = None
+        self.playback: PlaybackChannel | None = None
+        self.record: RecordChannel | None = None
+        self._server_address: str | None = None  # the main channel's peer
         self.session_id: int | None = None
         self.channels: tuple[ChannelId, ...] = ()  # what the server offers
         self.frames_presented = 0
@@ -177,6 +198,11 @@ class Session:
                 self.local_input.close()
             if self._recorder is not None:
                 self._recorder.close()
+            # Their threads end here, whichever way the session did.
+            if self.speaker is not None:
+                self.speaker.close()
+            if self.microphone is not None:
+                self.microphone.stop()
 
     def stop(self) -> None:
         """Ask ``run`` to disconnect cleanly and return (call on the session's loop)."""
@@ -198,6 +224,9 @@ class Session:
             writer.transport.abort()
             return
         key = (channel.channel_type, channel.channel_id)
+        if channel is self.main:
+            peer = writer.get_extra_info("peername")
+            self._server_address = peer[0] if peer else None
         conn = ChannelConnection(channel, reader, writer, self._on_event)
         self._connections[key] = conn
         try:
@@ -214,6 +243,8 @@ class Session:
             # Server messages the channel passed on; only display ones matter so far.
             if isinstance(channel, DisplayChannel):
                 self._on_display_message(channel, event)
+        elif isinstance(event, AudioStart | AudioData | AudioStop | AudioLevel | AudioLatency):
+            self._on_audio(channel, event)
         elif isinstance(event, ChannelLinked):
             log.debug("%s linked (server caps %s/%s)", channel.name,
                       sorted(event.common_caps), sorted(event.channel_caps))
@@ -304,6 +335,47 @@ class Session:
         assert self.session_id is not None
         self.inputs = InputsChannel(ch.id, self.session_id, self._password)
         return self.inputs
+
+    def _playback_channel(self, ch: ChannelId) -> Channel:
+        assert self.session_id is not None
+        output = self.audio.playback.output()
+        assert output is not None
+        self.speaker = Speaker(output, self.clock.set)
+        opus = self.policy.audio_opus(self._server_address)
+        log.debug("opening playback:%d, sound %s, on %s", ch.id, "Opus" if opus else "raw",
+                  output.name)
+        self.playback = PlaybackChannel(ch.id, self.session_id, self._password, opus)
+        return self.playback
+
+    def _record_channel(self, ch: ChannelId) -> Channel:
+        assert self.session_id is not None
+        source = self.audio.microphone.input()
+        assert source is not None
+        loop = asyncio.get_running_loop()
+        self.microphone = Microphone(
+            source, lambda data: loop.call_soon_threadsafe(self._send_recorded, data))
+        self.record = RecordChannel(ch.id, self.session_id, self._password,
+                                    self.policy.audio_opus(self._server_address))
+        return self.record
+
+    def _send_recorded(self, data: bytes) -> None:
+        if self.record is not None:
+            self.record.send_audio(self.clock.now() or 0, data)
+
+    def _on_audio(self, channel: Channel, event: ChannelEvent) -> None:
+        device = self.speaker if isinstance(channel, PlaybackChannel) else self.microphone
+        if device is None:
+            return
+        if isinstance(event, AudioStart):
+            device.start(event)
+        elif isinstance(event, AudioStop):
+            device.stop()
+        elif isinstance(event, AudioLevel):
+            device.set_level(event)
+        elif isinstance(event, AudioData) and isinstance(device, Speaker):
+            device.data(event)
+        elif isinstance(event, AudioLatency) and isinstance(device, Speaker):
+            device.set_latency(event.latency_ms)
 
     def _cursor_channel(self, ch: ChannelId) -> Channel:
         assert self.session_id is not None

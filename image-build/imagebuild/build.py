@@ -47,8 +47,9 @@ REPO = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO / "firmware"
 # What the root needs beyond the plan to be built: an initramfs generator for the kernel.
 BUILD_PACKAGES = ("initramfs-tools",)
-# The client's dependencies as binary wheels for the target. python-evdev ships none: the
-# virtualenv sees Debian's python3-evdev (plan.BASE_PACKAGES) instead.
+# The client's dependencies as binary wheels for the target. python-evdev and pyalsaaudio
+# ship none: the virtualenv sees Debian's python3-evdev and python3-alsaaudio
+# (plan.BASE_PACKAGES) instead.
 WHEELS = ("numpy", "lz4", "cryptography", "pygame-ce", "dbus-fast", "tomli-w")
 PLATFORMS = {arch: ("manylinux2014_" + machine, "manylinux_2_17_" + machine,
                     "manylinux_2_28_" + machine)

@@ -15,6 +15,7 @@ from typing import TypeVar
 import numpy as np
 
 from spicebox import sdl_loader
+from spicebox.audio.devices import AudioDevices
 from spicebox.codecs.pixels import to_rgb
 from spicebox.config.target import Target
 from spicebox.display.base import Presenter
@@ -38,11 +39,11 @@ class ClientThread:
                  policy: DecodingPolicy | None = None, ca_file: str | None = None,
                  host_subject: str | None = None,
                  presenter: Callable[[], Presenter] = HeadlessPresenter,
-                 record: Path | None = None) -> None:
+                 record: Path | None = None, audio: AudioDevices | None = None) -> None:
         def make_session() -> Session:
             recorder = Recorder(record) if record is not None else None
             return Session(target, password, presenter(), policy, ca_file, host_subject,
-                           recorder)
+                           recorder, audio=audio)
         self._make_session = make_session
         self._loop = asyncio.new_event_loop()
         self._done: Future[None] = Future()

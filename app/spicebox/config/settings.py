@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..audio.devices import AudioDevice, AudioDevices
 from ..canvas.monitors import MAX_MONITORS
 from ..display.choose import BACKENDS
 from ..display.rotate import ROTATIONS
@@ -27,6 +28,7 @@ from ..net.proxy import Proxy
 from ..net.tls import TlsVerifier, parse_fingerprint, parse_subject
 from ..spice.constants import ImageCompression
 from ..spice.link import check_password
+from ..spice.policy import AUDIO_CODECS
 from .target import ConfigError, Target
 
 COMPRESSIONS = {c.name.lower().replace("_", "-"): c for c in ImageCompression
@@ -341,6 +343,28 @@ class HotkeySettings:
                 "fullscreen": self.fullscreen, "release-pointer": self.release_pointer}
 
 
+def _sound_device(value: object) -> str:
+    try:
+        return str(AudioDevice.parse(_text(value)))
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Audio:
+    playback: str = _setting("alsa", _sound_device, "where the guest's sound plays: alsa "
+                             "(the default device), alsa:CARD or alsa:DEVICE, none")
+    microphone: str = _setting("alsa", _sound_device, "what the guest hears as its "
+                               "microphone, when it asks: alsa, alsa:CARD or alsa:DEVICE, "
+                               "none")
+    codec: str = _one_of("auto", AUDIO_CODECS, "sound over the network: auto is raw on a "
+                         "LAN (no decoding) and Opus beyond it")
+
+    def devices(self) -> AudioDevices:
+        return AudioDevices(AudioDevice.parse(self.playback),
+                            AudioDevice.parse(self.microphone))
+
+
 def _flag(value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -399,7 +423,7 @@ class System:
         "https://...")
 
 
-SECTIONS: dict[str, type[Any]] = {"display": Display, "input": Input,
+SECTIONS: dict[str, type[Any]] = {"display": Display, "input": Input, "audio": Audio,
                                   "hotkeys": HotkeySettings, "system": System}
 
 
@@ -456,6 +480,7 @@ class Config:
     default_profile: str | None = None
     display: Display = Display()
     input: Input = Input()
+    audio: Audio = Audio()
     hotkeys: HotkeySettings = HotkeySettings()
     system: System = System()
 

@@ -1,0 +1,1 @@
+"""Sound both ways: the guest's playback to a local output, a local input to its record."""
