@@ -19,7 +19,19 @@ Serial protocol on ttyS0 (one line each way, ``\\n`` terminated):
   a known hardware cursor at (X, Y): ``SPICEBOX-GUEST SHOWN cursor``
 * host ``keyflip`` -> from now on each key press shows the other of images 0 and 1
   (``SPICEBOX-GUEST SHOWN keyflip``), for the input latency benchmark
+* host ``play`` -> the guest loads its sound drivers (QEMU must have an Intel HDA
+  controller and codec: AUDIO_DEVICES), says ``SPICEBOX-GUEST AUDIO playing`` and plays
+  a TONE_SECONDS long TONE_HZ sine at half of full scale (S16_LE, AUDIO_RATE Hz, stereo),
+  then ``SPICEBOX-GUEST AUDIO played`` (or ``SPICEBOX-GUEST ERROR <aplay's last error
+  line>``)
+* host ``record S`` (whole seconds, 1 to 30) -> the guest records S seconds from the HDA
+  codec's input (S16_LE, AUDIO_RATE Hz, stereo) and says ``SPICEBOX-GUEST AUDIO recorded
+  hz=<dominant frequency of the loudest half second> peak=<largest |sample|, 0..32767>
+  seconds=<duration, 2 decimals>``; hz is 0 for silence (peak < 100); see tonefreq.c
 * any other non-empty line -> ``SPICEBOX-GUEST ERROR unknown command``
+
+``play`` and ``record`` run in the background: the guest takes other commands (another
+``record`` while it plays, say) before they report.
 
 Bytes the guest sends while no client is attached to the serial socket are lost, so
 attach right after starting QEMU (SerialConsole retries until the socket appears).
@@ -83,7 +95,7 @@ KERNEL_CMDLINE = " ".join(
 
 BUSYBOX = Path("/bin/busybox")
 # Only the applets /init runs; ash builtins (echo, read, [, case) need no link.
-APPLETS = ("sh", "mount", "cat", "stty", "sleep", "insmod", "dd", "od")
+APPLETS = ("sh", "mount", "cat", "stty", "sleep", "insmod", "dd", "od", "tail")
 # Modules of the kernel package the guest loads, in this order: Debian builds evdev (the
 # event devices the input report reads), the PS/2 mouse driver and USB HID (for QEMU's
 # usb-tablet, an absolute pointer, on its UHCI controller) as modules; the keyboard is
@@ -116,11 +128,51 @@ CURSOR_TOOL = Path(__file__).with_name("drmcursor.c")
 # What drmcursor draws (see drmcursor.c): an opaque 32x32 gradient in the corner of a
 # transparent 64x64 image, hot spot (3, 5).
 CURSOR_SIDE, CURSOR_HOT = 64, (3, 5)
+# The sound drivers, loaded (in this order: `modinfo -F depends`) by the first `play` or
+# `record`: Intel HDA and the generic codec driver, which takes QEMU's hda-duplex. It goes
+# before snd-hda-intel, whose codec probe cannot modprobe one (the guest has no modprobe).
+SOUND_MODULES = (
+    "sound/soundcore.ko",
+    "sound/core/snd.ko",
+    "sound/core/snd-timer.ko",
+    "sound/core/snd-pcm.ko",
+    "sound/core/snd-hwdep.ko",
+    "sound/hda/snd-hda-core.ko",
+    "sound/hda/snd-intel-sdw-acpi.ko",
+    "sound/hda/snd-intel-dspcfg.ko",
+    "sound/pci/hda/snd-hda-codec.ko",
+    "drivers/leds/trigger/ledtrig-audio.ko",
+    "sound/pci/hda/snd-hda-codec-generic.ko",
+    "sound/pci/hda/snd-hda-intel.ko",
+)
+# What `play` plays: a TONE_HZ sine, TONE_SECONDS long, at half of full scale, in the
+# format `play` and `record` both use (signed 16-bit little-endian, AUDIO_RATE Hz, stereo).
+TONE_HZ = 1000
+TONE_SECONDS = 3
+AUDIO_RATE = 48000
+AUDIO_CHANNELS = 2
+TONE_AMPLITUDE = 16384
+# Analyses what `record` recorded (see tonefreq.c).
+TONE_TOOL = Path(__file__).with_name("tonefreq.c")
+# ALSA's player and mixer (alsa-utils), copied into the initramfs with the shared libraries
+# and the loader they need. arecord is aplay (alsa-utils links it), which picks its mode
+# from argv[0].
+ALSA_PROGRAMS = (Path("/usr/bin/aplay"), Path("/usr/bin/amixer"))
+ALSA_DATA = Path("/usr/share/alsa")
+# The ALSA configuration hw: and plughw: devices need: alsa.conf defines them and loads
+# cards/aliases.conf, which includes the other four (and the card's own cards/*.conf if
+# there is one: only `default` would use it).
+ALSA_CONFIG = ("alsa.conf", "cards/aliases.conf", "ctl/default.conf", "pcm/default.conf",
+               "pcm/dmix.conf", "pcm/dsnoop.conf")
+# What play and record open. hw:0,0 takes the tone as it is (QEMU's codec does 16-bit at
+# 16 to 96 kHz); plughw: would also convert a format the codec lacks.
+ALSA_DEVICE = "plughw:0,0"
 KERNEL_METAPACKAGE = "linux-image-amd64"
 
 READY = "SPICEBOX-GUEST READY"
 INPUT = "SPICEBOX-GUEST INPUT"
 SHOWN = "SPICEBOX-GUEST SHOWN"
+AUDIO = "SPICEBOX-GUEST AUDIO"
 ERROR = "SPICEBOX-GUEST ERROR"
 
 # What `/init` expects to find in sysfs; anything else means the images would be drawn
@@ -170,6 +222,40 @@ report_events() {{
             [ $# -eq 12 ] && echo "{INPUT} $name $9 ${{10}} ${{11}} ${{12}}"
         done
     done
+}}
+# Loads the sound drivers (the first time only) and waits for the codec's PCM device for
+# playback (p) or capture (c): snd-hda-intel probes the controller in the background. The
+# codec's amplifiers start muted at -74 dB; 100% is 0 dB, so samples pass unchanged.
+sound_loaded=
+sound_mixed=
+sound_device() {{
+    if [ -z "$sound_loaded" ]; then
+        sound_loaded=1
+        for module in /sound/*.ko; do
+            insmod "$module" || echo "{ERROR} cannot load $module"
+        done
+    fi
+    waited=0
+    until [ -e "/dev/snd/pcmC0D0$1" ]; do
+        if [ $waited -ge 300 ]; then
+            echo "{ERROR} no sound device /dev/snd/pcmC0D0$1"
+            return 1
+        fi
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    if [ -z "$sound_mixed" ]; then
+        amixer -q -c 0 sset Master 100% unmute 2>/tmp/amixer.err &&
+            amixer -q -c 0 sset Capture 100% cap 2>/tmp/amixer.err ||
+            {{ report_failure amixer $?; return 1; }}
+        sound_mixed=1
+    fi
+}}
+# Reports that program $1 failed: the last line it wrote to /tmp/$1.err, else its exit
+# status ($2).
+report_failure() {{
+    error="$(tail -n 1 "/tmp/$1.err")"
+    echo "{ERROR} ${{error:-$1 failed with exit status $2}}"
 }}
 cat /images/img0.raw > /dev/fb0
 echo "{READY} image=0"
@@ -239,6 +325,44 @@ while :; do
             ) &
             echo "{SHOWN} keyflip"
             ;;
+        play)
+            if sound_device p; then
+                (
+                    echo "{AUDIO} playing"
+                    if aplay -q -D {ALSA_DEVICE} /audio/tone.wav 2>/tmp/aplay.err; then
+                        echo "{AUDIO} played"
+                    else
+                        report_failure aplay $?
+                    fi
+                ) &
+            fi
+            ;;
+        "record "*)
+            seconds="${{line#record }}"
+            case "$seconds" in
+                [1-9] | [12][0-9] | 30)
+                    if sound_device c; then
+                        (
+                            if arecord -q -D {ALSA_DEVICE} -f S16_LE -r {AUDIO_RATE} \
+                                    -c {AUDIO_CHANNELS} -d "$seconds" /tmp/record.wav \
+                                    2>/tmp/arecord.err; then
+                                if result="$(tonefreq /tmp/record.wav 2>/tmp/tonefreq.err)"
+                                then
+                                    echo "{AUDIO} recorded $result"
+                                else
+                                    report_failure tonefreq $?
+                                fi
+                            else
+                                report_failure arecord $?
+                            fi
+                        ) &
+                    fi
+                    ;;
+                *)
+                    echo "{ERROR} record takes whole seconds, 1 to 30"
+                    ;;
+            esac
+            ;;
         *)
             echo "{ERROR} unknown command"
             ;;
@@ -292,6 +416,8 @@ def build(cache_dir: Path) -> ConsoleGuest:
     """
     _require_tools()
     busybox = _read_busybox()
+    audio_userland = _read_audio_userland()
+    tone = _wav_bytes(render_tone(), AUDIO_RATE)
     package, version = _resolve_kernel_package()
     recipe = {
         "init": INIT_SCRIPT,
@@ -300,6 +426,11 @@ def build(cache_dir: Path) -> ConsoleGuest:
         "modules": list(MODULES),
         "drm_modules": list(DRM_MODULES),
         "cursor_tool": hashlib.sha256(CURSOR_TOOL.read_bytes()).hexdigest(),
+        "sound_modules": list(SOUND_MODULES),
+        "tone_tool": hashlib.sha256(TONE_TOOL.read_bytes()).hexdigest(),
+        "tone_sha256": hashlib.sha256(tone).hexdigest(),
+        "audio_userland": {name: hashlib.sha256(data).hexdigest()
+                           for name, (data, _mode) in audio_userland.items()},
         "image_generator": IMAGE_GENERATOR_VERSION,
         "kernel_package": f"{package}={version}",
         "busybox_sha256": hashlib.sha256(busybox).hexdigest(),
@@ -318,11 +449,15 @@ def build(cache_dir: Path) -> ConsoleGuest:
     try:
         deb = _download_kernel_package(package, version, cache_dir / "debs")
         modules = _extract_kernel(deb, work / _KERNEL_NAME)
-        cursor_tool = _compile_cursor_tool(work)
+        cursor_tool = _compile_static(CURSOR_TOOL, work, ["-Os"])
+        # -lm: cos() for the Goertzel coefficients.
+        tone_tool = _compile_static(TONE_TOOL, work, ["-O2", "-lm"])
         images = [_framebuffer_bytes(render_image(i)) for i in range(IMAGE_COUNT)]
         for index, data in enumerate(images):
             (work / _image_name(index)).write_bytes(data)
-        (work / _INITRD_NAME).write_bytes(_initramfs(busybox, images, modules, cursor_tool))
+        extra = {"bin/drmcursor": (cursor_tool, 0o755), "bin/tonefreq": (tone_tool, 0o755),
+                 "audio/tone.wav": (tone, 0o644), **audio_userland}
+        (work / _INITRD_NAME).write_bytes(_initramfs(busybox, images, modules, extra))
         # Written last: its presence is what marks a directory as a finished build.
         (work / _RECIPE_NAME).write_text(json.dumps(recipe, indent=2, sort_keys=True))
         try:
@@ -466,7 +601,7 @@ def _extract_kernel(deb: Path, dest: Path) -> dict[str, bytes]:
                 for member in tar:
                     if not member.isfile():
                         continue
-                    module = next((m for m in (*MODULES, *DRM_MODULES)
+                    module = next((m for m in _ALL_MODULES
                                    if member.name.endswith(f"/kernel/{m}")), None)
                     if re.fullmatch(r"(\./)?boot/vmlinuz-.+", member.name):
                         source = tar.extractfile(member)
@@ -476,7 +611,7 @@ def _extract_kernel(deb: Path, dest: Path) -> dict[str, bytes]:
                         source = tar.extractfile(member)
                         assert source is not None
                         modules[_module_name(module)] = source.read()
-                    if dest.is_file() and len(modules) == len(MODULES) + len(DRM_MODULES):
+                    if dest.is_file() and len(modules) == len(_ALL_MODULES):
                         break
         except tarfile.TarError as exc:
             raise GuestBuildError(f"cannot unpack {deb}: delete it and retry") from exc
@@ -485,32 +620,90 @@ def _extract_kernel(deb: Path, dest: Path) -> dict[str, bytes]:
             proc.kill()
     if not dest.is_file():
         raise GuestBuildError(f"{deb.name} has no /boot/vmlinuz-*: is it a kernel image package?")
-    if len(modules) != len(MODULES) + len(DRM_MODULES):
-        raise GuestBuildError(f"{deb.name} lacks some of "
-                              f"{', '.join((*MODULES, *DRM_MODULES))}")
+    if len(modules) != len(_ALL_MODULES):
+        raise GuestBuildError(f"{deb.name} lacks some of {', '.join(_ALL_MODULES)}")
     return modules
 
 
+_ALL_MODULES = (*MODULES, *DRM_MODULES, *SOUND_MODULES)
+
+
 def _module_name(module: str) -> str:
-    """Its path in the initramfs: /drm for DRM_MODULES (loaded by `cursor`), /modules for
-    the others (at boot), numbered in load order (/init loads them in name order)."""
+    """Its path in the initramfs: /drm for DRM_MODULES (loaded by `cursor`), /sound for
+    SOUND_MODULES (by `play` and `record`), /modules for the others (at boot), numbered
+    in load order (/init loads them in name order)."""
     if module in DRM_MODULES:
         return f"drm/{DRM_MODULES.index(module):02d}-{Path(module).name}"
+    if module in SOUND_MODULES:
+        return f"sound/{SOUND_MODULES.index(module):02d}-{Path(module).name}"
     return f"modules/{MODULES.index(module):02d}-{Path(module).name}"
 
 
-def _compile_cursor_tool(work: Path) -> bytes:
-    """drmcursor.c, static (the guest has no C library), with the host's gcc."""
+def _compile_static(source: Path, work: Path, flags: Sequence[str]) -> bytes:
+    """A C tool of the guest, static (the guest has no C library), with the host's gcc;
+    ``flags`` go after the source (libraries must)."""
     if shutil.which("gcc") is None:
         raise GuestBuildError("gcc not found: run `apt-get install gcc` (make setup does)")
-    binary = work / "drmcursor"
-    done = subprocess.run(["gcc", "-static", "-Os", "-Wall", "-o", str(binary),
-                           str(CURSOR_TOOL)], capture_output=True, text=True, check=False)
+    binary = work / source.stem
+    done = subprocess.run(["gcc", "-static", "-Wall", "-o", str(binary), str(source), *flags],
+                          capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise GuestBuildError(f"cannot build {CURSOR_TOOL.name}: {done.stderr.strip()}")
+        raise GuestBuildError(f"cannot build {source.name}: {done.stderr.strip()}")
     data = binary.read_bytes()
     binary.unlink()
     return data
+
+
+def _read_audio_userland() -> dict[str, tuple[bytes, int]]:
+    """ALSA_PROGRAMS in /bin, the shared libraries and the loader they need (at the paths
+    they look for them) and ALSA's configuration: initramfs path -> (contents, mode)."""
+    if shutil.which("ldd") is None:
+        raise GuestBuildError("ldd not found: run `apt-get install libc-bin`")
+    files: dict[str, tuple[bytes, int]] = {}
+    for program in ALSA_PROGRAMS:
+        if not program.is_file():
+            raise GuestBuildError(f"{program} not found: run `apt-get install alsa-utils` "
+                                  "(make setup does)")
+        files[f"bin/{program.name}"] = (program.read_bytes(), 0o755)
+        # "libasound.so.2 => /lib/x86_64-linux-gnu/libasound.so.2 (0x...)", and the loader
+        # as "/lib64/ld-linux-x86-64.so.2 (0x...)"; the vDSO has no file. With no
+        # ld.so.cache in the guest, the loader finds libraries in its built-in directories,
+        # which /lib/x86_64-linux-gnu is. Executable: the kernel runs the loader.
+        for line in _run(["ldd", str(program)]).splitlines():
+            if "not found" in line:
+                raise GuestBuildError(f"{program} cannot run here ({line.strip()}): run "
+                                      "`apt-get install --reinstall alsa-utils`")
+            match = re.search(r"(/\S+) \(0x[0-9a-f]+\)$", line.strip())
+            if match is not None:
+                files[match.group(1).lstrip("/")] = (Path(match.group(1)).read_bytes(), 0o755)
+    for name in ALSA_CONFIG:
+        conf = ALSA_DATA / name
+        if not conf.is_file():
+            raise GuestBuildError(f"{conf} not found: run `apt-get install libasound2-data` "
+                                  "(alsa-utils depends on it)")
+        files[str(conf).lstrip("/")] = (conf.read_bytes(), 0o644)
+    return files
+
+
+def render_tone() -> npt.NDArray[np.int16]:
+    """What `play` plays, as (frames, AUDIO_CHANNELS) samples: the same TONE_HZ sine on
+    every channel. A period is a whole number of samples (48 at 1000 Hz and 48 kHz), so
+    one rounded period repeated gives the same samples on every host."""
+    period = AUDIO_RATE // TONE_HZ
+    assert period * TONE_HZ == AUDIO_RATE, "TONE_HZ must divide AUDIO_RATE"
+    one = np.round(TONE_AMPLITUDE * np.sin(2 * np.pi * np.arange(period) / period))
+    mono = np.tile(one.astype(np.int16), TONE_SECONDS * TONE_HZ)
+    return np.repeat(mono[:, None], AUDIO_CHANNELS, axis=1)
+
+
+def _wav_bytes(samples: npt.NDArray[np.int16], rate: int) -> bytes:
+    """A canonical 44-byte-header PCM WAV file of (frames, channels) 16-bit samples."""
+    channels = samples.shape[1]
+    data = samples.astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * channels * 2, channels * 2, 16)
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+            + b"data" + struct.pack("<I", len(data)) + data)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 def render_image(index: int) -> npt.NDArray[np.uint8]:
@@ -635,13 +828,22 @@ class _Cpio:
 
 
 def _initramfs(busybox: bytes, images: Iterable[bytes], modules: dict[str, bytes],
-               cursor_tool: bytes) -> bytes:
+               files: dict[str, tuple[bytes, int]]) -> bytes:
+    """``files``: more files, by path, with their mode (the C tools, aplay and its libraries,
+    the tone); their directories are made as needed."""
     cpio = _Cpio()
-    for directory in ("bin", "dev", "proc", "sys", "images", "modules", "drm"):
+    directories = {"bin", "dev", "proc", "sys", "images", "modules", "drm", "sound", "tmp"}
+    for name in files:
+        directories.update(str(parent) for parent in Path(name).parents if parent.name)
+    # Sorted, so each directory comes after its parent.
+    for directory in sorted(directories):
         cpio.directory(directory)
     for name, data in sorted(modules.items()):
         cpio.file(name, data)
-    cpio.file("bin/drmcursor", cursor_tool, 0o755)
+    for name, (data, mode) in sorted(files.items()):
+        cpio.file(name, data, mode)
+    # aplay records when it is called arecord.
+    cpio.symlink("bin/arecord", "aplay")
     # The kernel opens /dev/console for init's stdio before /init can mount devtmpfs.
     cpio.char_device("dev/console", 5, 1)
     cpio.file("bin/busybox", busybox, 0o755)

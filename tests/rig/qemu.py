@@ -32,6 +32,10 @@ VGA_DEVICES: dict[str, list[str]] = {
     "virtio": ["-device", "virtio-vga"],
 }
 
+# Sound over SPICE: Intel HDA with an output and input codec (the console guest's play/record).
+AUDIO_DEVICES: list[str] = ["-audiodev", "spice,id=snd0", "-device", "ich9-intel-hda",
+                            "-device", "hda-duplex,audiodev=snd0"]
+
 
 def free_port() -> int:
     with socket.socket() as s:
