@@ -47,10 +47,15 @@ REPO = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO / "firmware"
 # What the root needs beyond the plan to be built: an initramfs generator for the kernel.
 BUILD_PACKAGES = ("initramfs-tools",)
-# The client's dependencies as binary wheels for the target. python-evdev and pyalsaaudio
-# ship none: the virtualenv sees Debian's python3-evdev and python3-alsaaudio
-# (plan.BASE_PACKAGES) instead.
-WHEELS = ("numpy", "lz4", "cryptography", "pygame-ce", "dbus-fast", "tomli-w")
+# The client's dependencies as binary wheels for the target. python-evdev ships none: the
+# virtualenv sees Debian's python3-evdev (plan.BASE_PACKAGES) instead.
+WHEELS = ("numpy", "lz4", "cryptography", "pygame-ce", "dbus-fast", "tomli-w",
+          # pyalsaaudio's build backend (pip builds it in an isolated environment)
+          "setuptools", "wheel")
+# pyalsaaudio ships no wheels either, and Debian 12's (0.8) cannot record on its Python:
+# it is compiled in the root, with these, which are removed again afterwards.
+SOURCE_ONLY = ("pyalsaaudio",)
+COMPILE_PACKAGES = ("gcc", "libc6-dev", "libasound2-dev", "python3-dev")
 PLATFORMS = {arch: ("manylinux2014_" + machine, "manylinux_2_17_" + machine,
                     "manylinux_2_28_" + machine)
              for arch, machine in (("amd64", "x86_64"), ("arm64", "aarch64"))}
@@ -170,6 +175,8 @@ def _wheels(board: Board, directory: Path) -> Path:
     _run([python, "-m", "pip", "download", "-q", "--dest", str(directory),
           "--only-binary=:all:", *platforms, "--python-version", "3.11",
           "--implementation", "cp", *WHEELS], "downloading the dependencies' wheels")
+    _run([python, "-m", "pip", "download", "-q", "--dest", str(directory), "--no-deps",
+          "--no-binary=:all:", *SOURCE_ONLY], "downloading the dependencies' sources")
     return directory
 
 
@@ -189,13 +196,14 @@ def _root_filesystem(plan: Plan, wheels: Path, root: Path, release: dict[str, An
     theme.mkdir(parents=True)
     save_theme(theme)
     install_client = (
-        f'mkdir -p "$1/tmp/wheels" && cp {wheels}/*.whl "$1/tmp/wheels/" && '
+        f'mkdir -p "$1/tmp/wheels" && cp {wheels}/* "$1/tmp/wheels/" && '
         'chroot "$1" python3 -m venv --system-site-packages /opt/spicebox && '
-        'chroot "$1" /opt/spicebox/bin/pip install -q --no-index --find-links /tmp/wheels '
-        'spicebox && rm -rf "$1/tmp/wheels"')
+        'chroot "$1" /opt/spicebox/bin/pip install -q --no-cache-dir --no-index '
+        '--find-links /tmp/wheels --use-pep517 spicebox && rm -rf "$1/tmp/wheels" && '
+        f'chroot "$1" apt-get purge -q -y --autoremove {" ".join(COMPILE_PACKAGES)}')
     _run(["mmdebstrap", "--mode=root", "--variant=minbase",
           f"--architectures={plan.board.arch}", f"--components={','.join(COMPONENTS)}",
-          f"--include={','.join((*plan.packages, *BUILD_PACKAGES))}",
+          f"--include={','.join((*plan.packages, *BUILD_PACKAGES, *COMPILE_PACKAGES))}",
           '--aptopt=APT::Install-Recommends "false"',
           *(f"--dpkgopt={option}" for option in DPKG_FILTERS),
           # The kernel's package would make an initramfs before the firmware's hooks and

@@ -1,15 +1,8 @@
-"""ALSA through pyalsaaudio: the device's speakers or headset, and its microphone.
-
-The PCM is set up with the setters (setchannels, setrate, ...) that both Debian 12's
-python3-alsaaudio 0.8, which the image uses, and later releases have; the later ones
-warn that they prefer keyword arguments, which 0.8 does not take. 0.8 cannot record on
-the Python of Debian 12 (see AlsaInput.start).
-"""
+"""ALSA through pyalsaaudio: the device's speakers or headset, and its microphone."""
 
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 
 import alsaaudio
@@ -20,7 +13,7 @@ from .pcm import frame_bytes
 log = logging.getLogger(__name__)
 
 PERIOD_MS = 10  # one SPICE packet; also what the device is woken for
-PERIODS = 4  # the buffer pyalsaaudio 0.8 always asks for: 40 ms
+PERIODS = 4  # in the device's buffer: 40 ms
 
 
 def candidates(name: str) -> list[str]:
@@ -54,19 +47,17 @@ def _open_first(kind: int, name: str, rate: int, channels: int, period: int) -> 
 
 def _open(kind: int, device: str, rate: int, channels: int, period: int) -> Any:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pcm = alsaaudio.PCM(kind, alsaaudio.PCM_NORMAL, device=device)
-            pcm.setchannels(channels)
-            actual_rate = pcm.setrate(rate)
-            pcm.setformat(alsaaudio.PCM_FORMAT_S16_LE)
-            pcm.setperiodsize(period)
+        pcm = alsaaudio.PCM(kind, alsaaudio.PCM_NORMAL, rate=rate, channels=channels,
+                            format=alsaaudio.PCM_FORMAT_S16_LE, periodsize=period,
+                            periods=PERIODS, device=device)
     except alsaaudio.ALSAAudioError as exc:
         raise OSError(f"cannot open ALSA device {device}: {exc}") from None
-    if actual_rate not in (None, rate):
+    actual = pcm.info()
+    if (actual["rate"], actual["channels"]) != (rate, channels):
         pcm.close()
-        raise OSError(f"ALSA device {device} cannot run at {rate} Hz (it offers "
-                      f"{actual_rate}); choose a plughw: or the default device")
+        raise OSError(f"ALSA device {device} cannot take {rate} Hz, {channels} channels (it "
+                      f"offers {actual['rate']} Hz, {actual['channels']}); choose a plughw: "
+                      f"or the default device")
     return pcm
 
 
@@ -130,12 +121,6 @@ class AlsaInput:
                 count, data = self._pcm.read()
             except alsaaudio.ALSAAudioError as exc:
                 raise OSError(f"the microphone failed: {exc}") from None
-            except SystemError:
-                # 0.8's read() uses a '#' format without PY_SSIZE_T_CLEAN, which Python
-                # 3.10 and later refuse on every call.
-                raise OSError("this pyalsaaudio (0.8) cannot record on Python 3.10 or "
-                              "later; the microphone needs pyalsaaudio 0.9 or later") \
-                    from None
             if count > 0:  # a negative count is an overrun ALSA recovered from
                 self._pending += data
                 self._pacer.passed(count)
@@ -147,3 +132,11 @@ class AlsaInput:
             self._pcm.close()
             self._pcm = None
         self._pending = b""
+
+
+def sound_cards() -> list[str]:
+    """The cards ALSA sees now, by name (a USB headset appears here when plugged in)."""
+    try:
+        return list(alsaaudio.cards())
+    except alsaaudio.ALSAAudioError:
+        return []
