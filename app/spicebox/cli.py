@@ -580,8 +580,8 @@ def _diag(args: argparse.Namespace) -> int:
     else:
         from .audio.diag import listen, play_tone  # noqa: PLC0415 - support only
         devices = _audio_devices(args, _store(args).load())
-        print(play_tone(devices.playback))
-        print(listen(devices.microphone, args.seconds))
+        print(f"playback: {play_tone(devices.playback).text}")
+        print(f"microphone: {listen(devices.microphone, args.seconds).text}")
     return EXIT_OK
 
 

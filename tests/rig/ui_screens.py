@@ -15,6 +15,7 @@ from spicebox.net.tls import ServerCertificate
 from spicebox.net.transport import Endpoint
 from spicebox.system.network import ETHERNET, Device
 from spicebox.ui.app import Page
+from spicebox.ui.pages.audio import AudioPage
 from spicebox.ui.pages.diagnostics import DiagnosticsPage
 from spicebox.ui.pages.home import HomePage
 from spicebox.ui.pages.lock import AdminPinPage, PinPage
@@ -87,6 +88,7 @@ def shoot(directory: Path, size: tuple[int, int]) -> list[Path]:
                                 lambda _: None))
         page("import", ImportPage(app))
         page("display", SectionPage(app, "display", "Display"))
+        page("sound", AudioPage(app, cards=["PCH", "Headset"]))
         page("network", NetworkPage(app), services=True)
         page("wifi", NetworkPage(app), then="wlan0", services=True)
         wired = WiredPage(app, Device("/", "eth0", ETHERNET, "connected"))

@@ -17,6 +17,7 @@ from spicebox.input.events import FocusLost, Key
 from spicebox.input.xkb import available as xkb_available
 from spicebox.ui import keys
 from spicebox.ui.app import CLOSE, CONNECT
+from spicebox.ui.pages.audio import AudioPage
 from spicebox.ui.pages.home import HomePage
 from spicebox.ui.pages.lock import THROTTLE
 from spicebox.ui.pages.profiles import ProfilePage
@@ -386,3 +387,21 @@ def test_the_screen_goes_dark_when_idle_and_the_first_tap_only_wakes_it(
     never = home(tmp_path)
     never.tick(86400)
     assert not never.app.blanked
+
+
+def test_the_sound_page_offers_the_cards_and_saves_the_choice(tmp_path: Path) -> None:
+    ui = home(tmp_path)
+    ui.store.set("audio.microphone", "alsa:Headset")  # unplugged since
+    ui.open(AudioPage(ui.app, cards=["PCH"]))
+    speakers, microphone = choice(ui.page, "Speakers"), choice(ui.page, "Microphone")
+    assert [label for _, label in speakers.options] == ["Default device", "PCH", "Off"]
+    assert microphone.value == "alsa:Headset"
+    assert microphone.options[microphone.index][1] == "Headset (not connected)"
+    ui.focus_by_keys("Speakers")
+    ui.key(e.KEY_RIGHT)
+    ui.tap("Save")
+    audio = ui.store.load().audio
+    assert (audio.playback, audio.microphone) == ("alsa:PCH", "alsa:Headset")
+    assert ui.page.status == "Saved: the next session uses it"
+    ui.tap("Save")
+    assert ui.page.status == "Nothing changed"

@@ -4,6 +4,7 @@ support can tell whether the box's own sound works before blaming the session.""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,10 +26,15 @@ def tone(seconds: float, hz: float = TONE_HZ, amplitude: float = 0.3) -> bytes:
     return np.repeat(wave.astype("<i2"), CHANNELS).tobytes()
 
 
-def play_tone(device: AudioDevice, seconds: float = 1.0) -> str:
+class Result(NamedTuple):
+    ok: bool
+    text: str
+
+
+def play_tone(device: AudioDevice, seconds: float = 1.0) -> Result:
     output = device.output()
     if output is None:
-        return "playback: none configured"
+        return Result(False, "none configured")
     try:
         output.start(RATE, CHANNELS)
         samples = tone(seconds)
@@ -37,24 +43,25 @@ def play_tone(device: AudioDevice, seconds: float = 1.0) -> str:
             output.write(samples[start:start + step])
         output.write(bytes(output.latency_ms * RATE // 1000 * frame_bytes(CHANNELS)))
     except OSError as exc:
-        return f"playback: {exc}"
+        return Result(False, str(exc))
     finally:
         output.close()
-    return f"playback: played a {TONE_HZ} Hz tone for {seconds:g} s on {output.name}"
+    return Result(True, f"played a {TONE_HZ} Hz tone for {seconds:g} s on {output.name}")
 
 
-def listen(device: AudioDevice, seconds: float) -> str:
+def listen(device: AudioDevice, seconds: float) -> Result:
     source = device.input()
     if source is None:
-        return "microphone: none configured"
+        return Result(False, "none configured")
     try:
         source.start(RATE, CHANNELS)
         data = b"".join(source.read(PERIOD) for _ in range(int(seconds * 100)))
     except OSError as exc:
-        return f"microphone: {exc}"
+        return Result(False, str(exc))
     finally:
         source.stop()
-    return f"microphone: {seconds:g} s from {source.name}: {describe_sound(data, CHANNELS, RATE)}"
+    heard = describe_sound(data, CHANNELS, RATE)
+    return Result(heard != "silence", f"{seconds:g} s from {source.name}: {heard}")
 
 
 def describe_sound(data: bytes, channels: int, rate: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...config.target import ConfigError
 from ..app import CONNECT, Page, SetupApp
 from ..widgets import Button, Choice, Note, Widget
+from .audio import AudioPage
 from .diagnostics import DiagnosticsPage
 from .lock import guarded
 from .network import NetworkPage
@@ -46,6 +47,7 @@ class HomePage(Page):
             page("Network", NetworkPage, detail="Ethernet, Wi-Fi"),
             page("Display", section="display", detail="screen, resolution, compression"),
             page("Keyboard and input", section="input", detail="layout, mice, touch"),
+            page("Sound", AudioPage, detail="speakers, microphone"),
             page("Hotkeys", section="hotkeys", detail="setup, Ctrl+Alt+Del, fullscreen"),
             page("System", SystemPage, detail="name, time, PIN, restart"),
             Button("Diagnostics", lambda: app.open(DiagnosticsPage(app)),
