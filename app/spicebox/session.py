@@ -15,6 +15,7 @@ from typing import Any
 
 from .audio.devices import AudioDevices
 from .audio.microphone import Microphone
+from .audio.opus import available as opus_available
 from .audio.speaker import Speaker
 from .canvas.canvas import Canvas
 from .canvas.damage import Damage
@@ -341,7 +342,7 @@ class Session:
         output = self.audio.playback.output()
         assert output is not None
         self.speaker = Speaker(output, self.clock.set)
-        opus = self.policy.audio_opus(self._server_address)
+        opus = self._opus()
         log.debug("opening playback:%d, sound %s, on %s", ch.id, "Opus" if opus else "raw",
                   output.name)
         self.playback = PlaybackChannel(ch.id, self.session_id, self._password, opus)
@@ -354,9 +355,16 @@ class Session:
         loop = asyncio.get_running_loop()
         self.microphone = Microphone(
             source, lambda data: loop.call_soon_threadsafe(self._send_recorded, data))
-        self.record = RecordChannel(ch.id, self.session_id, self._password,
-                                    self.policy.audio_opus(self._server_address))
+        self.record = RecordChannel(ch.id, self.session_id, self._password, self._opus())
         return self.record
+
+    def _opus(self) -> bool:
+        if not self.policy.audio_opus(self._server_address):
+            return False
+        if opus_available():
+            return True
+        self._skip("opus", "libopus is missing (install libopus0): sound travels raw")
+        return False
 
     def _send_recorded(self, data: bytes) -> None:
         if self.record is not None:

@@ -438,3 +438,12 @@ def test_microphone_sends_ten_millisecond_frames_at_the_guest_volume(tmp_path: P
 def test_describe_sound() -> None:
     assert describe_sound(bytes(400), 2, RATE) == "silence"
     assert describe_sound(tone(0.5), 2, RATE).endswith("loudest at 440 Hz")
+
+
+def test_an_opus_stream_opus_cannot_decode_stays_silent(tmp_path: Path) -> None:
+    output = WavOutput(tmp_path / "out.wav")
+    speaker = Speaker(output, lambda t: None)
+    speaker.start(AudioStart(2, 44100, AudioDataMode.OPUS))  # Opus has no 44.1 kHz
+    speaker.data(AudioData(0, b"\0"))
+    speaker.close()
+    assert speaker.stream is None and speaker.packets == 0

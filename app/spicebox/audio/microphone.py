@@ -39,9 +39,15 @@ class Microphone:
         except OSError as exc:
             self._warn(("start", str(exc)), "no microphone: %s", exc)
             return
+        encoder = None
+        if stream.mode == AudioDataMode.OPUS:
+            try:
+                encoder = OpusEncoder(stream.frequency, stream.channels)
+            except ValueError as exc:
+                self._warn(("opus", str(exc)), "no microphone: %s", exc)
+                self.source.stop()
+                return
         self.stream = stream
-        encoder = (OpusEncoder(stream.frequency, stream.channels)
-                   if stream.mode == AudioDataMode.OPUS else None)
         self._running = True
         self._thread = threading.Thread(target=self._capture, args=(stream, encoder),
                                         name="spicebox-microphone", daemon=True)

@@ -53,6 +53,15 @@ def _opus() -> ctypes.CDLL:
     return _lib
 
 
+def available() -> bool:
+    """Whether libopus can be loaded (the client offers Opus only then)."""
+    try:
+        _opus()
+    except ImportError:
+        return False
+    return True
+
+
 def _error(code: int) -> str:
     text: bytes = _opus().opus_strerror(code)
     return text.decode()

@@ -52,9 +52,14 @@ class Speaker:
         except OSError as exc:
             self._warn(("start", str(exc)), "no sound: %s", exc)
             return
-        self.stream = stream
         if stream.mode == AudioDataMode.OPUS:
-            self._decoder = OpusDecoder(stream.frequency, stream.channels)
+            try:
+                self._decoder = OpusDecoder(stream.frequency, stream.channels)
+            except ProtocolError as exc:
+                self._warn(("opus", str(exc)), "no sound: %s", exc)
+                self.output.stop()
+                return
+        self.stream = stream
         if self.output.paced:
             self._jitter = JitterBuffer(stream.frequency, stream.channels, 0, 0)
             self._set_target()
