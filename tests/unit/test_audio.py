@@ -19,6 +19,7 @@ from spicebox.audio.pacing import Pacer
 from spicebox.audio.pcm import apply_level
 from spicebox.audio.speaker import Speaker
 from spicebox.audio.wav import WavInput, WavOutput
+from spicebox.cli import main
 from spicebox.config.target import ConfigError
 from spicebox.spice import messages as m
 from spicebox.spice.constants import (
@@ -447,3 +448,19 @@ def test_an_opus_stream_opus_cannot_decode_stays_silent(tmp_path: Path) -> None:
     speaker.data(AudioData(0, b"\0"))
     speaker.close()
     assert speaker.stream is None and speaker.packets == 0
+
+
+def test_diag_audio_plays_a_tone_and_measures_the_microphone(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tone_file = tmp_path / "tone.wav"
+    assert main(["diag", "audio", "--config-dir", str(tmp_path / "config"), "--audio",
+                 f"wav:{tone_file}", "--mic", "none"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"playback: played a 440 Hz tone for 1 s on wav:{tone_file}",
+        "microphone: none configured"]
+    assert main(["diag", "audio", "--config-dir", str(tmp_path / "config"), "--audio",
+                 "none", "--mic", f"wav:{tone_file}", "--seconds", "0.5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "playback: none configured"
+    assert lines[1].startswith(f"microphone: 0.5 s from wav:{tone_file}: peak -10.")
+    assert lines[1].endswith("loudest at 440 Hz")
