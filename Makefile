@@ -32,6 +32,7 @@ bench: setup
 	$(PY) -m bench.decode
 	$(PY) -m bench.desktop
 	$(PY) -m bench.latency
+	$(PY) -m bench.audio
 	$(MAKE) bench-boot
 
 # Boot time of the qemu-x86_64 image against stock Debian's (builds both: minutes, root).

@@ -31,7 +31,8 @@ APT_PACKAGES=(
   iproute2            # ip: addresses in the network namespace of the network-watch test
 )
 # `make bench` (tools/setup.sh --bench) also measures remote-viewer, the reference client.
-[ "${1:-}" != "--bench" ] || APT_PACKAGES+=(virt-viewer)
+# gstreamer1.0-plugins-base: the elements of spice-gtk's sound pipeline (bench/audio.py).
+[ "${1:-}" != "--bench" ] || APT_PACKAGES+=(virt-viewer gstreamer1.0-plugins-base)
 # `make image` (tools/setup.sh --image): what building arm64 images needs beyond the
 # default (qemu-user-static runs arm64 programs in an arm64 root, arch-test lets mmdebstrap
 # check that it can), and QEMU and UEFI firmware for booting the images.
