@@ -1,0 +1,2 @@
+"""USB redirection, host side: local devices (pyusb) redirected over SPICE's usbredir
+channels, the filters that decide which, and hotplug."""
