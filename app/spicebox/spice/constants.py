@@ -123,6 +123,15 @@ OPUS_FRAME_SAMPLES = 480
 RECORD_MAX_DATA_BYTES = OPUS_FRAME_SAMPLES * 2 * 2
 
 
+class SpicevmcCap(IntEnum):
+    DATA_COMPRESS_LZ4 = 0
+
+
+class DataCompression(IntEnum):
+    NONE = 0
+    LZ4 = 1
+
+
 class CursorType(IntEnum):
     ALPHA = 0
     MONO = 1

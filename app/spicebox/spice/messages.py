@@ -55,6 +55,7 @@ INPUTS = ChannelType.INPUTS
 CURSOR = ChannelType.CURSOR
 PLAYBACK = ChannelType.PLAYBACK
 RECORD = ChannelType.RECORD
+USBREDIR = ChannelType.USBREDIR
 
 Bytes = Annotated[memoryview, Rest()]
 
@@ -1267,3 +1268,28 @@ class RecordMode(Message):
 @dataclass(frozen=True, slots=True)
 class RecordStartMark(Message):
     time: U32
+
+
+# --- usbredir channel (spicevmc): an opaque usbredir byte stream ---------------------------
+
+
+@message(USBREDIR, SERVER, 101)
+@dataclass(frozen=True, slots=True)
+class SpicevmcData(Message):
+    data: Bytes
+
+
+@message(USBREDIR, SERVER, 102)
+@dataclass(frozen=True, slots=True)
+class SpicevmcCompressedData(Message):
+    """Only sent to clients that offer SpicevmcCap.DATA_COMPRESS_LZ4 (this one does not);
+    read anyway. ``uncompressed_size`` is absent for NONE."""
+
+    type: U8
+    data: Bytes  # LZ4: u32 uncompressed size, then one LZ4 block
+
+
+@message(USBREDIR, CLIENT, 101)
+@dataclass(frozen=True, slots=True)
+class SpicevmcDataOut(Message):
+    data: Bytes

@@ -1,0 +1,213 @@
+"""The usb-host state machine against a guest-side parser, with a fake device (the real
+one is exercised in the image VM, where QEMU emulates USB devices)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from spicebox.spice import usbredir as u
+from spicebox.spice.usbredir import UsbredirParser
+from spicebox.usb.device import DeviceGone, TransferFailed
+from spicebox.usb.filter import UsbDevice, UsbInterface
+from spicebox.usb.host import UsbredirHost
+
+BULK_IN, BULK_OUT, INT_IN = 0x81, 0x02, 0x83
+
+
+class FakeStick:
+    speed = u.Speed.HIGH
+
+    def __init__(self) -> None:
+        self.opened = self.closed = False
+        self.config, self.alt = 1, {0: 0}
+        self.written: list[tuple[int, bytes]] = []
+        self.events: list[bytes] = [b"\x01\x02"]
+        self.unplugged = threading.Event()
+
+    def describe(self) -> UsbDevice:
+        return UsbDevice(0, 0x46F4, 0x0001, 0x0200, (UsbInterface(8, 6, 0x50),))
+
+    def open(self) -> None:
+        self.opened = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def configuration(self) -> int:
+        return self.config
+
+    def interfaces(self) -> tuple[u.Interface, ...]:
+        return (u.Interface(0, 8, 6, 0x50),)
+
+    def endpoints(self) -> tuple[u.Endpoint, ...]:
+        eps = [u.Endpoint() for _ in range(32)]
+        eps[0x11] = u.Endpoint(u.TransferType.BULK, 0, 0, 512)
+        eps[0x02] = u.Endpoint(u.TransferType.BULK, 0, 0, 512)
+        eps[0x13] = u.Endpoint(u.TransferType.INTERRUPT, 10, 0, 8)
+        return tuple(eps)
+
+    def set_configuration(self, value: int) -> None:
+        if value > 1:
+            raise TransferFailed(u.Status.STALL)
+        self.config = value
+
+    def alt_setting(self, interface: int) -> int:
+        return self.alt[interface]
+
+    def set_alt_setting(self, interface: int, alt: int) -> None:
+        self.alt[interface] = alt
+
+    def control(self, requesttype: int, request: int, value: int, index: int,
+                data_or_length: bytes | int, timeout_ms: int) -> bytes:
+        if request == 0xFF:
+            raise TransferFailed(u.Status.STALL)
+        return b"\x12\x01" if isinstance(data_or_length, int) else b""
+
+    def read(self, endpoint: int, length: int, timeout_ms: int) -> bytes:
+        if self.unplugged.is_set():
+            raise DeviceGone("gone")
+        if endpoint == INT_IN:
+            if self.events:
+                return self.events.pop(0)
+            time.sleep(timeout_ms / 1000 / 50)
+            raise TransferFailed(u.Status.TIMEOUT)
+        return bytes(range(length % 256)) if length < 256 else bytes(length)
+
+    def write(self, endpoint: int, data: bytes, timeout_ms: int) -> int:
+        self.written.append((endpoint, data))
+        return len(data)
+
+    def reset(self) -> None:
+        pass
+
+
+class Rig:
+    def __init__(self, device: FakeStick | None = None) -> None:
+        self.device = device or FakeStick()
+        self.guest = UsbredirParser(host=False)
+        self.received: list[tuple[int, u.Packet]] = []
+        self.lock = threading.Lock()
+        self.ended: list[str] = []
+        self.host = UsbredirHost(self.device, self._from_host, self.ended.append)
+
+    def _from_host(self, data: bytes) -> None:
+        with self.lock:
+            self.received += self.guest.receive_data(data)
+
+    def send(self, packet: u.Packet, packet_id: int = 0) -> None:
+        self.host.receive(self.guest.send(packet, packet_id))
+
+    def wait_for(self, count: int) -> list[tuple[int, u.Packet]]:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.received) >= count:
+                    got, self.received = self.received[:count], self.received[count:]
+                    return got
+            time.sleep(0.005)
+        raise AssertionError(f"only {self.received} came")
+
+
+def connected() -> Rig:
+    rig = Rig()
+    rig.host.start()
+    assert rig.wait_for(1)[0][1] == u.Hello(u.VERSION, rig.host.parser.caps)
+    rig.host.receive(rig.guest.hello())
+    info, eps, connect = (p for _, p in rig.wait_for(3))
+    assert info == u.InterfaceInfo((u.Interface(0, 8, 6, 0x50),))
+    assert isinstance(eps, u.EpInfo) and eps.endpoints[0x11].max_packet_size == 512
+    assert connect == u.DeviceConnect(u.Speed.HIGH, 0, 0, 0, 0x46F4, 0x0001, 0x0200)
+    assert rig.device.opened
+    return rig
+
+
+def test_the_device_is_described_once_the_guest_says_hello() -> None:
+    connected()
+
+
+def test_control_and_configuration_requests() -> None:
+    rig = connected()
+    rig.send(u.ControlPacket(0x80, 6, 0x80, 0, 0x0100, 0, 18), 7)
+    assert rig.wait_for(1) == [(7, u.ControlPacket(0x80, 6, 0x80, u.Status.SUCCESS, 0x0100,
+                                                   0, 2, b"\x12\x01"))]
+    rig.send(u.ControlPacket(0x00, 0xFF, 0x40, 0, 0, 0, 1, b"\x01"), 8)
+    assert rig.wait_for(1)[0] == (8, u.ControlPacket(0x00, 0xFF, 0x40, u.Status.STALL, 0, 0,
+                                                     0))
+    rig.send(u.SetConfiguration(2), 9)
+    assert rig.wait_for(1)[0] == (9, u.ConfigurationStatus(u.Status.STALL, 1))
+    rig.send(u.SetConfiguration(1), 10)
+    status, info, _ = rig.wait_for(3)
+    assert status == (10, u.ConfigurationStatus(u.Status.SUCCESS, 1))
+    assert isinstance(info[1], u.InterfaceInfo)
+    rig.send(u.SetAltSetting(0, 1), 11)
+    assert rig.wait_for(2)[0] == (11, u.AltSettingStatus(u.Status.SUCCESS, 0, 1))
+    rig.send(u.GetAltSetting(0), 12)
+    assert rig.wait_for(1) == [(12, u.AltSettingStatus(u.Status.SUCCESS, 0, 1))]
+
+
+def test_bulk_reads_and_writes_with_64_bit_ids_and_32_bit_lengths() -> None:
+    rig = connected()
+    rig.send(u.BulkPacket(BULK_OUT, 0, 70000, 0, bytes(70000)), 2**40)
+    rig.send(u.BulkPacket(BULK_IN, 0, 100000), 2**40 + 1)
+    replies = dict(rig.wait_for(2))
+    assert replies[2**40] == u.BulkPacket(BULK_OUT, u.Status.SUCCESS, 70000)
+    assert replies[2**40 + 1] == u.BulkPacket(BULK_IN, u.Status.SUCCESS, 100000, 0,
+                                              bytes(100000))
+    assert rig.device.written == [(BULK_OUT, bytes(70000))]
+
+
+def test_interrupt_receiving_sends_what_the_device_reports_until_stopped() -> None:
+    rig = connected()
+    rig.send(u.StartInterruptReceiving(INT_IN), 3)
+    status, event = rig.wait_for(2)
+    assert status == (3, u.InterruptReceivingStatus(u.Status.SUCCESS, INT_IN))
+    assert event[1] == u.InterruptPacket(INT_IN, u.Status.SUCCESS, 2, b"\x01\x02")
+    rig.send(u.StopInterruptReceiving(INT_IN), 4)
+    assert rig.wait_for(1) == [(4, u.InterruptReceivingStatus(u.Status.SUCCESS, INT_IN))]
+
+
+def test_iso_streams_are_refused_as_pyusb_has_none() -> None:
+    rig = connected()
+    rig.send(u.StartIsoStream(0x84, 8, 4), 5)
+    assert rig.wait_for(1) == [(5, u.IsoStreamStatus(u.Status.IOERROR, 0x84))]
+
+
+def test_unplugged_mid_transfer_disconnects_and_gives_the_device_back() -> None:
+    rig = connected()
+    rig.device.unplugged.set()
+    rig.send(u.BulkPacket(BULK_IN, 0, 512), 6)
+    assert rig.wait_for(1)[0][1] == u.DeviceDisconnect()
+    deadline = time.monotonic() + 5
+    while not rig.device.closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert rig.ended == ["the device was unplugged"] and rig.device.closed
+
+
+def test_the_servers_filter_can_refuse_the_device() -> None:
+    rig = connected()
+    rig.send(u.FilterFilter("0x08,-1,-1,-1,0|-1,-1,-1,-1,1"))
+    assert rig.wait_for(1)[0][1] == u.DeviceDisconnect()
+    assert rig.ended == ["the server's filter (rule 0x08,-1,-1,-1,0) refuses it"]
+
+
+def test_a_broken_stream_ends_only_this_redirection() -> None:
+    rig = connected()
+    rig.host.receive(b"\x63\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0")
+    assert rig.ended == ["the server's usbredir stream is broken: unknown usbredir packet "
+                         "type 99"]
+
+
+def test_a_cancelled_transfer_is_answered_as_cancelled() -> None:
+    rig = connected()
+    gate = threading.Event()
+    original = rig.device.read
+
+    def slow_read(endpoint: int, length: int, timeout_ms: int) -> bytes:
+        gate.wait(5)
+        return original(endpoint, length, timeout_ms)
+    rig.device.read = slow_read  # type: ignore[method-assign]
+    rig.send(u.BulkPacket(BULK_IN, 0, 64), 20)
+    rig.send(u.CancelDataPacket(), 20)
+    gate.set()
+    assert rig.wait_for(1) == [(20, u.BulkPacket(BULK_IN, u.Status.CANCELLED, 0))]
