@@ -41,6 +41,8 @@ from .spice.link import check_password
 from .spice.policy import AUDIO_CODECS, DecodingPolicy, compression_for
 from .spice.recording import Recorder
 from .system.update import Device, UpdateError, install, status
+from .usb.filter import parse as parse_usb_filter
+from .usb.redirect import UsbPolicy
 
 if TYPE_CHECKING:
     from .ui.app import Idle, Page, SetupApp
@@ -140,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="install a bundle older than the running firmware")
     update_install.add_argument("--reboot", action="store_true",
                                 help="restart into it once it is written")
+    usb = commands.add_parser("usb", help="local USB devices and their redirection")
+    usb_what = usb.add_subparsers(dest="what", required=True)
+    usb_what.add_parser("list", parents=[configured],
+                        help="USB devices: whether each may be redirected (and why not), "
+                             "and whether it is when plugged in")
     diag = commands.add_parser("diag", help="diagnostics for support")
     diag_what = diag.add_subparsers(dest="what", required=True)
     diag_input = diag_what.add_parser(
@@ -211,6 +218,14 @@ def _add_session_options(command: argparse.ArgumentParser) -> None:
                          help="sound over the network: auto is raw on a LAN (no decoding), "
                               "Opus beyond it. Default: audio.codec")
     _add_audio_options(command)
+    command.add_argument("--usb-redirect", metavar="FILTER",
+                         help="USB devices that may be redirected: rules class,vendor,"
+                              "product,version,allow separated by | (-1: any), as in "
+                              "remote-viewer. Default: usb.redirect-filter")
+    command.add_argument("--usb-auto-redirect", metavar="FILTER",
+                         help="USB devices redirected when plugged in (and those present "
+                              "at the start); keyboards and mice never are. Default: the "
+                              ".vv file's usb-filter, else usb.auto-redirect-filter")
     command.add_argument("--record", type=Path, metavar="FILE",
                          help="write every display message received to FILE, for tests "
                               "and bug reports (it holds the screen's contents)")
@@ -495,7 +510,15 @@ def _session(args: argparse.Namespace, config: Config, target: Target,
     return Session(target, password, presenter, policy, ca_file=args.ca_file,
                    host_subject=args.host_subject, recorder=recorder,
                    local_input=local_input, resolution=resolution, hotkeys=hotkeys,
-                   audio=_audio_devices(args, config))
+                   audio=_audio_devices(args, config), usb=_usb_policy(args, config, target))
+
+
+def _usb_policy(args: argparse.Namespace, config: Config, target: Target) -> UsbPolicy:
+    auto = (args.usb_auto_redirect or target.usb_auto_filter
+            or config.usb.auto_redirect_filter)
+    return UsbPolicy(parse_usb_filter(args.usb_redirect or config.usb.redirect_filter,
+                                      "the USB redirect filter"),
+                     parse_usb_filter(auto, "the USB auto-redirect filter"))
 
 
 def _audio_devices(args: argparse.Namespace, config: Config) -> AudioDevices:
@@ -571,6 +594,26 @@ def _update(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _usb(args: argparse.Namespace) -> int:
+    from .usb.device import devices  # noqa: PLC0415 - this command only
+    from .usb.filter import auto_redirects, decide  # noqa: PLC0415
+    config = _store(args).load()
+    redirect = parse_usb_filter(config.usb.redirect_filter, "usb.redirect-filter")
+    auto = parse_usb_filter(config.usb.auto_redirect_filter, "usb.auto-redirect-filter")
+    found = devices()
+    for device in found:
+        info = device.describe()
+        allowed, why = decide(info, redirect)
+        when = ("redirected when plugged in" if allowed and auto_redirects(info, auto)
+                else "redirected on request" if allowed else f"stays local: {why}")
+        classes = ",".join(f"{i.interface_class:02x}" for i in info.interfaces) or "-"
+        print(f"{device.location}  {info.vendor_id:04x}:{info.product_id:04x}  "
+              f"{device.product() or '(no name)'}  [classes {classes}]  {when}")
+    if not found:
+        print("no USB devices")
+    return EXIT_OK
+
+
 def _diag(args: argparse.Namespace) -> int:
     if args.what == "input":
         for line in describe_devices():
@@ -605,7 +648,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "connect": _connect, "run": _run, "setup": _setup, "config": _config,
-    "identity": _identity, "update": _update, "diag": _diag}
+    "identity": _identity, "update": _update, "usb": _usb, "diag": _diag}
 
 if __name__ == "__main__":
     sys.exit(main())

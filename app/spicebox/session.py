@@ -72,6 +72,7 @@ from .spice.events import (
     ServerDisconnecting,
     ServerNotice,
     SessionStarted,
+    UsbData,
 )
 from .spice.inputs import InputsChannel
 from .spice.main import MainChannel
@@ -81,7 +82,10 @@ from .spice.playback import PlaybackChannel
 from .spice.policy import DecodingPolicy, compression_for
 from .spice.record import RecordChannel
 from .spice.recording import Recorder
+from .spice.usbchannel import UsbredirChannel
 from .spice.wire import Message
+from .usb.host import UsbredirHost
+from .usb.redirect import UsbPolicy, UsbRedirection
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +100,8 @@ class Session:
                  host_subject: str | None = None, recorder: Recorder | None = None,
                  local_input: EvdevInput | None = None,
                  resolution: list[tuple[int, int]] | None = None,
-                 hotkeys: Hotkeys | None = None, audio: AudioDevices | None = None) -> None:
+                 hotkeys: Hotkeys | None = None, audio: AudioDevices | None = None,
+                 usb: UsbPolicy | None = None) -> None:
         self.target = target
         self.policy = policy or DecodingPolicy.for_device(compression_for(target.host))
         self.presenter = presenter
@@ -135,6 +140,9 @@ class Session:
         self.playback: PlaybackChannel | None = None
         self.record: RecordChannel | None = None
         self._server_address: str | None = None  # the main channel's peer
+        # Local USB devices to the server's usbredir channels (None: none go).
+        self.usb = UsbRedirection(usb) if usb is not None else None
+        self._usb_hosts: dict[int, UsbredirHost] = {}  # by usbredir channel id
         self.session_id: int | None = None
         self.channels: tuple[ChannelId, ...] = ()  # what the server offers
         self.frames_presented = 0
@@ -204,6 +212,8 @@ class Session:
                 self.speaker.close()
             if self.microphone is not None:
                 self.microphone.stop()
+            if self.usb is not None:
+                self.usb.close()  # the devices go back to the box
 
     def stop(self) -> None:
         """Ask ``run`` to disconnect cleanly and return (call on the session's loop)."""
@@ -246,11 +256,17 @@ class Session:
                 self._on_display_message(channel, event)
         elif isinstance(event, AudioStart | AudioData | AudioStop | AudioLevel | AudioLatency):
             self._on_audio(channel, event)
+        elif isinstance(event, UsbData):
+            host = self._usb_hosts.get(channel.channel_id)
+            if host is not None:
+                host.receive(event.data)
         elif isinstance(event, ChannelLinked):
             log.debug("%s linked (server caps %s/%s)", channel.name,
                       sorted(event.common_caps), sorted(event.channel_caps))
             if channel is self.inputs and self._local_locks is not None:
                 self.inputs.set_locks(self._local_locks)  # the guest follows the keyboard
+            if isinstance(channel, UsbredirChannel):
+                self._start_usb(channel)
         elif isinstance(event, SessionStarted):
             self.session_id = event.session_id
             log.info("connected to %s, session %08x", self.endpoint, event.session_id)
@@ -293,6 +309,13 @@ class Session:
     def _open_channels(self, event: ChannelsAvailable) -> None:
         assert self.session_id is not None
         self.channels = event.channels
+        if self.usb is not None:
+            loop = asyncio.get_running_loop()
+            self.usb.start([ch.id for ch in event.channels if ch.type == ChannelType.USBREDIR],
+                           self._connect_usb,
+                           lambda channel_id: loop.call_soon_threadsafe(
+                               self._disconnect_usb, channel_id))
+            self._spawn(self.usb.watch())
         for ch in event.channels:
             opener = self._openers.get(ch.type)
             if opener is None:
@@ -384,6 +407,35 @@ class Session:
             device.data(event)
         elif isinstance(event, AudioLatency) and isinstance(device, Speaker):
             device.set_latency(event.latency_ms)
+
+    def _connect_usb(self, channel_id: int, host: UsbredirHost) -> None:
+        """A usbredir channel for one device; it lasts as long as the redirection."""
+        assert self.session_id is not None
+        self._usb_hosts[channel_id] = host
+        channel = UsbredirChannel(channel_id, self.session_id, self._password)
+
+        async def serve() -> None:
+            try:
+                await self._serve(channel)
+            finally:
+                self._usb_hosts.pop(channel_id, None)
+                host.end("the server closed its USB channel")
+        self._spawn(serve())
+
+    def _start_usb(self, channel: UsbredirChannel) -> None:
+        host = self._usb_hosts.get(channel.channel_id)
+        if host is None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            host.start(lambda data: loop.call_soon_threadsafe(channel.send_usb, data))
+        except OSError as exc:
+            host.end(str(exc))
+
+    def _disconnect_usb(self, channel_id: int) -> None:
+        conn = self._connections.get((ChannelType.USBREDIR, channel_id))
+        if conn is not None:
+            self._spawn(conn.close())
 
     def _cursor_channel(self, ch: ChannelId) -> Channel:
         assert self.session_id is not None

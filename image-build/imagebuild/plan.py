@@ -15,7 +15,7 @@ COMPONENTS = ("main", "non-free-firmware")
 # Every image: the init system and the services the client talks to over D-Bus, and the
 # libraries the Python client loads at run time (SDL's KMS driver opens DRM, GBM and EGL;
 # the LZ4 and Opus decoders and the keyboard layouts are ctypes bindings; pyalsaaudio
-# loads libasound, and alsa-utils keeps the mixer's levels across boots); e2fsck for the
+# loads libasound, pyusb libusb, and alsa-utils keeps the mixer's levels across boots); e2fsck for the
 # data partition (in the initramfs), zstd for updates (spicebox update install), plymouth
 # for the boot splash (its initramfs hook needs fontconfig's configuration for a graphical
 # theme); python-evdev has no wheels, Debian's is used.
@@ -25,6 +25,7 @@ BASE_PACKAGES = (
     "python3-evdev", "e2fsprogs", "zstd", "plymouth", "fontconfig",
     "libdrm2", "libgbm1", "libegl1", "libgles2", "libegl-mesa0", "libgl1-mesa-dri",
     "liblz4-1", "libxkbcommon0", "xkb-data", "libasound2", "alsa-utils", "libopus0",
+    "libusb-1.0-0",
     "fonts-dejavu-core",
 )
 # GPT partition types (the Discoverable Partitions Specification's, so systemd finds the

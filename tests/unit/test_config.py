@@ -189,6 +189,14 @@ def test_ovirt_vv_file() -> None:
     assert target.password == "Ck3Y9zQw1pLm"
     assert target.host_subject == "O=example.com,CN=host20.example.com"
     assert target.proxy is None
+    assert target.usb_auto_filter == "-1,-1,-1,-1,0"  # oVirt: nothing goes by itself
+
+
+def test_usb_filters_are_checked_when_set(store: ConfigStore) -> None:
+    store.set("usb.auto-redirect-filter", "0x08,-1,-1,-1,1|-1,-1,-1,-1,0")
+    with pytest.raises(ConfigError, match=r"usb.redirect-filter = .* rule 1 \('0x08'\)"):
+        store.set("usb.redirect-filter", "0x08")
+    assert store.load().usb.auto_redirect_filter == "0x08,-1,-1,-1,1|-1,-1,-1,-1,0"
 
 
 @pytest.mark.parametrize(("name", "expected"), [

@@ -3,14 +3,26 @@ one is exercised in the image VM, where QEMU emulates USB devices)."""
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 
+import lz4.block
+import pytest
+
+from spicebox.spice import messages as m
 from spicebox.spice import usbredir as u
+from spicebox.spice.constants import DataCompression
+from spicebox.spice.errors import ProtocolError
+from spicebox.spice.events import UsbData
+from spicebox.spice.usbchannel import UsbredirChannel
 from spicebox.spice.usbredir import UsbredirParser
-from spicebox.usb.device import DeviceGone, TransferFailed
-from spicebox.usb.filter import UsbDevice, UsbInterface
+from spicebox.usb.device import DeviceGone, Location, TransferFailed
+from spicebox.usb.filter import UsbDevice, UsbInterface, parse
 from spicebox.usb.host import UsbredirHost
+from spicebox.usb.redirect import UsbPolicy, UsbRedirection
+
+from .server_bytes import frame, link_reply, link_result
 
 BULK_IN, BULK_OUT, INT_IN = 0x81, 0x02, 0x83
 
@@ -89,7 +101,7 @@ class Rig:
         self.received: list[tuple[int, u.Packet]] = []
         self.lock = threading.Lock()
         self.ended: list[str] = []
-        self.host = UsbredirHost(self.device, self._from_host, self.ended.append)
+        self.host = UsbredirHost(self.device, self.ended.append)
 
     def _from_host(self, data: bytes) -> None:
         with self.lock:
@@ -111,7 +123,7 @@ class Rig:
 
 def connected() -> Rig:
     rig = Rig()
-    rig.host.start()
+    rig.host.start(rig._from_host)
     assert rig.wait_for(1)[0][1] == u.Hello(u.VERSION, rig.host.parser.caps)
     rig.host.receive(rig.guest.hello())
     info, eps, connect = (p for _, p in rig.wait_for(3))
@@ -211,3 +223,71 @@ def test_a_cancelled_transfer_is_answered_as_cancelled() -> None:
     rig.send(u.CancelDataPacket(), 20)
     gate.set()
     assert rig.wait_for(1) == [(20, u.BulkPacket(BULK_IN, u.Status.CANCELLED, 0))]
+
+
+# --- which devices go where ------------------------------------------------------------
+
+
+class Plugged(FakeStick):
+    def __init__(self, port: int, info: UsbDevice | None = None) -> None:
+        super().__init__()
+        self.location = Location(1, (port,))
+        self._info = info
+
+    def describe(self) -> UsbDevice:
+        return self._info or super().describe()
+
+    def product(self) -> str:
+        return "Fake"
+
+
+KEYBOARD = UsbDevice(0, 0x046D, 0xC31C, 0x0100, (UsbInterface(3, 1, 1),))
+
+
+def test_devices_are_auto_redirected_as_channels_allow_and_released_when_they_end() -> None:
+    plugged: list[Plugged] = [Plugged(1), Plugged(2, KEYBOARD)]
+    redirection = UsbRedirection(UsbPolicy(parse("-1,-1,-1,-1,1"), parse("-1,-1,-1,-1,1")),
+                                 lambda: plugged)
+    connected: list[tuple[int, UsbredirHost]] = []
+    closed: list[int] = []
+    redirection.start([0, 1], lambda c, h: connected.append((c, h)), closed.append)
+    redirection.scan()
+    assert [c for c, _ in connected] == [0]  # the keyboard stays with the box
+    plugged += [Plugged(3), Plugged(4)]
+    redirection.scan()
+    assert [c for c, _ in connected] == [0, 1]  # two channels: the fourth stick waits
+    assert Location(1, (4,)) not in redirection.redirected
+    connected[0][1].end("the device was unplugged")
+    assert closed == [0] and Location(1, (1,)) not in redirection.redirected
+    assert redirection.redirect(plugged[3]) is None  # its channel is free again
+    assert connected[-1][0] == 0
+
+
+def test_a_device_the_redirect_filter_blocks_stays_local() -> None:
+    redirection = UsbRedirection(UsbPolicy(parse("0x08,-1,-1,-1,0|-1,-1,-1,-1,1"),
+                                           parse("-1,-1,-1,-1,1")), lambda: [])
+    redirection.start([0], lambda c, h: None, lambda c: None)
+    assert redirection.redirect(Plugged(1)) == (
+        "the redirect filter's rule 0x08,-1,-1,-1,0 blocks it")
+
+
+# --- the SPICE channel that carries the stream -----------------------------------------
+
+
+def test_the_usbredir_channel_passes_the_stream_both_ways() -> None:
+    channel = UsbredirChannel(0, 1, "")
+    channel.initiate()
+    channel.receive_data(link_reply())
+    channel.receive_data(link_result())
+    channel.data_to_send()
+    packed = lz4.block.compress(b"usbredir" * 100, store_size=False)
+    events = channel.receive_data(
+        frame(m.SpicevmcData(memoryview(b"abc")))
+        + frame(m.SpicevmcCompressedData(DataCompression.LZ4,
+                                         memoryview(struct.pack("<I", 800) + packed))))
+    assert events == [UsbData(b"abc"), UsbData(b"usbredir" * 100)]
+    channel.send_usb(b"hello")
+    assert channel.data_to_send().endswith(b"hello")
+    with pytest.raises(ProtocolError, match="undecodable LZ4 usbredir data"):
+        channel.receive_data(frame(m.SpicevmcCompressedData(
+            DataCompression.LZ4, memoryview(struct.pack("<I", 800) + b"\xff\xff"))))

@@ -29,6 +29,7 @@ from ..net.tls import TlsVerifier, parse_fingerprint, parse_subject
 from ..spice.constants import ImageCompression
 from ..spice.link import check_password
 from ..spice.policy import AUDIO_CODECS
+from ..usb.filter import DEFAULT_AUTO_REDIRECT, DEFAULT_REDIRECT, parse
 from .target import ConfigError, Target
 
 COMPRESSIONS = {c.name.lower().replace("_", "-"): c for c in ImageCompression
@@ -365,6 +366,27 @@ class Audio:
                             AudioDevice.parse(self.microphone))
 
 
+def _usb_filter(value: object) -> str:
+    text = _text(value).strip()
+    try:
+        parse(text)
+    except ConfigError as exc:
+        raise ValueError(str(exc).removeprefix("USB filter: ")) from None
+    return text
+
+
+@dataclass(frozen=True)
+class Usb:
+    redirect_filter: str = _setting(
+        DEFAULT_REDIRECT, _usb_filter, "USB devices that may be redirected to the desktop: "
+        "rules class,vendor,product,version,allow separated by | (-1: any), as in "
+        "remote-viewer; hubs never are")
+    auto_redirect_filter: str = _setting(
+        DEFAULT_AUTO_REDIRECT, _usb_filter, "USB devices redirected as soon as they are "
+        "plugged in (and those present when a session starts); keyboards and mice stay "
+        "with the box")
+
+
 def _flag(value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -424,6 +446,7 @@ class System:
 
 
 SECTIONS: dict[str, type[Any]] = {"display": Display, "input": Input, "audio": Audio,
+                                  "usb": Usb,
                                   "hotkeys": HotkeySettings, "system": System}
 
 
@@ -481,6 +504,7 @@ class Config:
     display: Display = Display()
     input: Input = Input()
     audio: Audio = Audio()
+    usb: Usb = Usb()
     hotkeys: HotkeySettings = HotkeySettings()
     system: System = System()
 

@@ -25,6 +25,9 @@ class Target:
     fingerprint: str | None = None  # the server certificate trusted on first use
     title: str | None = None
     delete_file: Path | None = None  # a .vv that asked to be deleted once read
+    # A .vv file's auto-redirect filter (usb-filter; "-1,-1,-1,-1,0" for
+    # enable-usb-autoshare=0), which then overrides the box's for that session.
+    usb_auto_filter: str | None = None
 
     @property
     def uses_tls(self) -> bool:
@@ -112,9 +115,12 @@ def viewer_target(fields: Mapping[str, object], source: str,
     if port is None and tls_port is None:
         raise ConfigError(f"{source} has neither port= nor tls-port=")
     ca = vv.get("ca")
+    usb_filter = vv.get("usb-filter") or None
+    if vv.get("enable-usb-autoshare", "1").strip() == "0":
+        usb_filter = "-1,-1,-1,-1,0"
     return Target(
         host=host, port=port, tls_port=tls_port, password=vv.get("password"),
         # .vv files carry the PEM on one line with literal \n escapes.
         ca_pem=ca.replace("\\n", "\n") if ca else None,
         host_subject=vv.get("host-subject") or None, proxy=vv.get("proxy") or None,
-        title=vv.get("title"), delete_file=delete_file)
+        title=vv.get("title"), delete_file=delete_file, usb_auto_filter=usb_filter)

@@ -136,4 +136,11 @@ class AudioLatency(Event):
     latency_ms: int
 
 
+@dataclass(frozen=True)
+class UsbData(Event):
+    """A piece of a usbredir channel's byte stream (spice/usbredir.py parses it)."""
+
+    data: bytes
+
+
 ChannelEvent = Event | Message

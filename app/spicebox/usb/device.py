@@ -177,8 +177,20 @@ class PyusbDevice:
         return tuple(slots)
 
     def set_configuration(self, value: int) -> None:
+        """As usbredirhost does it: the configuration in force is kept as it is (libusb
+        cannot set it while its interfaces are claimed); another is set with the
+        interfaces let go, and those of the new one taken."""
+        if value == self.configuration():
+            return
+        for interface in self._claimed:
+            with contextlib.suppress(usb.core.USBError):
+                usb.util.release_interface(self.dev, interface)
+        self._claimed = []
         self._call(self.dev.set_configuration, value)
-        self._alt = {interface: 0 for interface in self._alt}
+        try:
+            self.open()
+        except OSError:
+            raise TransferFailed(u.Status.IOERROR) from None
 
     def alt_setting(self, interface: int) -> int:
         return self._alt.get(interface, 0)

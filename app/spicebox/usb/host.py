@@ -39,7 +39,8 @@ RELEASE_WAIT_SECONDS = 5.0
 class Device(Protocol):
     """What the host needs of a device (usb.device.PyusbDevice; a fake in unit tests)."""
 
-    speed: u.Speed
+    @property
+    def speed(self) -> u.Speed: ...
 
     def describe(self) -> UsbDevice: ...
     def open(self) -> None: ...
@@ -61,14 +62,15 @@ Work = Callable[[], None]
 
 
 class UsbredirHost:
-    def __init__(self, device: Device, emit: Callable[[bytes], object],
-                 gone: Callable[[str], object], redirect: tuple[Rule, ...] = ()) -> None:
+    def __init__(self, device: Device, gone: Callable[[str], object],
+                 redirect: tuple[Rule, ...] = ()) -> None:
         """``gone`` is told (once, on any thread) why the redirection ended: unplugged,
         refused by the guest's filter, or a broken stream."""
         self.device = device
         self.info = device.describe()
         self.parser = UsbredirParser(host=True, caps=CAPS)
-        self._emit, self._gone = emit, gone
+        self._emit: Callable[[bytes], object] = lambda data: None
+        self._gone = gone
         self.redirect = redirect or parse("-1,-1,-1,-1,1")
         self._workers: dict[int, _Worker] = {}
         self._receiving: dict[int, threading.Event] = {}
@@ -78,9 +80,11 @@ class UsbredirHost:
         self._ended = False
         self.transfers = 0
 
-    def start(self) -> None:
-        """Take the device and say hello; OSError (one line) if it cannot be taken."""
+    def start(self, emit: Callable[[bytes], object]) -> None:
+        """Take the device and say hello; bytes for the guest go to ``emit`` from now on.
+        OSError (one line) if the device cannot be taken."""
         self.device.open()
+        self._emit = emit
         self._emit(self.parser.hello())
 
     def receive(self, data: bytes) -> None:

@@ -1,0 +1,119 @@
+"""Which local USB devices go to the server, on which of its usbredir channels: those the
+auto-redirect filter picks, when the session starts and whenever one is plugged in, as
+many as the server has channels; each let go when it is unplugged or the session ends."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .device import Location, devices
+from .filter import Rule, auto_redirects, decide
+from .host import Device, UsbredirHost
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0  # how often plugged devices are listed (sysfs: cheap)
+
+
+@dataclass(frozen=True)
+class UsbPolicy:
+    """The redirect filter (what may ever go) and the auto-redirect filter (what goes by
+    itself when plugged in)."""
+
+    redirect: tuple[Rule, ...]
+    auto: tuple[Rule, ...]
+
+
+class LocalDevice(Device, Protocol):
+    """A device plugged into this box (usb.device.PyusbDevice)."""
+
+    @property
+    def location(self) -> Location: ...
+
+    def product(self) -> str: ...
+
+
+Connect = Callable[[int, UsbredirHost], None]
+Disconnect = Callable[[int], object]
+
+
+class UsbRedirection:
+    def __init__(self, policy: UsbPolicy,
+                 list_devices: Callable[[], Sequence[LocalDevice]] = devices) -> None:
+        self.policy = policy
+        self._list = list_devices
+        self.channels: list[int] = []  # the server's usbredir channel ids
+        self.redirected: dict[Location, tuple[int, UsbredirHost]] = {}
+        self._seen: set[Location] = set()
+        self._connect: Connect | None = None
+        self._disconnect: Disconnect = lambda channel_id: None
+        self._refused: set[Location] = set()  # said once why each stays local
+
+    def start(self, channel_ids: list[int], connect: Connect, disconnect: Disconnect) -> None:
+        """The server offers these channels. ``connect(channel_id, host)`` opens one for
+        a device; ``disconnect(channel_id)`` (called from any thread) closes it once that
+        redirection is over."""
+        self.channels, self._connect, self._disconnect = sorted(channel_ids), connect, \
+            disconnect
+
+    async def watch(self) -> None:
+        """Redirect what the auto filter picks, now and as devices are plugged in."""
+        while True:
+            self.scan()
+            await asyncio.sleep(POLL_SECONDS)
+
+    def scan(self) -> None:
+        try:
+            present = {device.location: device for device in self._list()}
+        except OSError as exc:
+            log.warning("USB devices cannot be listed: %s", exc)
+            return
+        for location in self._seen - present.keys():
+            self._refused.discard(location)
+        for location, device in present.items():
+            if location in self._seen:
+                continue
+            info = device.describe()
+            if auto_redirects(info, self.policy.auto):
+                self.redirect(device)
+        self._seen = set(present)
+
+    def redirect(self, device: LocalDevice) -> str | None:
+        """Send ``device`` to the server; None, or why it was not."""
+        if device.location in self.redirected:
+            return None
+        allowed, why = decide(device.describe(), self.policy.redirect)
+        free = [c for c in self.channels if c not in {c for c, _ in self.redirected.values()}]
+        if allowed and not free:
+            allowed, why = False, (f"the server has {len(self.channels)} USB channels, all "
+                                   f"in use" if self.channels else "the server takes no USB "
+                                   "devices")
+        if not allowed or self._connect is None:
+            if device.location not in self._refused:
+                log.info("USB device %s %04x:%04x stays local: %s", device.location,
+                         device.describe().vendor_id, device.describe().product_id, why)
+                self._refused.add(device.location)
+            return why
+        location = device.location
+        host = UsbredirHost(device, lambda reason: self.ended(location, reason),
+                            self.policy.redirect)
+        self.redirected[location] = (free[0], host)
+        log.info("redirecting USB device %s %04x:%04x (%s) on usbredir:%d", location,
+                 host.info.vendor_id, host.info.product_id, device.product() or "no name",
+                 free[0])
+        self._connect(free[0], host)
+        return None
+
+    def ended(self, location: Location, why: str) -> None:
+        redirected = self.redirected.pop(location, None)
+        if redirected is not None:
+            log.info("USB device %s is back with the box: %s", location, why)
+            self._disconnect(redirected[0])
+
+    def close(self) -> None:
+        for _, host in list(self.redirected.values()):
+            host.end("the session ended")
