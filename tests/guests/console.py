@@ -28,10 +28,17 @@ Serial protocol on ttyS0 (one line each way, ``\\n`` terminated):
   codec's input (S16_LE, AUDIO_RATE Hz, stereo) and says ``SPICEBOX-GUEST AUDIO recorded
   hz=<dominant frequency of the loudest half second> peak=<largest |sample|, 0..32767>
   seconds=<duration, 2 decimals>``; hz is 0 for silence (peak < 100); see tonefreq.c
+* host ``usb`` -> the guest loads its xHCI and USB storage drivers (QEMU must have a
+  qemu-xhci: USB_REDIRECT's, say), says ``SPICEBOX-GUEST USB waiting`` and waits up to
+  USB_WAIT_SECONDS for a disk of a USB device (a whole disk with a non-zero size, there
+  already or plugged later), then says ``SPICEBOX-GUEST USB disk <idVendor>:<idProduct>
+  sha256=<SHA-256 of its first USB_HASHED_BYTES>`` (ids as sysfs has them, 4 lower-case
+  hex digits each: ``46f4:0001`` for QEMU's usb-storage), or ``SPICEBOX-GUEST ERROR no USB
+  disk``
 * any other non-empty line -> ``SPICEBOX-GUEST ERROR unknown command``
 
-``play`` and ``record`` run in the background: the guest takes other commands (another
-``record`` while it plays, say) before they report.
+``play``, ``record`` and ``usb`` run in the background: the guest takes other commands
+(another ``record`` while it plays, say) before they report.
 
 Bytes the guest sends while no client is attached to the serial socket are lost, so
 attach right after starting QEMU (SerialConsole retries until the socket appears).
@@ -95,7 +102,8 @@ KERNEL_CMDLINE = " ".join(
 
 BUSYBOX = Path("/bin/busybox")
 # Only the applets /init runs; ash builtins (echo, read, [, case) need no link.
-APPLETS = ("sh", "mount", "cat", "stty", "sleep", "insmod", "dd", "od", "tail")
+APPLETS = ("sh", "mount", "cat", "stty", "sleep", "insmod", "dd", "od", "tail", "readlink",
+           "sha256sum")
 # Modules of the kernel package the guest loads, in this order: Debian builds evdev (the
 # event devices the input report reads), the PS/2 mouse driver and USB HID (for QEMU's
 # usb-tablet, an absolute pointer, on its UHCI controller) as modules; the keyboard is
@@ -145,6 +153,28 @@ SOUND_MODULES = (
     "sound/pci/hda/snd-hda-codec-generic.ko",
     "sound/pci/hda/snd-hda-intel.ko",
 )
+# The xHCI and USB mass storage drivers, loaded (in this order: `modinfo -F depends`, with
+# usbcore and usb-common already in MODULES) by the first `usb`. crct10dif_generic is
+# crc-t10dif's softdep (its CRC through the crypto API, else a fallback that has to ask
+# for it, with no modprobe to answer). The controller comes last, so whatever it finds on
+# its ports meets its drivers already there.
+USB_MODULES = (
+    "drivers/scsi/scsi_common.ko",
+    "drivers/scsi/scsi_mod.ko",
+    "lib/crc64.ko",
+    "lib/crc64-rocksoft.ko",
+    "crypto/crct10dif_common.ko",
+    "crypto/crct10dif_generic.ko",
+    "lib/crc-t10dif.ko",
+    "block/t10-pi.ko",
+    "drivers/scsi/sd_mod.ko",
+    "drivers/usb/storage/usb-storage.ko",
+    "drivers/usb/host/xhci-hcd.ko",
+    "drivers/usb/host/xhci-pci.ko",
+)
+# How long `usb` waits for a disk, and how much of it it hashes (dd: 16 blocks of 64 KiB).
+USB_WAIT_SECONDS = 120
+USB_HASHED_BYTES = 16 * 65536
 # What `play` plays: a TONE_HZ sine, TONE_SECONDS long, at half of full scale, in the
 # format `play` and `record` both use (signed 16-bit little-endian, AUDIO_RATE Hz, stereo).
 TONE_HZ = 1000
@@ -173,6 +203,7 @@ READY = "SPICEBOX-GUEST READY"
 INPUT = "SPICEBOX-GUEST INPUT"
 SHOWN = "SPICEBOX-GUEST SHOWN"
 AUDIO = "SPICEBOX-GUEST AUDIO"
+USB = "SPICEBOX-GUEST USB"
 ERROR = "SPICEBOX-GUEST ERROR"
 
 # What `/init` expects to find in sysfs; anything else means the images would be drawn
@@ -257,6 +288,44 @@ report_failure() {{
     error="$(tail -n 1 "/tmp/$1.err")"
     echo "{ERROR} ${{error:-$1 failed with exit status $2}}"
 }}
+# Waits (up to {USB_WAIT_SECONDS} s, as uptime counts them) for a whole disk with a size
+# whose device is, or is under, a USB device, and reports that device's ids and a hash of
+# the disk's first {USB_HASHED_BYTES} bytes. Partitions are not in /sys/block. The disk
+# may come late: a device redirected over SPICE arrives after the client connects.
+usb_disk() {{
+    read -r up rest < /proc/uptime
+    deadline=$((${{up%.*}} + {USB_WAIT_SECONDS}))
+    while :; do
+        for block in /sys/block/sd*; do
+            # No match leaves the pattern itself; a disk may go as we look.
+            name="${{block##*/}}"
+            read -r size 2>/dev/null < "$block/size" || continue
+            [ "$size" != 0 ] && [ -b "/dev/$name" ] || continue
+            usb="$(readlink -f "$block/device")"
+            while [ -n "$usb" ] && [ ! -f "$usb/idVendor" ]; do
+                usb="${{usb%/*}}"
+            done
+            [ -n "$usb" ] || continue
+            if ! dd if="/dev/$name" of=/tmp/usb.head bs=65536 count={USB_HASHED_BYTES // 65536} \
+                    2>/tmp/dd.err; then
+                report_failure dd $?
+                return
+            fi
+            sum="$(sha256sum < /tmp/usb.head)"
+            read -r vendor < "$usb/idVendor"
+            read -r product < "$usb/idProduct"
+            echo "{USB} disk $vendor:$product sha256=${{sum%% *}}"
+            return
+        done
+        read -r up rest < /proc/uptime
+        if [ "${{up%.*}}" -ge "$deadline" ]; then
+            echo "{ERROR} no USB disk"
+            return
+        fi
+        sleep 0.5
+    done
+}}
+usb_loaded=
 cat /images/img0.raw > /dev/fb0
 echo "{READY} image=0"
 while :; do
@@ -363,6 +432,16 @@ while :; do
                     ;;
             esac
             ;;
+        usb)
+            if [ -z "$usb_loaded" ]; then
+                usb_loaded=1
+                for module in /usb/*.ko; do
+                    insmod "$module" || echo "{ERROR} cannot load $module"
+                done
+            fi
+            echo "{USB} waiting"
+            usb_disk &
+            ;;
         *)
             echo "{ERROR} unknown command"
             ;;
@@ -427,6 +506,7 @@ def build(cache_dir: Path) -> ConsoleGuest:
         "drm_modules": list(DRM_MODULES),
         "cursor_tool": hashlib.sha256(CURSOR_TOOL.read_bytes()).hexdigest(),
         "sound_modules": list(SOUND_MODULES),
+        "usb_modules": list(USB_MODULES),
         "tone_tool": hashlib.sha256(TONE_TOOL.read_bytes()).hexdigest(),
         "tone_sha256": hashlib.sha256(tone).hexdigest(),
         "audio_userland": {name: hashlib.sha256(data).hexdigest()
@@ -625,17 +705,19 @@ def _extract_kernel(deb: Path, dest: Path) -> dict[str, bytes]:
     return modules
 
 
-_ALL_MODULES = (*MODULES, *DRM_MODULES, *SOUND_MODULES)
+_ALL_MODULES = (*MODULES, *DRM_MODULES, *SOUND_MODULES, *USB_MODULES)
 
 
 def _module_name(module: str) -> str:
     """Its path in the initramfs: /drm for DRM_MODULES (loaded by `cursor`), /sound for
-    SOUND_MODULES (by `play` and `record`), /modules for the others (at boot), numbered
-    in load order (/init loads them in name order)."""
+    SOUND_MODULES (by `play` and `record`), /usb for USB_MODULES (by `usb`), /modules for
+    the others (at boot), numbered in load order (/init loads them in name order)."""
     if module in DRM_MODULES:
         return f"drm/{DRM_MODULES.index(module):02d}-{Path(module).name}"
     if module in SOUND_MODULES:
         return f"sound/{SOUND_MODULES.index(module):02d}-{Path(module).name}"
+    if module in USB_MODULES:
+        return f"usb/{USB_MODULES.index(module):02d}-{Path(module).name}"
     return f"modules/{MODULES.index(module):02d}-{Path(module).name}"
 
 
@@ -832,7 +914,8 @@ def _initramfs(busybox: bytes, images: Iterable[bytes], modules: dict[str, bytes
     """``files``: more files, by path, with their mode (the C tools, aplay and its libraries,
     the tone); their directories are made as needed."""
     cpio = _Cpio()
-    directories = {"bin", "dev", "proc", "sys", "images", "modules", "drm", "sound", "tmp"}
+    directories = {"bin", "dev", "proc", "sys", "images", "modules", "drm", "sound", "usb",
+                   "tmp"}
     for name in files:
         directories.update(str(parent) for parent in Path(name).parents if parent.name)
     # Sorted, so each directory comes after its parent.

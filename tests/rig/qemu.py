@@ -35,6 +35,10 @@ VGA_DEVICES: dict[str, list[str]] = {
 # Sound over SPICE: Intel HDA with an output and input codec (the console guest's play/record).
 AUDIO_DEVICES: list[str] = ["-audiodev", "spice,id=snd0", "-device", "ich9-intel-hda",
                             "-device", "hda-duplex,audiodev=snd0"]
+# The guest side of USB redirection over SPICE: an xHCI controller and one usbredir channel.
+USB_REDIRECT: list[str] = ["-device", "qemu-xhci,id=xhci",
+                           "-chardev", "spicevmc,name=usbredir,id=usbredir0",
+                           "-device", "usb-redir,chardev=usbredir0,id=redir0,bus=xhci.0"]
 
 
 def free_port() -> int:
