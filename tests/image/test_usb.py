@@ -1,0 +1,57 @@
+"""`make test-image`: a USB stick plugged into the thin client (QEMU's emulated
+usb-storage on the box's xHCI controller, so the kiosk meets it through the box's own
+kernel, udev rule and libusb, as on hardware) is redirected over SPICE to the desktop,
+whose kernel reads it; pulling it out leaves the session up."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.guests import console
+from tests.image.test_boot import BOOT_TIMEOUT, thin_client
+from tests.rig.image import IMAGE, preconfigured_for, wait_for_server_screen
+from tests.rig.qemu import USB_REDIRECT, VGA_DEVICES, QemuServer
+
+pytestmark = [pytest.mark.skipif(not IMAGE.is_file(),
+                                 reason="run `make test-image` (it builds the image first)"),
+              pytest.mark.timeout(3 * BOOT_TIMEOUT)]
+
+STICK_MIB = 4
+QEMU_STORAGE = "46f4:0001"  # QEMU's usb-storage: vendor and product
+
+
+def test_a_stick_plugged_into_the_box_reaches_the_desktop_and_can_be_pulled(
+        tmp_path: Path) -> None:
+    guest = console.build(console.default_cache_dir())
+    stick = tmp_path / "stick.img"
+    stick.write_bytes(random.Random(8).randbytes(STICK_MIB * 1024 * 1024))
+    expected = hashlib.sha256(stick.read_bytes()[:1024 * 1024]).hexdigest()
+    box_usb = ["-device", "qemu-xhci,id=xhci",
+               "-drive", f"if=none,id=stick,format=raw,file={stick}"]
+    with QemuServer(VGA_DEVICES["std"] + guest.qemu_args() + USB_REDIRECT,
+                    serial=True) as server, \
+            QemuServer(thin_client(tmp_path, preconfigured_for(server, tmp_path)) + box_usb,
+                       serial=True, memory=1024, nic="user,model=virtio-net-pci") as box:
+        assert server.serial_path is not None and box.qmp is not None
+        with console.SerialConsole(server.serial_path) as serial:
+            serial.wait_for(console.READY, 120)
+            wait_for_server_screen(box, server, BOOT_TIMEOUT, "the desktop")
+            serial.send("usb")
+            serial.wait_for(f"{console.USB} waiting", 60)
+            plugged = time.monotonic()
+            box.qmp.execute("device_add", driver="usb-storage", drive="stick", bus="xhci.0",
+                            id="stick0")
+            line = serial.wait_for(f"{console.USB} disk", 180)
+            seconds = time.monotonic() - plugged
+            assert line.split()[3:] == [QEMU_STORAGE, f"sha256={expected}"], line
+            box.qmp.execute("device_del", id="stick0")
+            time.sleep(10)  # the box notices, lets the device go, and goes on
+            serial.send("show 1")
+            serial.wait_for(console.SHOWN, 60)
+            wait_for_server_screen(box, server, 60, "the desktop after the stick left")
+    print(f"plugged into the box to read on the desktop: {seconds:.1f} s (TCG)")
