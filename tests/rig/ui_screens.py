@@ -30,6 +30,8 @@ from spicebox.ui.pages.profiles import (
 from spicebox.ui.pages.reconnect import ReconnectPage
 from spicebox.ui.pages.settings import SectionPage
 from spicebox.ui.pages.system import SystemPage
+from spicebox.ui.pages.usb import UsbPage
+from spicebox.usb.filter import UsbDevice, UsbInterface
 
 from .certs import make_x509_dir
 from .dbus import mock_system_bus, start_network_manager, start_system_services
@@ -89,6 +91,13 @@ def shoot(directory: Path, size: tuple[int, int]) -> list[Path]:
         page("import", ImportPage(app))
         page("display", SectionPage(app, "display", "Display"))
         page("sound", AudioPage(app, cards=["PCH", "Headset"]))
+        page("usb", UsbPage(app, [
+            ("SanDisk Ultra", UsbDevice(0, 0x0781, 0x5581, 0x0100,
+                                        (UsbInterface(8, 6, 0x50),))),
+            ("Wacom STU-430", UsbDevice(0, 0x056A, 0x00A8, 0x0100,
+                                        (UsbInterface(3, 0, 0),))),
+            ("Logitech Keyboard K120", UsbDevice(0, 0x046D, 0xC31C, 0x6400,
+                                                 (UsbInterface(3, 1, 1),)))]))
         page("network", NetworkPage(app), services=True)
         page("wifi", NetworkPage(app), then="wlan0", services=True)
         wired = WiredPage(app, Device("/", "eth0", ETHERNET, "connected"))

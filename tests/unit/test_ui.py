@@ -23,7 +23,10 @@ from spicebox.ui.pages.lock import THROTTLE
 from spicebox.ui.pages.profiles import ProfilePage
 from spicebox.ui.pages.reconnect import ReconnectPage
 from spicebox.ui.pages.settings import SectionPage
+from spicebox.ui.pages.usb import UsbPage
 from spicebox.ui.paint import ERROR, FOCUS
+from spicebox.ui.widgets import Note
+from spicebox.usb.filter import UsbDevice, UsbInterface
 from tests.rig.client import load_png
 from tests.rig.ui import UiDriver, choice, field
 
@@ -405,3 +408,27 @@ def test_the_sound_page_offers_the_cards_and_saves_the_choice(tmp_path: Path) ->
     assert ui.page.status == "Saved: the next session uses it"
     ui.tap("Save")
     assert ui.page.status == "Nothing changed"
+
+
+def test_the_usb_page_makes_a_rule_per_device_and_keeps_the_rest(tmp_path: Path) -> None:
+    ui = home(tmp_path)
+    ui.store.set("usb.auto-redirect-filter", "0x08,-1,-1,-1,0|-1,-1,-1,-1,1")
+    stick = UsbDevice(0, 0x0781, 0x5581, 0x0100, (UsbInterface(8, 6, 0x50),))
+    pad = UsbDevice(0, 0x056A, 0x00A8, 0x0100, (UsbInterface(3, 0, 0),))
+    keyboard = UsbDevice(0, 0x046D, 0xC31C, 0x6400, (UsbInterface(3, 1, 1),))
+    ui.open(UsbPage(ui.app, [("Stick", stick), ("Pad", pad), ("Keyboard", keyboard)]))
+    stick_choice = choice(ui.page, "Stick (0781:5581)")
+    assert stick_choice.value == "box"  # storage stays, by the administrator's rule
+    assert choice(ui.page, "Pad (056a:00a8)").value == "desktop"
+    assert next(w for w in ui.page.widgets if isinstance(w, Note)).text == (
+        "Keyboard (046d:c31c): a keyboard or mouse, stays with this box")
+    ui.focus_by_keys("Stick (0781:5581)")
+    ui.key(e.KEY_RIGHT)
+    ui.tap("Save")
+    assert ui.store.load().usb.auto_redirect_filter == (
+        "-1,0x0781,0x5581,-1,1|0x08,-1,-1,-1,0|-1,-1,-1,-1,1")
+    ui.focus_by_keys("Stick (0781:5581)")
+    ui.key(e.KEY_RIGHT)  # and back: its rule is replaced, not added to
+    ui.tap("Save")
+    assert ui.store.load().usb.auto_redirect_filter == (
+        "-1,0x0781,0x5581,-1,0|0x08,-1,-1,-1,0|-1,-1,-1,-1,1")

@@ -12,6 +12,7 @@ from .network import NetworkPage
 from .profiles import ProfilesPage
 from .settings import SectionPage
 from .system import SystemPage
+from .usb import UsbPage
 
 
 class HomePage(Page):
@@ -48,6 +49,7 @@ class HomePage(Page):
             page("Display", section="display", detail="screen, resolution, compression"),
             page("Keyboard and input", section="input", detail="layout, mice, touch"),
             page("Sound", AudioPage, detail="speakers, microphone"),
+            page("USB devices", UsbPage, detail="what goes to the desktop"),
             page("Hotkeys", section="hotkeys", detail="setup, Ctrl+Alt+Del, fullscreen"),
             page("System", SystemPage, detail="name, time, PIN, restart"),
             Button("Diagnostics", lambda: app.open(DiagnosticsPage(app)),
