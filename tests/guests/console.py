@@ -35,6 +35,10 @@ Serial protocol on ttyS0 (one line each way, ``\\n`` terminated):
   sha256=<SHA-256 of its first USB_HASHED_BYTES>`` (ids as sysfs has them, 4 lower-case
   hex digits each: ``46f4:0001`` for QEMU's usb-storage), or ``SPICEBOX-GUEST ERROR no USB
   disk``
+* host ``usbread N`` (MiB, 1 to 1024; after ``usb`` found the disk) -> the guest reads N
+  MiB of the disk that follow the hashed ones (not in its page cache) and says
+  ``SPICEBOX-GUEST USB read N MiB in <ms> ms`` (uptime's 10 ms resolution), for the USB
+  throughput benchmark
 * any other non-empty line -> ``SPICEBOX-GUEST ERROR unknown command``
 
 ``play``, ``record`` and ``usb`` run in the background: the guest takes other commands
@@ -325,6 +329,25 @@ usb_disk() {{
         sleep 0.5
     done
 }}
+# Reads $1 MiB of the first USB disk, past the bytes usb_disk hashed, and says how long.
+usb_read() {{
+    for block in /sys/block/sd*; do
+        name="${{block##*/}}"
+        [ -b "/dev/$name" ] || continue
+        read -r start rest < /proc/uptime
+        if ! dd if="/dev/$name" of=/dev/null bs=65536 skip={USB_HASHED_BYTES // 65536} \
+                count=$(($1 * 16)) 2>/tmp/dd.err; then
+            report_failure dd $?
+            return
+        fi
+        read -r end rest < /proc/uptime
+        # Hundredths of a second: uptime with its point taken out.
+        hundredths=$((${{end%.*}}${{end#*.}} - ${{start%.*}}${{start#*.}}))
+        echo "{USB} read $1 MiB in $((hundredths * 10)) ms"
+        return
+    done
+    echo "{ERROR} no USB disk"
+}}
 usb_loaded=
 cat /images/img0.raw > /dev/fb0
 echo "{READY} image=0"
@@ -441,6 +464,19 @@ while :; do
             fi
             echo "{USB} waiting"
             usb_disk &
+            ;;
+        "usbread "*)
+            n="${{line#usbread }}"
+            case "$n" in
+                "" | *[!0-9]*) echo "{ERROR} usbread takes whole MiB, 1 to 1024" ;;
+                *)
+                    if [ "$n" -ge 1 ] && [ "$n" -le 1024 ]; then
+                        usb_read "$n" &
+                    else
+                        echo "{ERROR} usbread takes whole MiB, 1 to 1024"
+                    fi
+                    ;;
+            esac
             ;;
         *)
             echo "{ERROR} unknown command"

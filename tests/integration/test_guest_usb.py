@@ -50,6 +50,9 @@ def test_usb_reports_a_stick_there_at_boot(console_guest: console.ConsoleGuest,
             serial.send("usb")
             serial.wait_for(f"{console.USB} waiting", 30)
             assert_reports(serial.wait_for(f"{console.USB} disk", 60), sha256)
+            serial.send("usbread 2")
+            line = serial.wait_for(f"{console.USB} read", 60)
+    assert re.fullmatch(rf"{console.USB} read 2 MiB in \d+ ms", line), line
 
 
 def test_usb_waits_for_a_stick_plugged_later(console_guest: console.ConsoleGuest,
