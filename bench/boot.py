@@ -35,9 +35,12 @@ STOCK_CMDLINE = "quiet console=tty1 console=ttyS0"
 BANNER = "Debian GNU/Linux 12"  # agetty's /etc/issue, just before "login:"
 
 
-def stock_debian(cache: Path) -> Path:
-    """Stock Debian 12's disk image, built once into the cache (minutes)."""
-    disk = cache / "stock-debian-12-r1" / "disk.img"  # (r1: with recommends)
+def stock_debian(cache: Path, name: str = "stock-debian-12-r1",
+                 include: tuple[str, ...] = (), hooks: tuple[str, ...] = ()) -> Path:
+    """Stock Debian 12's disk image, built once into the cache (minutes), with
+    ``include`` and mmdebstrap's customize ``hooks`` for a variant (a new ``name`` for
+    each: the name is the cache key)."""
+    disk = cache / name / "disk.img"  # (r1: with recommends)
     if disk.is_file():
         return disk
     disk.parent.mkdir(parents=True, exist_ok=True)
@@ -49,8 +52,10 @@ def stock_debian(cache: Path) -> Path:
         # powers the machine off on its button).
         subprocess.run(["mmdebstrap", "--mode=root", "--variant=important",
                         '--aptopt=APT::Install-Recommends "true"',
-                        "--include=linux-image-amd64,systemd-boot-efi,systemd-sysv",
+                        "--include=" + ",".join(("linux-image-amd64", "systemd-boot-efi",
+                                                 "systemd-sysv", *include)),
                         "--customize-hook=echo debian > \"$1/etc/hostname\"",
+                        *(f"--customize-hook={hook}" for hook in hooks),
                         "bookworm", str(root)], check=True, capture_output=True)
         (esp / "EFI/BOOT").mkdir(parents=True)
         (esp / "loader/entries").mkdir(parents=True)

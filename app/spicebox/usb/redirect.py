@@ -17,6 +17,7 @@ from .host import Device, UsbredirHost
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # how often plugged devices are listed (sysfs: cheap)
+NO_CHANNEL = "every USB channel the server has is in use (or it has none)"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class UsbRedirection:
         self._connect: Connect | None = None
         self._disconnect: Disconnect = lambda channel_id: None
         self._refused: set[Location] = set()  # said once why each stays local
+        self._waiting: set[Location] = set()  # picked by the auto filter, for a channel
 
     def start(self, channel_ids: list[int], connect: Connect, disconnect: Disconnect) -> None:
         """The server offers these channels. ``connect(channel_id, host)`` opens one for
@@ -74,12 +76,16 @@ class UsbRedirection:
             return
         for location in self._seen - present.keys():
             self._refused.discard(location)
+            self._waiting.discard(location)
         for location, device in present.items():
-            if location in self._seen:
+            if location in self.redirected or (location in self._seen
+                                               and location not in self._waiting):
                 continue
-            info = device.describe()
-            if auto_redirects(info, self.policy.auto):
-                self.redirect(device)
+            if auto_redirects(device.describe(), self.policy.auto):
+                if self.redirect(device) == NO_CHANNEL:
+                    self._waiting.add(location)  # until a redirection ends
+                else:
+                    self._waiting.discard(location)
         self._seen = set(present)
 
     def redirect(self, device: LocalDevice) -> str | None:
@@ -89,9 +95,7 @@ class UsbRedirection:
         allowed, why = decide(device.describe(), self.policy.redirect)
         free = [c for c in self.channels if c not in {c for c, _ in self.redirected.values()}]
         if allowed and not free:
-            allowed, why = False, (f"the server has {len(self.channels)} USB channels, all "
-                                   f"in use" if self.channels else "the server takes no USB "
-                                   "devices")
+            allowed, why = False, NO_CHANNEL
         if not allowed or self._connect is None:
             if device.location not in self._refused:
                 log.info("USB device %s %04x:%04x stays local: %s", device.location,
