@@ -523,7 +523,8 @@ def _usb_policy(args: argparse.Namespace, config: Config, target: Target) -> Usb
 
 def _audio_devices(args: argparse.Namespace, config: Config) -> AudioDevices:
     configured = config.audio.devices()
-    return AudioDevices(args.audio or configured.playback, args.mic or configured.microphone)
+    return AudioDevices(args.audio or configured.playback, args.mic or configured.microphone,
+                        configured.volume)
 
 
 def _recorder(path: Path | None) -> Recorder | None:

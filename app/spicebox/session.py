@@ -364,7 +364,7 @@ class Session:
         assert self.session_id is not None
         output = self.audio.playback.output()
         assert output is not None
-        self.speaker = Speaker(output, self.clock.set)
+        self.speaker = Speaker(output, self.clock.set, self.audio.volume)
         opus = self._opus()
         log.debug("opening playback:%d, sound %s, on %s", ch.id, "Opus" if opus else "raw",
                   output.name)

@@ -464,3 +464,15 @@ def test_diag_audio_plays_a_tone_and_measures_the_microphone(
     assert lines[0] == "playback: none configured"
     assert lines[1].startswith(f"microphone: 0.5 s from wav:{tone_file}: peak -10.")
     assert lines[1].endswith("loudest at 440 Hz")
+
+
+def test_the_boxs_volume_scales_the_guests(tmp_path: Path) -> None:
+    output = WavOutput(tmp_path / "out.wav")
+    speaker = Speaker(output, lambda t: None, volume=50)
+    speaker.start(AudioStart(2, RATE, AudioDataMode.RAW))
+    speaker.set_level(AudioLevel((65535, 32768), False))
+    speaker.data(AudioData(0, packet(20000)))
+    speaker.close()
+    with wave.open(str(tmp_path / "out.wav")) as saved:
+        frames = np.frombuffer(saved.readframes(saved.getnframes()), dtype="<i2")
+    assert frames[:2].tolist() == [9999, 5000]  # half, and half of a half

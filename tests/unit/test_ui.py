@@ -402,9 +402,12 @@ def test_the_sound_page_offers_the_cards_and_saves_the_choice(tmp_path: Path) ->
     assert microphone.options[microphone.index][1] == "Headset (not connected)"
     ui.focus_by_keys("Speakers")
     ui.key(e.KEY_RIGHT)
+    ui.focus_by_keys("Volume")
+    ui.key(e.KEY_LEFT)
     ui.tap("Save")
     audio = ui.store.load().audio
-    assert (audio.playback, audio.microphone) == ("alsa:PCH", "alsa:Headset")
+    assert (audio.playback, audio.microphone, audio.volume) == ("alsa:PCH", "alsa:Headset",
+                                                                90)
     assert ui.page.status == "Saved: the next session uses it"
     ui.tap("Save")
     assert ui.page.status == "Nothing changed"

@@ -94,3 +94,4 @@ class AudioDevices:
 
     playback: AudioDevice = NO_DEVICE
     microphone: AudioDevice = NO_DEVICE
+    volume: int = 100  # the box's own, in %, on top of the guest's

@@ -31,13 +31,13 @@ class Result(NamedTuple):
     text: str
 
 
-def play_tone(device: AudioDevice, seconds: float = 1.0) -> Result:
+def play_tone(device: AudioDevice, seconds: float = 1.0, volume: int = 100) -> Result:
     output = device.output()
     if output is None:
         return Result(False, "none configured")
     try:
         output.start(RATE, CHANNELS)
-        samples = tone(seconds)
+        samples = tone(seconds, amplitude=0.3 * volume / 100)
         step = PERIOD * frame_bytes(CHANNELS)
         for start in range(0, len(samples), step):
             output.write(samples[start:start + step])

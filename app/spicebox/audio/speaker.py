@@ -16,7 +16,7 @@ from ..spice.events import AudioData, AudioLevel, AudioStart
 from .devices import Output
 from .jitter import JitterBuffer
 from .opus import OpusDecoder
-from .pcm import apply_level
+from .pcm import FULL_VOLUME, apply_level
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,11 @@ RETRY_SECONDS = 1.0  # after the output failed (a headset pulled out)
 
 
 class Speaker:
-    def __init__(self, output: Output, heard: Callable[[int], None]) -> None:
+    def __init__(self, output: Output, heard: Callable[[int], None], volume: int = 100) -> None:
         """``heard`` gets the multimedia time of the sound leaving the device now; it is
-        called on the thread that calls ``data``."""
+        called on the thread that calls ``data``. ``volume``: the box's own, in %."""
         self.output = output
+        self.volume = volume
         self._heard = heard
         self.stream: AudioStart | None = None
         self.level = AudioLevel((), False)
@@ -79,7 +80,8 @@ class Speaker:
             except ProtocolError as exc:
                 self._warn("decode", "skipping sound the server sent: %s", exc)
                 return
-        frames = apply_level(frames, stream.channels, self.level.volume, self.level.muted)
+        frames = apply_level(frames, stream.channels, self._volume(stream.channels),
+                             self.level.muted)
         self.packets += 1
         if self._jitter is None:
             try:
@@ -96,6 +98,13 @@ class Speaker:
 
     def set_level(self, level: AudioLevel) -> None:
         self.level = level
+
+    def _volume(self, channels: int) -> tuple[int, ...]:
+        """The guest's volume per channel, scaled by the box's own."""
+        if self.volume >= 100:
+            return self.level.volume
+        guest = self.level.volume or (FULL_VOLUME,) * channels
+        return tuple(v * self.volume // 100 for v in guest)
 
     def set_latency(self, latency_ms: int) -> None:
         self.latency_ms = latency_ms

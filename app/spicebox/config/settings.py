@@ -360,10 +360,12 @@ class Audio:
                                "none")
     codec: str = _one_of("auto", AUDIO_CODECS, "sound over the network: auto is raw on a "
                          "LAN (no decoding) and Opus beyond it")
+    volume: int = _setting(100, _whole(0, 100, "a percentage"), "the box's own volume for "
+                           "the desktop's sound, in %, on top of the desktop's")
 
     def devices(self) -> AudioDevices:
         return AudioDevices(AudioDevice.parse(self.playback),
-                            AudioDevice.parse(self.microphone))
+                            AudioDevice.parse(self.microphone), self.volume)
 
 
 def _usb_filter(value: object) -> str:

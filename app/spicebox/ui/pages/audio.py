@@ -42,10 +42,14 @@ class AudioPage(Page):
         self.microphone = Choice("Microphone", _device_options(audio.microphone, cards),
                                  audio.microphone)
         self.codec = Choice("Over the network", _CODECS, audio.codec)
+        steps = sorted({*range(0, 101, 10), audio.volume})
+        self.volume = Choice("Volume", [(str(v), f"{v} %") for v in steps], str(audio.volume))
         self.before = self._values()
         self.widgets = [
             self.speakers, Note("Where the desktop's sound plays. A headset plugged in later "
                                 "appears here the next time this page opens.", small=True),
+            self.volume, Note("On top of the desktop's own volume; the test tone plays at "
+                              "it too.", small=True),
             self.microphone, Note("What the desktop hears when an application records.",
                                   small=True),
             self.codec, Note("Raw sound costs the box nothing to decode; Opus saves "
@@ -56,7 +60,7 @@ class AudioPage(Page):
                         Button("Back", self.back)]
 
     def _values(self) -> dict[str, str]:
-        return {"audio.playback": self.speakers.value,
+        return {"audio.playback": self.speakers.value, "audio.volume": self.volume.value,
                 "audio.microphone": self.microphone.value, "audio.codec": self.codec.value}
 
     def save(self) -> None:
@@ -76,7 +80,8 @@ class AudioPage(Page):
     def test_speakers(self) -> None:
         device = AudioDevice.parse(self.speakers.value)
         self.say("Playing a tone…")
-        self.start(functools.partial(asyncio.to_thread, play_tone, device), self._tested)
+        self.start(functools.partial(asyncio.to_thread, play_tone, device,
+                                     volume=int(self.volume.value)), self._tested)
 
     def test_microphone(self) -> None:
         device = AudioDevice.parse(self.microphone.value)

@@ -9,6 +9,7 @@ from ...config.target import ConfigError
 from ...usb.filter import ANY, Rule, UsbDevice, auto_redirects, decide, parse, to_string
 from ..app import Page, SetupApp
 from ..widgets import Button, Choice, Note, Widget
+from .settings import SectionPage
 
 DESKTOP, BOX = "desktop", "box"
 _OPTIONS = [(DESKTOP, "Goes to the desktop"), (BOX, "Stays with this box")]
@@ -27,9 +28,16 @@ class UsbPage(Page):
         """``devices``: (name, description) of the devices to show (default: those
         plugged in now)."""
         super().__init__(app)
-        if devices is None:
-            devices = _plugged()
-        config = app.config()
+        self.devices = _plugged() if devices is None else devices
+        self.buttons = [Button("Save", self.save, "primary"),
+                        Button("Filters", lambda: app.open(
+                            SectionPage(app, "usb", "USB filters"))),
+                        Button("Back", self.back)]
+        self.shown()
+
+    def shown(self) -> None:
+        """Made afresh when the filters page closes: its rules decide what shows here."""
+        devices, config = self.devices, self.app.config()
         redirect = parse(config.usb.redirect_filter)
         self.auto = parse(config.usb.auto_redirect_filter)
         self.choices: dict[tuple[int, int], Choice] = {}
@@ -55,7 +63,7 @@ class UsbPage(Page):
                             small=True))
         self.before = {key: choice.value for key, choice in self.choices.items()}
         self.widgets = widgets
-        self.buttons = [Button("Save", self.save, "primary"), Button("Back", self.back)]
+        self.app.dirty = True
 
     def save(self) -> None:
         changed = {key: c.value for key, c in self.choices.items() if c.value != self.before[key]}
