@@ -198,8 +198,11 @@ def _root_filesystem(plan: Plan, wheels: Path, root: Path, release: dict[str, An
     install_client = (
         f'mkdir -p "$1/tmp/wheels" && cp {wheels}/* "$1/tmp/wheels/" && '
         'chroot "$1" python3 -m venv --system-site-packages /opt/spicebox && '
-        'chroot "$1" /opt/spicebox/bin/pip install -q --no-cache-dir --no-index '
-        '--find-links /tmp/wheels --use-pep517 spicebox && rm -rf "$1/tmp/wheels" && '
+        # -g0: without debug information pyalsaaudio's library does not carry the random
+        # directory pip builds it in, so a second build gives the same bytes.
+        'chroot "$1" env CFLAGS=-g0 /opt/spicebox/bin/pip install -q --no-cache-dir '
+        '--no-index --find-links /tmp/wheels --use-pep517 spicebox && '
+        'rm -rf "$1/tmp/wheels" && '
         f'chroot "$1" apt-get purge -q -y --autoremove {" ".join(COMPILE_PACKAGES)}')
     _run(["mmdebstrap", "--mode=root", "--variant=minbase",
           f"--architectures={plan.board.arch}", f"--components={','.join(COMPONENTS)}",

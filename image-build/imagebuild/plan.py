@@ -15,10 +15,10 @@ COMPONENTS = ("main", "non-free-firmware")
 # Every image: the init system and the services the client talks to over D-Bus, and the
 # libraries the Python client loads at run time (SDL's KMS driver opens DRM, GBM and EGL;
 # the LZ4 and Opus decoders and the keyboard layouts are ctypes bindings; pyalsaaudio
-# loads libasound, pyusb libusb, and alsa-utils keeps the mixer's levels across boots); e2fsck for the
-# data partition (in the initramfs), zstd for updates (spicebox update install), plymouth
-# for the boot splash (its initramfs hook needs fontconfig's configuration for a graphical
-# theme); python-evdev has no wheels, Debian's is used.
+# loads libasound, pyusb libusb, and alsa-utils keeps the mixer's levels across boots);
+# e2fsck for the data partition (in the initramfs), zstd for updates (spicebox update
+# install), plymouth for the boot splash (its initramfs hook needs fontconfig's
+# configuration for a graphical theme); python-evdev has no wheels, Debian's is used.
 BASE_PACKAGES = (
     "systemd", "systemd-sysv", "udev", "dbus", "polkitd", "network-manager",
     "systemd-timesyncd", "kmod", "ca-certificates", "python3", "python3-venv",
