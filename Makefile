@@ -34,6 +34,7 @@ bench: setup
 	$(PY) -m bench.latency
 	$(PY) -m bench.audio
 	$(MAKE) bench-boot
+	PYTHONPATH=image-build $(PY) -m bench.usb
 
 # Boot time of the qemu-x86_64 image against stock Debian's (builds both: minutes, root).
 bench-boot:
