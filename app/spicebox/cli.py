@@ -142,6 +142,18 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="install a bundle older than the running firmware")
     update_install.add_argument("--reboot", action="store_true",
                                 help="restart into it once it is written")
+    provision = commands.add_parser(
+        "provision", parents=[configured],
+        help="fetch the administrators' signed configuration, check it, apply it")
+    provision.add_argument("--server", required=True, metavar="URL",
+                           help="the provisioning site (spicebox-admin publish's tree)")
+    provision.add_argument("--trust", type=Path, metavar="FILE",
+                           help="the administrators' signing.pub (else the key trusted "
+                                "before)")
+    provision.add_argument("--ca-file", metavar="F", help="CA certificate (PEM) for HTTPS "
+                           "(default: the system's)")
+    provision.add_argument("--once", action="store_true", required=True,
+                           help="fetch and apply once, then exit")
     usb = commands.add_parser("usb", help="local USB devices and their redirection")
     usb_what = usb.add_subparsers(dest="what", required=True)
     usb_what.add_parser("list", parents=[configured],
@@ -595,6 +607,25 @@ def _update(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _provision(args: argparse.Namespace) -> int:
+    from . import identity  # noqa: PLC0415 - provisioning only
+    from .provisioning.agent import device_ids, provision_once  # noqa: PLC0415
+    trust = None
+    if args.trust is not None:
+        try:
+            trust = args.trust.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {args.trust}: {exc.strerror}") from None
+    key_text = None
+    if identity.KEY_FILE.exists():
+        key_text = identity.public_key(identity.load())
+    applied = provision_once(_store(args), args.server, trust, device_ids(key_text),
+                             args.ca_file)
+    log.info("provisioned version %d (%s)%s", applied.version, ", ".join(applied.documents),
+             "" if applied.changed else ": no change")
+    return EXIT_OK
+
+
 def _usb(args: argparse.Namespace) -> int:
     from .usb.device import devices  # noqa: PLC0415 - this command only
     from .usb.filter import auto_redirects, decide  # noqa: PLC0415
@@ -649,7 +680,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "connect": _connect, "run": _run, "setup": _setup, "config": _config,
-    "identity": _identity, "update": _update, "usb": _usb, "diag": _diag}
+    "identity": _identity, "update": _update, "provision": _provision, "usb": _usb,
+    "diag": _diag}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -57,17 +57,21 @@ class ConfigPaths:
     defaults: Path
     state: Path
     secrets: Path
+    # What provisioning applied (secrets and all, so 0600), over everything else: the
+    # administrator's word wins over a setting changed on the box.
+    provisioned: Path
 
     @classmethod
     def system(cls) -> ConfigPaths:
         return cls(Path("/etc/spicebox/spicebox.toml"), Path("/var/lib/spicebox/spicebox.toml"),
-                   Path("/var/lib/spicebox/secrets.toml"))
+                   Path("/var/lib/spicebox/secrets.toml"),
+                   Path("/var/lib/spicebox/provisioned.toml"))
 
     @classmethod
     def under(cls, directory: Path) -> ConfigPaths:
-        """``--config-dir``: all three files in one directory."""
+        """``--config-dir``: all the files in one directory."""
         return cls(directory / "defaults.toml", directory / "spicebox.toml",
-                   directory / "secrets.toml")
+                   directory / "secrets.toml", directory / "provisioned.toml")
 
 
 def write_atomic(path: Path, data: bytes, mode: int) -> None:
@@ -111,14 +115,23 @@ def _read(path: Path) -> Document:
         raise ConfigError(f"{path} is not valid TOML ({exc}): fix it or remove it") from None
 
 
-def _merged(base: Document, top: Mapping[str, Any]) -> Document:
-    merged = dict(base)
+def merged(base: Mapping[str, Any], top: Mapping[str, Any]) -> Document:
+    """``top`` over ``base``, table by table (later layers win key by key)."""
+    result = dict(base)
     for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merged(merged[key], value)
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = merged(result[key], value)
         else:
-            merged[key] = value
-    return merged
+            result[key] = value
+    return result
+
+
+def check_document(doc: Mapping[str, Any], source: str) -> None:
+    """ConfigError (naming ``source``) unless ``doc`` holds only valid settings."""
+    try:
+        _config_from(doc, complete=False)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _config_from(doc: Mapping[str, Any], complete: bool) -> Config:
@@ -197,16 +210,37 @@ class ConfigStore:
 
     def _load(self) -> tuple[Config, Document, Document]:
         layers = [(path, _read(path)) for path in
-                  (self.paths.defaults, self.paths.state, self.paths.secrets)]
+                  (self.paths.defaults, self.paths.state, self.paths.secrets,
+                   self.paths.provisioned)]
         for path, doc in layers:
             try:
                 _config_from(doc, complete=False)
             except ConfigError as exc:
                 raise ConfigError(f"{path}: {exc}") from None
-        merged: Document = {}
+        whole: Document = {}
         for _, doc in layers:
-            merged = _merged(merged, doc)
-        return _config_from(merged, complete=True), layers[1][1], layers[2][1]
+            whole = merged(whole, doc)
+        return _config_from(whole, complete=True), layers[1][1], layers[2][1]
+
+    def apply_provisioned(self, doc: Mapping[str, Any], source: str) -> Config:
+        """Replace what provisioning applied before with ``doc``, all or nothing: the
+        configuration it makes is checked as a whole first."""
+        check_document(doc, source)
+        with self._locked():
+            layers = [_read(p) for p in (self.paths.defaults, self.paths.state,
+                                          self.paths.secrets)]
+            whole: Document = {}
+            for layer in (*layers, doc):
+                whole = merged(whole, layer)
+            try:
+                config = _config_from(whole, complete=True)
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: {exc}") from None
+            try:
+                write_atomic(self.paths.provisioned, tomli_w.dumps(dict(doc)).encode(), 0o600)
+            except OSError as exc:
+                raise _unwritable(self.paths.provisioned, exc) from None
+            return config
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -228,8 +262,9 @@ class ConfigStore:
             new_state, new_secrets = _copy(state), _copy(secrets)
             edit(new_state, new_secrets)
             new_state, new_secrets = _prune(new_state), _prune(new_secrets)
-            merged = _merged(_merged(_read(self.paths.defaults), new_state), new_secrets)
-            config = _config_from(merged, complete=True)
+            whole = merged(merged(merged(_read(self.paths.defaults), new_state), new_secrets),
+                           _read(self.paths.provisioned))
+            config = _config_from(whole, complete=True)
             for path, new, old, mode in ((self.paths.secrets, new_secrets, secrets, 0o600),
                                          (self.paths.state, new_state, state, 0o644)):
                 if new != old:
@@ -293,8 +328,8 @@ class ConfigStore:
         public, secret = _split(doc)
 
         def edit(state: Document, secrets: Document) -> None:
-            state.update(_merged(state, public))
-            secrets.update(_merged(secrets, secret))
+            state.update(merged(state, public))
+            secrets.update(merged(secrets, secret))
         return self._change(edit)
 
     def import_target(self, target: Target, name: str | None = None) -> tuple[str, Config]:

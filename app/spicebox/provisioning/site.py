@@ -1,0 +1,213 @@
+"""The published provisioning tree: a static site any HTTP(S) server or CDN can serve.
+
+``index.json`` names every document with its SHA-256, the groups devices are enrolled in,
+and a version that each publish raises; ``index.json.sig`` is its Ed25519 signature by the
+administrators' key. A device fetches the index and its signature, checks both, then
+fetches only the documents that concern it and checks each against the signed hash: a
+document that is not what the index says is refused like a bad signature.
+
+Documents are TOML in the local configuration's own schema. A device's configuration is
+``default.toml``, then its group's (``groups/NAME.toml``), then its own
+(``devices/ID.toml``, ID being its identity key's fingerprint or a MAC address), later
+ones winning key by key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import time
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from ..config.store import check_document, merged, write_atomic
+from ..config.target import ConfigError
+
+FORMAT = "spicebox-provisioning 1"
+INDEX, SIGNATURE = "index.json", "index.json.sig"
+DEFAULT = "default"
+MAX_INDEX = 1024 * 1024
+MAX_DOCUMENT = 1024 * 1024
+
+
+class Refused(ConfigError):
+    """A provisioning document that must not be applied: the message says why."""
+
+
+# --- keys -------------------------------------------------------------------------------
+
+
+def public_text(key: Ed25519PublicKey) -> str:
+    """``ed25519:BASE64``, as ``spicebox identity`` prints device keys."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "ed25519:" + base64.b64encode(raw).decode()
+
+
+def parse_public(text: str, source: str) -> Ed25519PublicKey:
+    kind, _, data = text.strip().partition(":")
+    try:
+        raw = base64.b64decode(data, validate=True)
+        if kind != "ed25519" or len(raw) != 32:
+            raise ValueError
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, binascii.Error):
+        raise ConfigError(f"{source} is not an ed25519:BASE64 public key") from None
+
+
+def fingerprint(key_text: str) -> str:
+    """A key's short name in the tree (devices/FINGERPRINT.toml): 16 hex digits."""
+    return hashlib.sha256(key_text.strip().encode()).hexdigest()[:16]
+
+
+def keygen(directory: Path) -> str:
+    """A new signing key: DIR/signing.key (0600) and DIR/signing.pub; the public text."""
+    key_path = directory / "signing.key"
+    if key_path.exists():
+        raise ConfigError(f"{key_path} exists: a new key would orphan every device that "
+                          f"trusts it; remove it first if that is what you want")
+    key = Ed25519PrivateKey.generate()
+    directory.mkdir(parents=True, exist_ok=True)
+    write_atomic(key_path, key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()), 0o600)
+    text = public_text(key.public_key())
+    write_atomic(directory / "signing.pub", (text + "\n").encode(), 0o644)
+    return text
+
+
+def load_signing_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the signing key {path}: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{path} is not an Ed25519 key")
+    return key
+
+
+# --- publishing -------------------------------------------------------------------------
+
+
+def publish(key: Ed25519PrivateKey, profiles: Path, out: Path) -> int:
+    """Sign ``profiles`` (default.toml, groups/*.toml, devices/*.toml, enrollment.toml)
+    into the site ``out``; returns its version, above any ``out`` had before."""
+    documents: dict[str, bytes] = {}
+    for path in sorted(profiles.rglob("*.toml")):
+        name = path.relative_to(profiles).with_suffix("").as_posix()
+        if name == "enrollment":
+            continue
+        if name != DEFAULT and not name.startswith(("groups/", "devices/")):
+            raise ConfigError(f"{path}: documents are default.toml, groups/NAME.toml and "
+                              f"devices/ID.toml")
+        data = path.read_bytes()
+        check_document(_toml(data, str(path)), str(path))
+        documents[name] = data
+    if DEFAULT not in documents:
+        raise ConfigError(f"{profiles} has no default.toml")
+    enrollment = _enrollment(profiles / "enrollment.toml")
+    previous = 0
+    if (out / INDEX).is_file():
+        previous = int(json.loads((out / INDEX).read_bytes()).get("version", 0))
+    # Seconds since 1970, and always above the last: a site published afresh into an
+    # empty directory still outranks what devices hold.
+    version = max(previous + 1, int(time.time()))
+    index = {"format": FORMAT, "version": version, "groups": enrollment,
+             "documents": {name: {"path": f"{name}.toml",
+                                  "sha256": hashlib.sha256(data).hexdigest()}
+                           for name, data in documents.items()}}
+    for name, data in documents.items():
+        write_atomic(out / f"{name}.toml", data, 0o644)
+    body = json.dumps(index, indent=1, sort_keys=True).encode() + b"\n"
+    # The signature first: a device that sees the new index also finds its signature.
+    write_atomic(out / SIGNATURE, base64.b64encode(key.sign(body)) + b"\n", 0o644)
+    write_atomic(out / INDEX, body, 0o644)
+    return version
+
+
+def _enrollment(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    doc = _toml(path.read_bytes(), str(path))
+    devices = doc.get("devices", {})
+    if not isinstance(devices, Mapping) or not all(
+            isinstance(v, str) for v in devices.values()):
+        raise ConfigError(f"{path}: [devices] maps device ids to group names")
+    return {str(k).lower(): v for k, v in devices.items()}
+
+
+# --- on the device ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Index:
+    version: int
+    groups: Mapping[str, str]
+    documents: Mapping[str, Mapping[str, str]]
+
+    def wanted(self, device_ids: Iterable[str]) -> list[str]:
+        """The documents that make up a device's configuration, in merge order."""
+        ids = [i.lower() for i in device_ids]
+        names = [DEFAULT]
+        group = next((self.groups[i] for i in ids if i in self.groups), None)
+        if group is not None and f"groups/{group}" in self.documents:
+            names.append(f"groups/{group}")
+        names += [f"devices/{i}" for i in ids if f"devices/{i}" in self.documents]
+        return names
+
+
+def verify_index(body: bytes, signature: bytes, trusted: Ed25519PublicKey) -> Index:
+    if len(body) > MAX_INDEX:
+        raise Refused(f"the index is {len(body)} bytes, more than a site's ever is")
+    try:
+        trusted.verify(base64.b64decode(signature.strip(), validate=True), body)
+    except (InvalidSignature, binascii.Error, ValueError):
+        raise Refused("the index's signature is not the trusted key's: nothing applied"
+                      ) from None
+    try:
+        doc: Any = json.loads(body)
+        version, groups, documents = doc["version"], doc["groups"], doc["documents"]
+        if doc["format"] != FORMAT or not isinstance(version, int) or not all(
+                isinstance(d, Mapping) and isinstance(d.get("path"), str)
+                and isinstance(d.get("sha256"), str) for d in documents.values()):
+            raise ValueError
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise Refused(f"the index is signed but not a {FORMAT} index: nothing applied"
+                      ) from None
+    return Index(version, groups, documents)
+
+
+def document(index: Index, name: str, data: bytes) -> dict[str, Any]:
+    """A fetched document, checked against the signed index and the settings' schema."""
+    expected = index.documents[name]["sha256"]
+    if len(data) > MAX_DOCUMENT or hashlib.sha256(data).hexdigest() != expected:
+        raise Refused(f"{name}.toml is not the document the signed index names: nothing "
+                      f"applied")
+    doc = _toml(data, f"{name}.toml")
+    check_document(doc, f"{name}.toml")
+    return doc
+
+
+def configuration(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for doc in documents:
+        result = merged(result, doc)
+    return result
+
+
+def _toml(data: bytes, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(data.decode())
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise Refused(f"{source} is not valid TOML ({exc}): nothing applied") from None

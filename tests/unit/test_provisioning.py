@@ -1,0 +1,160 @@
+"""Provisioning: a site signed with spicebox-admin, fetched by the device agent over HTTP
+(a server thread on loopback), verified and applied; every refusal leaves the
+configuration as it was."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from spicebox.admin import main as admin
+from spicebox.config.store import ConfigPaths, ConfigStore
+from spicebox.config.target import ConfigError
+from spicebox.provisioning.agent import provision_once, state_path
+from spicebox.provisioning.site import Refused, fingerprint
+
+DEVICE_KEY = "ed25519:" + "A" * 43 + "="
+DEVICE = fingerprint(DEVICE_KEY)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A directory served over HTTP on loopback, and its URL."""
+    root = tmp_path / "site"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def profiles(tmp_path: Path) -> Path:
+    docs = tmp_path / "profiles"
+    (docs / "groups").mkdir(parents=True)
+    (docs / "devices").mkdir()
+    (docs / "default.toml").write_text(
+        'default-profile = "office"\n[profiles.office]\nhost = "vdi.example.org"\n'
+        'port = 5900\npassword = "s3cret"\n[display]\ncompression = "lz4"\n')
+    (docs / "groups/lab.toml").write_text('[display]\nrotation = "90"\n')
+    (docs / f"devices/{DEVICE}.toml").write_text('[display]\nblank-after = 3\n')
+    (docs / "enrollment.toml").write_text(f'[devices]\n"{DEVICE}" = "lab"\n')
+    return docs
+
+
+def signed(tmp_path: Path, site_dir: Path) -> str:
+    keys = tmp_path / "keys"
+    assert admin(["keygen", "--out", str(keys)]) == 0
+    assert admin(["publish", "--key", str(keys / "signing.key"), "--profiles",
+                  str(profiles(tmp_path)), "--out", str(site_dir)]) == 0
+    return (keys / "signing.pub").read_text().strip()
+
+
+def store_in(tmp_path: Path) -> ConfigStore:
+    return ConfigStore(ConfigPaths.under(tmp_path / "config"))
+
+
+def test_a_device_applies_default_group_and_its_own_document(
+        tmp_path: Path, site: tuple[Path, str]) -> None:
+    site_dir, url = site
+    trust = signed(tmp_path, site_dir)
+    store = store_in(tmp_path)
+    store.set("display.compression", "off")  # the box's own: provisioning wins
+    applied = provision_once(store, url, trust, [DEVICE, "52-54-00-12-34-56"])
+    assert applied.documents == ["default", "groups/lab", f"devices/{DEVICE}"]
+    config = store.load()
+    assert config.profile().host == "vdi.example.org"
+    assert config.profile().password == "s3cret"
+    assert (config.display.compression, config.display.rotation,
+            config.display.blank_after) == ("lz4", "90", 3)
+    assert oct(store.paths.provisioned.stat().st_mode & 0o777) == "0o600"
+    # The key is remembered: later runs need no --trust.
+    again = provision_once(store, url, None, [DEVICE])
+    assert (again.version, again.changed) == (applied.version, False)
+
+
+def test_every_publish_raises_the_version(tmp_path: Path, site: tuple[Path, str]) -> None:
+    site_dir, _ = site
+    signed(tmp_path, site_dir)
+    first = json.loads((site_dir / "index.json").read_text())["version"]
+    assert admin(["publish", "--key", str(tmp_path / "keys/signing.key"), "--profiles",
+                  str(tmp_path / "profiles"), "--out", str(site_dir)]) == 0
+    assert json.loads((site_dir / "index.json").read_text())["version"] == first + 1
+
+
+def refused(store: ConfigStore, url: str, trust: str | None, message: str) -> None:
+    before = store.paths.provisioned.read_bytes() if store.paths.provisioned.exists() else None
+    with pytest.raises(ConfigError, match=message):
+        provision_once(store, url, trust, [DEVICE])
+    after = store.paths.provisioned.read_bytes() if store.paths.provisioned.exists() else None
+    assert after == before  # nothing changed
+
+
+def test_what_is_refused_changes_nothing(tmp_path: Path, site: tuple[Path, str]) -> None:
+    site_dir, url = site
+    trust = signed(tmp_path, site_dir)
+    store = store_in(tmp_path)
+    provision_once(store, url, trust, [DEVICE])
+    index = json.loads((site_dir / "index.json").read_text())
+    good_index = (site_dir / "index.json").read_bytes()
+
+    # Another key signed it.
+    assert admin(["keygen", "--out", str(tmp_path / "other")]) == 0
+    other = (tmp_path / "other/signing.pub").read_text().strip()
+    refused(store, url, other, "signature is not the trusted key's")
+    # A document changed after signing.
+    (site_dir / "groups/lab.toml").write_text('[display]\nrotation = "180"\n')
+    refused(store, url, None, "groups/lab.toml is not the document the signed index names")
+    # The index changed after signing.
+    index["version"] += 5
+    (site_dir / "index.json").write_text(json.dumps(index))
+    refused(store, url, None, "signature is not the trusted key's")
+    (site_dir / "index.json").write_bytes(good_index)
+    # Truncated signature, or none.
+    (site_dir / "index.json.sig").write_text("AAAA")
+    refused(store, url, None, "signature is not the trusted key's")
+    (site_dir / "index.json.sig").unlink()
+    refused(store, url, None, "the server says 404")
+
+
+def test_an_older_site_is_a_rollback(tmp_path: Path, site: tuple[Path, str]) -> None:
+    site_dir, url = site
+    trust = signed(tmp_path, site_dir)
+    store = store_in(tmp_path)
+    provision_once(store, url, trust, [DEVICE])
+    state = json.loads(state_path(store).read_text())
+    state["version"] += 10
+    state_path(store).write_text(json.dumps(state))
+    refused(store, url, None, "older than the .* applied: refused")
+    with pytest.raises(Refused):
+        provision_once(store, url, None, [DEVICE])
+
+
+def test_documents_with_unknown_settings_are_not_published(tmp_path: Path) -> None:
+    docs = profiles(tmp_path)
+    (docs / "groups/lab.toml").write_text("[display]\ncolour = 'blue'\n")
+    assert admin(["keygen", "--out", str(tmp_path / "keys")]) == 0
+    assert admin(["publish", "--key", str(tmp_path / "keys/signing.key"), "--profiles",
+                  str(docs), "--out", str(tmp_path / "site")]) == 2
+    assert not (tmp_path / "site" / "index.json").exists()
+
+
+def test_without_a_trusted_key_nothing_is_fetched(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no provisioning key is trusted yet"):
+        provision_once(store_in(tmp_path), "http://127.0.0.1:9/", None, [DEVICE])
+
+
+def test_profile_new_from_a_vv_file(tmp_path: Path) -> None:
+    out = tmp_path / "default.toml"
+    vv = Path(__file__).parent / "data" / "vv" / "ovirt.vv"
+    assert admin(["profile", "new", "--from", str(vv), "--out", str(out)]) == 0
+    assert admin(["profile", "validate", str(out)]) == 0
+    assert 'default-profile = "desktop"' in out.read_text()
