@@ -19,6 +19,7 @@ APT_PACKAGES=(
   libasound2-dev      # ALSA's headers: pyalsaaudio is built from source (PyPI has no wheels)
   xvfb                # an X server for testing the x11 presenter
   tinyproxy           # a real HTTP CONNECT proxy for the proxy tests
+  nginx-light         # a real web server for the provisioning site's tests
   fonts-dejavu-core   # the setup UI's font (its screenshots are compared with docs/setup)
   libxkbcommon0 xkb-data  # keyboard layouts for typing in the setup UI
   dbus-daemon python3-dbusmock  # a private system bus with mock NetworkManager, logind,

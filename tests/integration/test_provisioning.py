@@ -1,0 +1,42 @@
+"""Provisioning end to end: an administrator signs a site with spicebox-admin, a real nginx
+serves it over HTTPS on loopback, `spicebox provision --once` fetches, verifies and applies
+it, and the kiosk then connects to the QEMU server the profile names. A tampered site is
+refused by the command with one line, and the configuration stays as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spicebox.admin import main as admin
+from tests.rig.cli import assert_kiosk_shows_bios, spicebox
+from tests.rig.nginx import Nginx
+from tests.rig.qemu import VGA_DEVICES, QemuServer
+
+
+def test_a_published_profile_reaches_the_box_and_connects(tmp_path: Path) -> None:
+    keys, docs, site, config = (tmp_path / name for name in
+                                ("keys", "profiles", "site", "config"))
+    assert admin(["keygen", "--out", str(keys)]) == 0
+    docs.mkdir()
+    with QemuServer(VGA_DEVICES["std"]) as qemu, Nginx(site, tmp_path / "web") as web:
+        (docs / "default.toml").write_text(
+            f'default-profile = "lab"\n[profiles.lab]\nhost = "127.0.0.1"\n'
+            f'port = {qemu.port}\ntitle = "Lab desktop"\n')
+        assert admin(["publish", "--key", str(keys / "signing.key"), "--profiles",
+                      str(docs), "--out", str(site)]) == 0
+        provision = ["provision", "--server", web.url, "--trust", str(keys / "signing.pub"),
+                     "--ca-file", str(web.ca), "--config-dir", str(config), "--once"]
+        done = spicebox(*provision)
+        assert done.returncode == 0, done.stderr
+        assert "provisioned version" in done.stderr
+        assert_kiosk_shows_bios(config, tmp_path / "kiosk.png", qemu.screendump)
+
+        # The site altered behind the administrators' back: refused, nothing changes.
+        applied = (config / "provisioned.toml").read_bytes()
+        (site / "default.toml").write_text('default-profile = "evil"\n')
+        done = spicebox(*provision)
+        assert done.returncode != 0
+        assert done.stderr.strip().splitlines()[-1] == (
+            "spicebox: error: default.toml is not the document the signed index names: "
+            "nothing applied")
+        assert (config / "provisioned.toml").read_bytes() == applied
