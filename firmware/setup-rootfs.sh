@@ -7,7 +7,8 @@ useradd --system --home-dir /var/lib/spicebox --shell /usr/sbin/nologin \
 mkdir -p /var/lib/spicebox /boot/efi /data
 chown spicebox:spicebox /var/lib/spicebox
 systemctl enable spicebox-kiosk.service spicebox-preconfigure.service \
-    spicebox-identity.service spicebox-boot-check.service NetworkManager.service
+    spicebox-identity.service spicebox-boot-check.service spicebox-provision.service \
+    NetworkManager.service
 # The boot loader is firmware like the rest: it changes with an update, not on its own.
 systemctl mask systemd-boot-update.service
 # No login prompt on the display; the serial console keeps one for the test rig.

@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import logging
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -145,15 +146,22 @@ def build_parser() -> argparse.ArgumentParser:
     provision = commands.add_parser(
         "provision", parents=[configured],
         help="fetch the administrators' signed configuration, check it, apply it")
-    provision.add_argument("--server", required=True, metavar="URL",
-                           help="the provisioning site (spicebox-admin publish's tree)")
+    provision.add_argument("--server", metavar="URL",
+                           help="the provisioning site (spicebox-admin publish's tree); "
+                                "default: spicebox.provision= on the kernel's command line, "
+                                "else system.provisioning-url")
     provision.add_argument("--trust", type=Path, metavar="FILE",
-                           help="the administrators' signing.pub (else the key trusted "
-                                "before)")
+                           help="the administrators' signing.pub; default: "
+                                "spicebox.provision-key= on the kernel's command line, the "
+                                "image's /etc/spicebox/provisioning.pub, else the key "
+                                "trusted before")
     provision.add_argument("--ca-file", metavar="F", help="CA certificate (PEM) for HTTPS "
                            "(default: the system's)")
-    provision.add_argument("--once", action="store_true", required=True,
-                           help="fetch and apply once, then exit")
+    provision.add_argument("--once", action="store_true",
+                           help="fetch and apply once, then exit (else: again every "
+                                "--every seconds, give or take a fifth, for ever)")
+    provision.add_argument("--every", type=_seconds, default=300.0, metavar="SECONDS",
+                           help="how often to look for a new version (default 300)")
     usb = commands.add_parser("usb", help="local USB devices and their redirection")
     usb_what = usb.add_subparsers(dest="what", required=True)
     usb_what.add_parser("list", parents=[configured],
@@ -609,21 +617,37 @@ def _update(args: argparse.Namespace) -> int:
 
 def _provision(args: argparse.Namespace) -> int:
     from . import identity  # noqa: PLC0415 - provisioning only
-    from .provisioning.agent import device_ids, provision_once  # noqa: PLC0415
-    trust = None
+    from .provisioning.agent import device_ids, discover, provision_once  # noqa: PLC0415
+    store = _store(args)
+    server, trust = discover(store.load().system.provisioning_url)
+    server = args.server or server
     if args.trust is not None:
         try:
             trust = args.trust.read_text().strip()
         except OSError as exc:
             raise ConfigError(f"cannot read {args.trust}: {exc.strerror}") from None
+    if not server:
+        raise ConfigError("no provisioning server: give --server, spicebox.provision= on "
+                          "the kernel's command line, or set it in setup (System)")
     key_text = None
     if identity.KEY_FILE.exists():
         key_text = identity.public_key(identity.load())
-    applied = provision_once(_store(args), args.server, trust, device_ids(key_text),
-                             args.ca_file)
-    log.info("provisioned version %d (%s)%s", applied.version, ", ".join(applied.documents),
-             "" if applied.changed else ": no change")
-    return EXIT_OK
+    while True:
+        try:
+            applied = provision_once(store, server, trust, device_ids(key_text),
+                                     args.ca_file)
+            if applied.documents:
+                log.info("provisioned version %d (%s)%s", applied.version,
+                         ", ".join(applied.documents), "" if applied.changed
+                         else ": no change")
+        except ConfigError as exc:
+            if args.once:
+                raise
+            log.error("%s", exc)  # the configuration in force stays; try again later
+        if args.once:
+            return EXIT_OK
+        # Jitter: a fleet switched on together does not keep polling together.
+        time.sleep(args.every * random.uniform(0.8, 1.2))
 
 
 def _usb(args: argparse.Namespace) -> int:

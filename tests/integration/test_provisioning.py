@@ -31,12 +31,19 @@ def test_a_published_profile_reaches_the_box_and_connects(tmp_path: Path) -> Non
         assert "provisioned version" in done.stderr
         assert_kiosk_shows_bios(config, tmp_path / "kiosk.png", qemu.screendump)
 
-        # The site altered behind the administrators' back: refused, nothing changes.
-        applied = (config / "provisioned.toml").read_bytes()
-        (site / "default.toml").write_text('default-profile = "evil"\n')
+        # Polled again, unchanged: nginx answers 304 to the index's ETag, nothing is applied.
         done = spicebox(*provision)
+        assert done.returncode == 0, done.stderr
+        assert "provisioned" not in done.stderr
+        assert '"GET /index.json HTTP/1.1" 304' in web.access_log()
+
+        # The site altered behind the administrators' back: a box that fetches it (a new
+        # one: the first keeps its copy while the signed index is unchanged) refuses it.
+        (site / "default.toml").write_text('default-profile = "evil"\n')
+        fresh = tmp_path / "fresh"
+        done = spicebox(*provision[:-2], str(fresh), "--once")
         assert done.returncode != 0
         assert done.stderr.strip().splitlines()[-1] == (
             "spicebox: error: default.toml is not the document the signed index names: "
             "nothing applied")
-        assert (config / "provisioned.toml").read_bytes() == applied
+        assert not (fresh / "provisioned.toml").exists()

@@ -53,6 +53,9 @@ http {{
 """)
         self.process: subprocess.Popen[bytes] | None = None
 
+    def access_log(self) -> str:
+        return (self.scratch / "nginx-logs/access.log").read_text()
+
     def __enter__(self) -> Nginx:
         if not Path(NGINX).is_file():
             raise RuntimeError("nginx is missing: run `make setup` (it installs nginx-light)")

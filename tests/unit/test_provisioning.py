@@ -158,3 +158,14 @@ def test_profile_new_from_a_vv_file(tmp_path: Path) -> None:
     assert admin(["profile", "new", "--from", str(vv), "--out", str(out)]) == 0
     assert admin(["profile", "validate", str(out)]) == 0
     assert 'default-profile = "desktop"' in out.read_text()
+
+
+def test_the_server_and_key_come_from_the_kernel_command_line_before_setup() -> None:
+    from spicebox.provisioning.agent import discover  # noqa: PLC0415
+
+    line = "quiet spicebox.provision=https://cfg.example.org/site spicebox.provision-key=KEY"
+    assert discover("https://setup.example.org", line) == ("https://cfg.example.org/site",
+                                                           "KEY")
+    assert discover("https://setup.example.org", "quiet ro") == ("https://setup.example.org",
+                                                                 None)
+    assert discover(None, "") == (None, None)

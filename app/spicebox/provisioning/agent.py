@@ -36,11 +36,34 @@ log = logging.getLogger(__name__)
 TIMEOUT = 20.0
 
 
+CMDLINE = Path("/proc/cmdline")
+# The image's own trust, for boxes that must never trust a key on first use.
+BAKED_KEY = Path("/etc/spicebox/provisioning.pub")
+
+
 @dataclass(frozen=True)
 class Applied:
     version: int
-    documents: list[str]
+    documents: list[str]  # empty when the site had not changed since the last fetch
     changed: bool  # whether the configuration is not what it was
+
+
+def discover(setting: str | None, cmdline: str | None = None) -> tuple[str | None, str | None]:
+    """Where provisioning comes from, and the key to trust, when the command line does not
+    say: ``spicebox.provision=URL`` and ``spicebox.provision-key=ed25519:...`` on the
+    kernel's command line (kept across updates), else the server set in setup
+    (system.provisioning-url) and the key baked into the image, if any."""
+    if cmdline is None:
+        try:
+            cmdline = CMDLINE.read_text()
+        except OSError:
+            cmdline = ""
+    words = dict(w.split("=", 1) for w in cmdline.split() if "=" in w)
+    server = words.get("spicebox.provision") or setting
+    key = words.get("spicebox.provision-key")
+    if key is None and BAKED_KEY.is_file():
+        key = BAKED_KEY.read_text().strip()
+    return server, key
 
 
 def state_path(store: ConfigStore) -> Path:
@@ -72,24 +95,28 @@ def provision_once(store: ConfigStore, server: str, trust: str | None,
         raise ConfigError(f"{server} is not an http(s):// address")
     base = server.rstrip("/") + "/"
     context = ssl.create_default_context(cafile=ca_file)
-    body = _fetch(base + INDEX, context, MAX_INDEX)
-    index = verify_index(body, _fetch(base + SIGNATURE, context, 4096), trusted)
     version = state.get("version", 0)
     applied = version if isinstance(version, int) else 0
+    tag = state.get("etag") if state.get("server") == server else None
+    fetched = _fetch(base + INDEX, context, MAX_INDEX, tag if isinstance(tag, str) else None)
+    if fetched is None:  # 304: the index is the one applied
+        return Applied(applied, [], False)
+    body, etag = fetched
+    index = verify_index(body, _fetched(base + SIGNATURE, context, 4096), trusted)
     if index.version < applied:
         raise Refused(f"the site's version {index.version} is older than the {applied} "
                       f"applied: refused (a rollback), nothing changed")
     names = index.wanted(ids)
-    docs = [document(index, name, _fetch(base + index.documents[name]["path"], context,
-                                         MAX_DOCUMENT)) for name in names]
+    docs = [document(index, name, _fetched(base + index.documents[name]["path"], context,
+                                           MAX_DOCUMENT)) for name in names]
     new = configuration(docs)
     before = store.paths.provisioned.read_bytes() if store.paths.provisioned.is_file() \
         else None
     store.apply_provisioned(new, f"{server} version {index.version}")
     changed = before != store.paths.provisioned.read_bytes()
     write_atomic(state_file, json.dumps({"version": index.version, "trusted": trusted_text,
-                                         "server": server, "documents": names}).encode(),
-                 0o644)
+                                         "server": server, "documents": names,
+                                         "etag": etag}).encode(), 0o644)
     return Applied(index.version, names, changed)
 
 
@@ -104,16 +131,28 @@ def _read_state(path: Path) -> dict[str, object]:
     return state if isinstance(state, dict) else {}
 
 
-def _fetch(url: str, context: ssl.SSLContext, limit: int) -> bytes:
+def _fetched(url: str, context: ssl.SSLContext, limit: int) -> bytes:
+    fetched = _fetch(url, context, limit, None)
+    assert fetched is not None  # only a conditional request is answered 304
+    return fetched[0]
+
+
+def _fetch(url: str, context: ssl.SSLContext, limit: int,
+           etag: str | None) -> tuple[bytes, str | None] | None:
+    """The body and its ETag; None if ``etag`` still names it (HTTP caching: a box that
+    polls an unchanged site costs the server a few hundred bytes)."""
+    request = urllib.request.Request(url, headers={"If-None-Match": etag} if etag else {})
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT,
-                                    context=context) as reply:
+        with urllib.request.urlopen(request, timeout=TIMEOUT, context=context) as reply:
             data: bytes = reply.read(limit + 1)
+            tag = reply.headers.get("ETag")
     except urllib.error.HTTPError as exc:
+        if exc.code == 304 and etag:
+            return None
         raise ConfigError(f"{url}: the server says {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ConfigError(f"cannot fetch {url}: {reason}") from None
     if len(data) > limit:
         raise Refused(f"{url} is larger than any provisioning document is: refused")
-    return data
+    return data, tag
