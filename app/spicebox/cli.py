@@ -54,6 +54,9 @@ STABLE_SECONDS = 60.0  # a session that lasted this long is reconnected at once 
 # At boot the kiosk starts beside DHCP instead of after it; the first connection waits
 # this long for an address (with the boot splash still up) before trying anyway.
 NETWORK_WAIT_SECONDS = 30.0
+# How often a kiosk session looks whether provisioning (or the command line) changed its
+# profile: it then reconnects with the new one.
+PROFILE_CHECK_SECONDS = 5.0
 
 EXIT_OK, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH, EXIT_TLS, EXIT_PROTOCOL = 0, 2, 3, 4, 5, 6
 
@@ -429,15 +432,19 @@ def _run(args: argparse.Namespace) -> int:
                 if not show(config, HomePage):
                     return EXIT_OK
                 continue
-            profile, session, problem = None, None, ""
+            profile, session, problem, changed = None, None, "", False
             started = time.monotonic()
             try:
                 profile = config.profile()
                 target = asyncio.run(resolve(profile))
                 session = _session(args, config, target, shown)
-                asyncio.run(_serve(session, args))
+                changed = asyncio.run(_serve(session, args, functools.partial(
+                    _profile_changed, store, config.default_profile, profile)))
             except (CannotConnect, ProtocolError, TlsVerificationFailed, ConfigError) as exc:
                 problem = str(exc)
+            if changed:
+                delay = RETRY_FIRST_SECONDS
+                continue
             if session is not None and session.setup_requested:
                 if not show(config, HomePage):
                     return EXIT_OK
@@ -464,6 +471,16 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if presenter is not None:
             presenter.close()
+
+
+def _profile_changed(store: ConfigStore, name: str | None, profile: object) -> bool:
+    """Whether the default profile is no longer ``name`` as ``profile`` (a configuration
+    that cannot be read changes nothing: the session goes on)."""
+    try:
+        config = store.load()
+        return config.default_profile != name or config.profile() != profile
+    except ConfigError:
+        return False
 
 
 async def _network(seconds: float) -> None:
@@ -556,15 +573,34 @@ def _recorder(path: Path | None) -> Recorder | None:
         raise ConfigError(f"cannot write the recording {path}: {exc.strerror}") from None
 
 
-async def _serve(session: Session, args: argparse.Namespace) -> None:
+async def _serve(session: Session, args: argparse.Namespace,
+                 changed: Callable[[], bool] | None = None) -> bool:
+    """Serve the session; with ``changed``, end it once that says the profile it connects
+    with changed (provisioning applied another), and return True then."""
     # systemd stops the kiosk with SIGTERM: leave the server a clean disconnect, as for ^C.
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, session.stop)
-    await session.run(args.screenshot, args.screenshot_after, args.exit_after,
-                      args.screenshot_dir)
+    stopped_for_change = False
+
+    async def watch() -> None:
+        nonlocal stopped_for_change
+        assert changed is not None
+        while not changed():
+            await asyncio.sleep(PROFILE_CHECK_SECONDS)
+        log.info("the connection profile changed: reconnecting")
+        stopped_for_change = True
+        session.stop()
+    watcher = loop.create_task(watch()) if changed is not None else None
+    try:
+        await session.run(args.screenshot, args.screenshot_after, args.exit_after,
+                          args.screenshot_dir)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
     if (args.screenshot or args.screenshot_dir) and not session.screenshot_saved:
         log.warning("no screenshot saved: no frame arrived before the session ended")
+    return stopped_for_change
 
 
 def _config(args: argparse.Namespace) -> int:

@@ -1,14 +1,17 @@
 """Provisioning end to end: an administrator signs a site with spicebox-admin, a real nginx
 serves it over HTTPS on loopback, `spicebox provision --once` fetches, verifies and applies
 it, and the kiosk then connects to the QEMU server the profile names. A tampered site is
-refused by the command with one line, and the configuration stays as it was."""
+refused by the command with one line, and the configuration stays as it was. A kiosk whose
+profile provisioning changes reconnects with the new one."""
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 from spicebox.admin import main as admin
-from tests.rig.cli import assert_kiosk_shows_bios, spicebox
+from tests.rig.cli import COMMAND, assert_kiosk_shows_bios, spicebox
 from tests.rig.nginx import Nginx
 from tests.rig.qemu import VGA_DEVICES, QemuServer
 
@@ -47,3 +50,36 @@ def test_a_published_profile_reaches_the_box_and_connects(tmp_path: Path) -> Non
             "spicebox: error: default.toml is not the document the signed index names: "
             "nothing applied")
         assert not (fresh / "provisioned.toml").exists()
+
+
+def test_a_running_kiosk_reconnects_when_provisioning_changes_its_profile(
+        tmp_path: Path) -> None:
+    keys, docs, site, config = (tmp_path / name for name in
+                                ("keys", "profiles", "site", "config"))
+    assert admin(["keygen", "--out", str(keys)]) == 0
+    docs.mkdir()
+
+    def publish(port: int) -> None:
+        (docs / "default.toml").write_text(
+            f'default-profile = "lab"\n[profiles.lab]\nhost = "127.0.0.1"\nport = {port}\n')
+        assert admin(["publish", "--key", str(keys / "signing.key"), "--profiles",
+                      str(docs), "--out", str(site)]) == 0
+
+    with QemuServer(VGA_DEVICES["std"]) as first, QemuServer(VGA_DEVICES["std"]) as second, \
+            Nginx(site, tmp_path / "web") as web:
+        provision = ["provision", "--server", web.url, "--trust", str(keys / "signing.pub"),
+                     "--ca-file", str(web.ca), "--config-dir", str(config), "--once"]
+        publish(first.port)
+        assert spicebox(*provision).returncode == 0
+        kiosk = subprocess.Popen([*COMMAND, "run", "--config-dir", str(config), "--backend",
+                                  "headless", "--exit-after", "15"],
+                                 stderr=subprocess.PIPE, text=True)
+        time.sleep(5)
+        publish(second.port)
+        done = spicebox(*provision)
+        assert done.returncode == 0, done.stderr
+        _, log = kiosk.communicate(timeout=60)
+    assert kiosk.returncode == 0, log
+    assert f"connected to 127.0.0.1:{first.port}" in log
+    assert "the connection profile changed: reconnecting" in log
+    assert f"connected to 127.0.0.1:{second.port}" in log
