@@ -33,6 +33,7 @@ bench: setup
 	$(PY) -m bench.desktop
 	$(PY) -m bench.latency
 	$(PY) -m bench.audio
+	$(PY) -m bench.provisioning
 	$(MAKE) bench-boot
 	PYTHONPATH=image-build $(PY) -m bench.usb
 
