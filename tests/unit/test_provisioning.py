@@ -169,3 +169,19 @@ def test_the_server_and_key_come_from_the_kernel_command_line_before_setup() -> 
     assert discover("https://setup.example.org", "quiet ro") == ("https://setup.example.org",
                                                                  None)
     assert discover(None, "") == (None, None)
+
+
+def test_a_signed_index_that_is_not_an_index_is_refused(tmp_path: Path) -> None:
+    import base64  # noqa: PLC0415
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+        Ed25519PrivateKey,
+    )
+
+    from spicebox.provisioning.site import verify_index  # noqa: PLC0415
+
+    key = Ed25519PrivateKey.generate()
+    for body in (b'{"format": "spicebox-provisioning 1", "version": 3, "groups": [1], '
+                 b'"documents": {}}', b"[]", b"not json"):
+        with pytest.raises(Refused, match="signed but not a spicebox-provisioning 1 index"):
+            verify_index(body, base64.b64encode(key.sign(body)), key.public_key())

@@ -180,7 +180,8 @@ def verify_index(body: bytes, signature: bytes, trusted: Ed25519PublicKey) -> In
         version, groups, documents = doc["version"], doc["groups"], doc["documents"]
         if doc["format"] != FORMAT or not isinstance(version, int) or not all(
                 isinstance(d, Mapping) and isinstance(d.get("path"), str)
-                and isinstance(d.get("sha256"), str) for d in documents.values()):
+                and isinstance(d.get("sha256"), str) for d in documents.values()) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in groups.items()):
             raise ValueError
     except (ValueError, KeyError, TypeError, AttributeError):
         raise Refused(f"the index is signed but not a {FORMAT} index: nothing applied"
