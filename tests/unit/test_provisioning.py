@@ -185,3 +185,18 @@ def test_a_signed_index_that_is_not_an_index_is_refused(tmp_path: Path) -> None:
                  b'"documents": {}}', b"[]", b"not json"):
         with pytest.raises(Refused, match="signed but not a spicebox-provisioning 1 index"):
             verify_index(body, base64.b64encode(key.sign(body)), key.public_key())
+
+
+def test_a_provisioned_setting_cannot_be_changed_on_the_box(
+        tmp_path: Path, site: tuple[Path, str]) -> None:
+    site_dir, url = site
+    trust = signed(tmp_path, site_dir)
+    store = store_in(tmp_path)
+    provision_once(store, url, trust, [DEVICE])
+    with pytest.raises(ConfigError, match=r"display\.compression is set by provisioning"):
+        store.set("display.compression", "off")
+    with pytest.raises(ConfigError, match="default-profile is set by provisioning"):
+        store.set_many({"display.backend": "fbdev", "default-profile": "other"})
+    assert store.load().display.backend == "auto"  # all or nothing
+    store.set("display.backend", "fbdev")  # not provisioned: the box's to choose
+    assert store.load().display.backend == "fbdev"

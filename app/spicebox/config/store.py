@@ -184,6 +184,16 @@ def _field(key: str) -> tuple[tuple[str, ...], dataclasses.Field[Any]]:
     return table, fields[parts[-1]]
 
 
+def _provisioned(doc: Mapping[str, Any], key: str) -> bool:
+    if key == DEFAULT_PROFILE:
+        return DEFAULT_PROFILE in doc
+    path, f = _field(key)
+    table: Any = doc
+    for name in path:
+        table = table.get(name, {}) if isinstance(table, Mapping) else {}
+    return isinstance(table, Mapping) and toml_name(f) in table
+
+
 def _table(doc: Document, path: tuple[str, ...]) -> Document:
     for name in path:
         doc = doc.setdefault(name, {})
@@ -279,7 +289,14 @@ class ConfigStore:
         return self.set_many({key: text})
 
     def set_many(self, changes: Mapping[str, str]) -> Config:
-        """Several settings at once, all or none (a page of the setup UI saved)."""
+        """Several settings at once, all or none (a page of the setup UI saved). A setting
+        provisioning sets is the administrators': changing it here is refused, as it
+        would change nothing."""
+        provisioned = _read(self.paths.provisioned)
+        for key in changes:
+            if _provisioned(provisioned, key):
+                raise ConfigError(f"{key} is set by provisioning: change it on the "
+                                  f"provisioning server")
         edits: list[Edit] = []
         for key, text in changes.items():
             edits.append(_default_edit(text) if key == DEFAULT_PROFILE
