@@ -4,13 +4,17 @@
     spicebox-admin profile new --from FILE.vv --out PROFILE.toml
     spicebox-admin profile validate PROFILE.toml
     spicebox-admin publish --key KEYDIR/signing.key --profiles DIR --out SITE
+    spicebox-admin enroll --profiles DIR DEVICE GROUP
+    spicebox-admin devices --site SITE
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+import time
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +24,15 @@ import tomli_w
 from .config.settings import Profile, section_to
 from .config.store import check_document
 from .config.target import ConfigError, load_vv
-from .provisioning.site import keygen, load_signing_key, publish
+from .provisioning.site import (
+    INDEX,
+    REPORTS,
+    enroll,
+    keygen,
+    load_signing_key,
+    publish,
+    read_report,
+)
 
 log = logging.getLogger("spicebox-admin")
 
@@ -45,7 +57,36 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--profiles", type=Path, required=True, metavar="DIR",
                      help="default.toml, groups/NAME.toml, devices/ID.toml, enrollment.toml")
     pub.add_argument("--out", type=Path, required=True, metavar="SITE")
+    enroll = commands.add_parser("enroll", help="put a device in a group (it takes effect "
+                                 "at the next publish)")
+    enroll.add_argument("--profiles", type=Path, required=True, metavar="DIR")
+    enroll.add_argument("device", help="its key (spicebox identity prints it), fingerprint "
+                        "or MAC address")
+    enroll.add_argument("group")
+    devices = commands.add_parser("devices", help="the fleet's last status reports (the "
+                                  "site's reports/, where boxes PUT them)")
+    devices.add_argument("--site", type=Path, required=True, metavar="SITE")
     return parser
+
+
+def _devices(site: Path) -> None:
+    groups: dict[str, str] = {}
+    if (site / INDEX).is_file():
+        groups = json.loads((site / INDEX).read_bytes()).get("groups", {})
+    reports = sorted((site / REPORTS).glob("*.json")) if (site / REPORTS).is_dir() else []
+    if not reports:
+        print("no reports yet")
+    now = time.time()
+    for path in reports:
+        body, problem = read_report(path)
+        if problem:
+            print(f"{path.stem}  {problem}")
+            continue
+        age = int(now - body.get("time", 0))
+        addresses = ",".join(body.get("addresses", [])) or "-"
+        print(f"{path.stem}  group {groups.get(path.stem, '-')}  version {body.get('version')}"
+              f"  firmware {body.get('firmware')}  up {body.get('uptime', 0) // 60} min  "
+              f"{addresses}  {age} s ago  {body.get('error') or 'ok'}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "keygen":
             print(keygen(args.out))
+        elif args.command == "enroll":
+            ident = enroll(args.profiles, args.device, args.group)
+            log.info("%s is in group %s from the next publish", ident, args.group)
+        elif args.command == "devices":
+            _devices(args.site)
         elif args.command == "publish":
             version = publish(load_signing_key(args.key), args.profiles, args.out)
             log.info("published %s as version %d", args.out, version)

@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "--every seconds, give or take a fifth, for ever)")
     provision.add_argument("--every", type=_seconds, default=300.0, metavar="SECONDS",
                            help="how often to look for a new version (default 300)")
+    provision.add_argument("--identity", type=Path, metavar="FILE",
+                           help="the device key that names this box to the site and signs "
+                                "its reports (default: the box's own)")
     usb = commands.add_parser("usb", help="local USB devices and their redirection")
     usb_what = usb.add_subparsers(dest="what", required=True)
     usb_what.add_parser("list", parents=[configured],
@@ -653,7 +656,13 @@ def _update(args: argparse.Namespace) -> int:
 
 def _provision(args: argparse.Namespace) -> int:
     from . import identity  # noqa: PLC0415 - provisioning only
-    from .provisioning.agent import device_ids, discover, provision_once  # noqa: PLC0415
+    from .provisioning.agent import (  # noqa: PLC0415
+        device_ids,
+        discover,
+        provision_once,
+        report,
+        status,
+    )
     store = _store(args)
     server, trust = discover(store.load().system.provisioning_url)
     server = args.server or server
@@ -665,21 +674,32 @@ def _provision(args: argparse.Namespace) -> int:
     if not server:
         raise ConfigError("no provisioning server: give --server, spicebox.provision= on "
                           "the kernel's command line, or set it in setup (System)")
-    key_text = None
-    if identity.KEY_FILE.exists():
-        key_text = identity.public_key(identity.load())
+    key_file = args.identity or identity.KEY_FILE
+    key = identity.load(key_file) if key_file.exists() else None
+    ids = device_ids(identity.public_key(key) if key else None)
+    reporting, version = key is not None, 0
     while True:
+        error = ""
         try:
-            applied = provision_once(store, server, trust, device_ids(key_text),
-                                     args.ca_file)
+            applied = provision_once(store, server, trust, ids, args.ca_file)
+            version = applied.version
             if applied.documents:
                 log.info("provisioned version %d (%s)%s", applied.version,
                          ", ".join(applied.documents), "" if applied.changed
                          else ": no change")
         except ConfigError as exc:
-            if args.once:
-                raise
-            log.error("%s", exc)  # the configuration in force stays; try again later
+            error = str(exc)
+            if not args.once:
+                log.error("%s", exc)  # the configuration in force stays; try again later
+        if reporting and key is not None:
+            try:
+                reporting = report(server, status(version, error), key, args.ca_file)
+                if not reporting:
+                    log.info("%s takes no status reports", server)
+            except ConfigError as exc:
+                log.warning("%s", exc)
+        if error and args.once:
+            raise ConfigError(error)
         if args.once:
             return EXIT_OK
         # Jitter: a fleet switched on together does not keep polling together.

@@ -27,12 +27,23 @@ def test_a_published_profile_reaches_the_box_and_connects(tmp_path: Path) -> Non
             f'port = {qemu.port}\ntitle = "Lab desktop"\n')
         assert admin(["publish", "--key", str(keys / "signing.key"), "--profiles",
                       str(docs), "--out", str(site)]) == 0
+        device = tmp_path / "identity.key"
+        assert spicebox("identity", "--create", "--key", str(device)).returncode == 0
         provision = ["provision", "--server", web.url, "--trust", str(keys / "signing.pub"),
-                     "--ca-file", str(web.ca), "--config-dir", str(config), "--once"]
+                     "--ca-file", str(web.ca), "--identity", str(device), "--config-dir",
+                     str(config), "--once"]
         done = spicebox(*provision)
         assert done.returncode == 0, done.stderr
         assert "provisioned version" in done.stderr
         assert_kiosk_shows_bios(config, tmp_path / "kiosk.png", qemu.screendump)
+
+        # The box reported its status; the administrators see it, signed by its key.
+        reports = list((site / "reports").glob("*.json"))
+        assert len(reports) == 1
+        listing = subprocess.run([*COMMAND[:-1], "spicebox.admin", "devices", "--site",
+                                  str(site)], capture_output=True, text=True, check=True)
+        assert f"{reports[0].stem}  group -  version " in listing.stdout
+        assert listing.stdout.rstrip().endswith("ok"), listing.stdout
 
         # Polled again, unchanged: nginx answers 304 to the index's ETag, nothing is applied.
         done = spicebox(*provision)
@@ -44,7 +55,7 @@ def test_a_published_profile_reaches_the_box_and_connects(tmp_path: Path) -> Non
         # one: the first keeps its copy while the signed index is unchanged) refuses it.
         (site / "default.toml").write_text('default-profile = "evil"\n')
         fresh = tmp_path / "fresh"
-        done = spicebox(*provision[:-2], str(fresh), "--once")
+        done = spicebox(*provision[:-3], "--config-dir", str(fresh), "--once")
         assert done.returncode != 0
         assert done.stderr.strip().splitlines()[-1] == (
             "spicebox: error: default.toml is not the document the signed index names: "

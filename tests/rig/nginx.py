@@ -1,5 +1,6 @@
 """A real nginx (Debian's nginx-light) serving a directory over HTTPS on loopback, in the
-foreground, from a configuration written for it: the provisioning site's web server."""
+foreground, from a configuration written for it: the provisioning site's web server,
+taking the boxes' status reports under reports/ (WebDAV PUT)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ http {{
         ssl_certificate {certs}/server-cert.pem;
         ssl_certificate_key {certs}/server-key.pem;
         root {site};
+        # Boxes PUT their status reports here (spicebox provision).
+        location /reports/ {{
+            dav_methods PUT;
+            create_full_put_path on;
+            client_max_body_size 64k;
+        }}
     }}
 }}
 """)

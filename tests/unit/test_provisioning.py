@@ -200,3 +200,37 @@ def test_a_provisioned_setting_cannot_be_changed_on_the_box(
     assert store.load().display.backend == "auto"  # all or nothing
     store.set("display.backend", "fbdev")  # not provisioned: the box's to choose
     assert store.load().display.backend == "fbdev"
+
+
+def test_enroll_puts_a_device_in_a_group_by_key_or_mac(tmp_path: Path) -> None:
+    docs = profiles(tmp_path)
+    assert admin(["enroll", "--profiles", str(docs), DEVICE_KEY, "kiosks"]) == 0
+    assert admin(["enroll", "--profiles", str(docs), "52:54:00:AB:CD:EF", "lab"]) == 0
+    text = (docs / "enrollment.toml").read_text()
+    assert f'{DEVICE} = "kiosks"' in text and '52-54-00-ab-cd-ef = "lab"' in text
+    assert admin(["enroll", "--profiles", str(docs), DEVICE_KEY, "no/such"]) == 2
+
+
+def test_reports_are_signed_by_the_key_they_name(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+        Ed25519PrivateKey,
+    )
+
+    from spicebox.provisioning.site import (  # noqa: PLC0415
+        public_text,
+        read_report,
+        signed_report,
+    )
+
+    key = Ed25519PrivateKey.generate()
+    name = fingerprint(public_text(key.public_key()))
+    good = tmp_path / f"{name}.json"
+    good.write_bytes(signed_report({"version": 7, "error": ""}, key))
+    assert read_report(good)[0]["version"] == 7 and read_report(good)[1] == ""
+    forged = tmp_path / "forged" / f"{name}.json"
+    forged.parent.mkdir()
+    forged.write_bytes(good.read_bytes().replace(b'"version": 7', b'"version": 8'))
+    assert read_report(forged)[1] == "unreadable, or not signed by the key it names"
+    misfiled = tmp_path / "0123456789abcdef.json"
+    misfiled.write_bytes(good.read_bytes())
+    assert read_report(misfiled)[1] == f"signed by {name}, filed as 0123456789abcdef"

@@ -11,23 +11,31 @@ from __future__ import annotations
 import json
 import logging
 import ssl
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .. import __version__
 from ..config.store import ConfigStore, write_atomic
 from ..config.target import ConfigError
+from ..net.interfaces import interfaces
 from .site import (
     INDEX,
     MAX_DOCUMENT,
     MAX_INDEX,
+    REPORTS,
     SIGNATURE,
     Refused,
     configuration,
     document,
     fingerprint,
     parse_public,
+    public_text,
+    signed_report,
     verify_index,
 )
 
@@ -118,6 +126,36 @@ def provision_once(store: ConfigStore, server: str, trust: str | None,
                                          "server": server, "documents": names,
                                          "etag": etag}).encode(), 0o644)
     return Applied(index.version, names, changed)
+
+
+def report(server: str, fields: dict[str, object], key: Ed25519PrivateKey,
+           ca_file: str | None = None) -> bool:
+    """PUT this box's status to the site's reports/ (a WebDAV location, say); False when
+    the site does not take reports (it answers 403, 404, 405 or 501)."""
+    url = f"{server.rstrip('/')}/{REPORTS}/{fingerprint(public_text(key.public_key()))}.json"
+    request = urllib.request.Request(url, data=signed_report(fields, key), method="PUT",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT,
+                                    context=ssl.create_default_context(cafile=ca_file)):
+            return True
+    except urllib.error.HTTPError as exc:
+        if exc.code in (403, 404, 405, 501):
+            return False
+        raise ConfigError(f"{url}: the server says {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ConfigError(f"cannot report to {url}: {getattr(exc, 'reason', exc)}") from None
+
+
+def status(applied: int, error: str) -> dict[str, object]:
+    """What a box reports: its provisioned version, addresses, uptime and last error."""
+    try:
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        uptime = 0.0
+    return {"version": applied, "firmware": __version__, "uptime": int(uptime),
+            "addresses": [a for nic in interfaces() for a in nic.addresses],
+            "error": error, "time": int(time.time())}
 
 
 def _read_state(path: Path) -> dict[str, object]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -212,3 +213,57 @@ def _toml(data: bytes, source: str) -> dict[str, Any]:
         return tomllib.loads(data.decode())
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise Refused(f"{source} is not valid TOML ({exc}): nothing applied") from None
+
+
+# --- enrolment and reports ---------------------------------------------------------------
+
+
+def device_id(text: str) -> str:
+    """A device as the site names it: an ``ed25519:`` key becomes its fingerprint, a MAC
+    address is written with dashes, a fingerprint stays as it is."""
+    text = text.strip()
+    if text.startswith("ed25519:"):
+        return fingerprint(text)  # base64 is case-sensitive: before lower()
+    return text.lower().replace(":", "-")
+
+
+def enroll(profiles: Path, device: str, group: str) -> str:
+    """Put ``device`` in ``group`` (profiles/enrollment.toml); returns its id."""
+    if not group.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"{group!r} is not a group name (letters, digits, - and _)")
+    path = profiles / "enrollment.toml"
+    devices = _enrollment(path)
+    ident = device_id(device)
+    devices[ident] = group
+    write_atomic(path, tomli_w.dumps({"devices": devices}).encode(), 0o644)
+    return ident
+
+
+REPORTS = "reports"
+
+
+def signed_report(fields: Mapping[str, Any], key: Ed25519PrivateKey) -> bytes:
+    """A device's status for the site (reports/ID.json), signed with its identity key, so
+    an administrator can tell it from one another machine wrote."""
+    body = {**fields, "key": public_text(key.public_key())}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps({"report": body, "signature": base64.b64encode(
+        key.sign(canonical)).decode()}, indent=1, sort_keys=True).encode() + b"\n"
+
+
+def read_report(path: Path) -> tuple[dict[str, Any], str]:
+    """A report and what is wrong with it ("" if nothing): the signature must be the
+    key's it names, and the file must be named after that key."""
+    try:
+        doc = json.loads(path.read_bytes())
+        body, signature = doc["report"], doc["signature"]
+        key_text = body["key"]
+        key = parse_public(key_text, str(path))
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        key.verify(base64.b64decode(signature), canonical)
+    except (OSError, ValueError, KeyError, TypeError, InvalidSignature, ConfigError,
+            binascii.Error):
+        return {}, "unreadable, or not signed by the key it names"
+    if path.stem != fingerprint(key_text):
+        return body, f"signed by {fingerprint(key_text)}, filed as {path.stem}"
+    return body, ""
