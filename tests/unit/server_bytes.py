@@ -1,4 +1,5 @@
-"""What a SPICE server would send, built with the project's own encoders, for unit tests."""
+"""What a SPICE server would send, built with the project's own encoders, for unit tests,
+and what a channel sent back, decoded."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import struct
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from spicebox.spice.channel import Channel
 from spicebox.spice.constants import MAGIC, CommonCap, LinkError
-from spicebox.spice.framing import MINI_HEADER
+from spicebox.spice.framing import MINI_HEADER, Framer
 from spicebox.spice.link import LINK_HEADER, LINK_REPLY, caps_to_words
-from spicebox.spice.wire import Message, encode
+from spicebox.spice.wire import CLIENT, Message, decode, encode, lookup
 
 SERVER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=1024)
 SERVER_COMMON = (CommonCap.PROTOCOL_AUTH_SELECTION, CommonCap.AUTH_SPICE, CommonCap.MINI_HEADER)
@@ -45,3 +47,13 @@ def frame(msg: Message) -> bytes:
 
 def raw_frame(msg_type: int, body: bytes) -> bytes:
     return MINI_HEADER.pack(msg_type, len(body)) + body
+
+
+def sent(channel: Channel) -> list[Message]:
+    """The messages ``channel`` queued since it was last asked (mini headers)."""
+    out: list[Message] = []
+    for msg_type, body, _ in Framer(True).feed(channel.data_to_send()):
+        spec = lookup(CLIENT, channel.channel_type, msg_type)
+        assert spec is not None, msg_type
+        out.append(decode(spec.cls, body))
+    return out

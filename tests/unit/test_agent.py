@@ -22,11 +22,9 @@ from spicebox.spice.agent import (
 )
 from spicebox.spice.errors import ProtocolError
 from spicebox.spice.events import AgentChanged
-from spicebox.spice.framing import Framer
 from spicebox.spice.main import MainChannel
-from spicebox.spice.wire import CLIENT, Message, decode, lookup
 
-from .server_bytes import frame, link_reply, link_result
+from .server_bytes import frame, link_reply, link_result, sent
 
 
 def test_messages_survive_any_cut() -> None:
@@ -70,14 +68,6 @@ def test_monitors_config_layout() -> None:
     assert struct.unpack("<II5I5I", msg.data) == (2, 1, 800, 1280, 32, 0, 0,
                                                  768, 1024, 32, 1280, 0)
 
-
-def sent(channel: MainChannel) -> list[Message]:
-    out: list[Message] = []
-    for msg_type, body, _ in Framer(True).feed(channel.data_to_send()):
-        spec = lookup(CLIENT, channel.channel_type, msg_type)
-        assert spec is not None
-        out.append(decode(spec.cls, body))
-    return out
 
 
 def agent_data(*messages: AgentMessage) -> bytes:

@@ -38,13 +38,12 @@ from spicebox.spice.events import (
     AudioStop,
     ChannelEvent,
 )
-from spicebox.spice.framing import Framer
 from spicebox.spice.playback import PlaybackChannel
 from spicebox.spice.policy import DecodingPolicy
 from spicebox.spice.record import RecordChannel
-from spicebox.spice.wire import CLIENT, Message, decode, lookup
+from spicebox.spice.wire import Message
 
-from .server_bytes import frame, link_reply, link_result
+from .server_bytes import frame, link_reply, link_result, sent
 
 RATE = 48000
 S16 = AudioFormat.S16
@@ -82,14 +81,6 @@ def record(opus: bool = False, server_caps: tuple[int, ...] = ()) -> RecordChann
 def feed(channel: PlaybackChannel | RecordChannel, *msgs: Message) -> list[ChannelEvent]:
     return channel.receive_data(b"".join(frame(msg) for msg in msgs))
 
-
-def sent(channel: RecordChannel) -> list[Message]:
-    out: list[Message] = []
-    for msg_type, body, _ in Framer(True).feed(channel.data_to_send()):
-        spec = lookup(CLIENT, channel.channel_type, msg_type)
-        assert spec is not None
-        out.append(decode(spec.cls, body))
-    return out
 
 
 # --- playback channel ---------------------------------------------------------------------

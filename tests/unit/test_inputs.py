@@ -10,11 +10,9 @@ from spicebox.input.scancodes import linux_from_sdl, set1_bytes, spice_key_code
 from spicebox.spice import messages as m
 from spicebox.spice.constants import InputsCap, KeyModifiers, MouseButton
 from spicebox.spice.events import GuestLocks
-from spicebox.spice.framing import Framer
 from spicebox.spice.inputs import InputsChannel
-from spicebox.spice.wire import CLIENT, Message, decode, lookup
 
-from .server_bytes import frame, link_reply, link_result
+from .server_bytes import frame, link_reply, link_result, sent
 
 # evdev codes (linux/input-event-codes.h) and the set-1 bytes a PC keyboard sends.
 KNOWN = [
@@ -90,14 +88,6 @@ def linked() -> InputsChannel:
     channel.data_to_send()
     return channel
 
-
-def sent(channel: InputsChannel) -> list[Message]:
-    out: list[Message] = []
-    for msg_type, body, _ in Framer(True).feed(channel.data_to_send()):
-        spec = lookup(CLIENT, channel.channel_type, msg_type)
-        assert spec is not None, msg_type
-        out.append(decode(spec.cls, body))
-    return out
 
 
 def test_keys_and_focus_loss() -> None:
