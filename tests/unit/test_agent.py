@@ -69,7 +69,6 @@ def test_monitors_config_layout() -> None:
                                                  768, 1024, 32, 1280, 0)
 
 
-
 def agent_data(*messages: AgentMessage) -> bytes:
     return b"".join(frame(m.AgentData(memoryview(encode_message(msg)))) for msg in messages)
 

@@ -82,7 +82,6 @@ def feed(channel: PlaybackChannel | RecordChannel, *msgs: Message) -> list[Chann
     return channel.receive_data(b"".join(frame(msg) for msg in msgs))
 
 
-
 # --- playback channel ---------------------------------------------------------------------
 
 

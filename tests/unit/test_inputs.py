@@ -89,7 +89,6 @@ def linked() -> InputsChannel:
     return channel
 
 
-
 def test_keys_and_focus_loss() -> None:
     channel = linked()
     assert channel.key(97, True) and channel.key(30, True)
