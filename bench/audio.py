@@ -14,12 +14,11 @@ offers it); spicebox with Opus is measured too.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 
-from bench.desktop import cpu_seconds
+from bench.desktop import cpu_seconds, remote_viewer
 from spicebox.spice.constants import ChannelType
 from tests.guests import console
 from tests.rig.qemu import AUDIO_DEVICES, VGA_DEVICES, QemuServer
@@ -70,9 +69,8 @@ def cpu_per_minute(guest: console.ConsoleGuest, command: list[str],
 
 
 def main() -> int:
-    viewer = shutil.which("remote-viewer")
+    viewer = remote_viewer()
     if viewer is None:
-        print("remote-viewer is not installed: run `make bench`, which installs virt-viewer")
         return 1
     guest = console.build(console.default_cache_dir())
     ours_command = [sys.executable, "-m", "spicebox", "connect", "--backend", "headless",

@@ -92,10 +92,17 @@ def frames(recording: Path) -> int:
     return sum(record.msg_type >= 100 for record in recorded_display(recording))
 
 
-def main() -> int:
+def remote_viewer() -> str | None:
+    """remote-viewer's path, the reference client; None (said once) if it is missing."""
     viewer = shutil.which("remote-viewer")
     if viewer is None:
         print("remote-viewer is not installed: run `make bench`, which installs virt-viewer")
+    return viewer
+
+
+def main() -> int:
+    viewer = remote_viewer()
+    if viewer is None:
         return 1
     guest = desktop.build(console.default_cache_dir())
     with tempfile.TemporaryDirectory() as tmp, xvfb("1920x1200x24") as display:

@@ -11,7 +11,6 @@ ratio, ours to remote-viewer's.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from Xlib import X
 from Xlib import display as xdisplay
 from Xlib.ext import xtest
 
-from bench.desktop import connected
+from bench.desktop import connected, remote_viewer
 from tests.guests import console
 from tests.rig.qemu import VGA_DEVICES, QemuServer
 from tests.rig.xvfb import named_windows, xvfb
@@ -106,9 +105,8 @@ def measure(command: list[str], title_part: str, display: str,
 
 
 def main() -> int:
-    viewer = shutil.which("remote-viewer")
+    viewer = remote_viewer()
     if viewer is None:
-        print("remote-viewer is not installed: run `make bench`, which installs virt-viewer")
         return 1
     guest = console.build(console.default_cache_dir())
     with xvfb("1920x1200x24") as display:
