@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ..config.target import ConfigError
 from ..spice import usbredir as u
@@ -59,6 +59,7 @@ class Device(Protocol):
 
 
 Work = Callable[[], None]
+T = TypeVar("T")
 
 
 class UsbredirHost:
@@ -195,14 +196,14 @@ class UsbredirHost:
         self.device.reset()
 
     def _set_configuration(self, packet_id: int, value: int) -> None:
-        status = self._status(lambda: self.device.set_configuration(value))
+        _, status = _attempt(lambda: self.device.set_configuration(value), None)
         self._send(u.ConfigurationStatus(status, self.device.configuration()), packet_id)
         if status == u.Status.SUCCESS:
             self._send(u.InterfaceInfo(self.device.interfaces()))
             self._send(u.EpInfo(self.device.endpoints()))
 
     def _set_alt(self, packet_id: int, interface: int, alt: int) -> None:
-        status = self._status(lambda: self.device.set_alt_setting(interface, alt))
+        _, status = _attempt(lambda: self.device.set_alt_setting(interface, alt), None)
         self._send(u.AltSettingStatus(status, interface, self.device.alt_setting(interface)),
                    packet_id)
         if status == u.Status.SUCCESS:
@@ -210,14 +211,9 @@ class UsbredirHost:
 
     def _control(self, packet_id: int, packet: u.ControlPacket) -> None:
         reading = bool(packet.requesttype & u.ENDPOINT_IN)
-        data = b""
-        try:
-            data = self.device.control(packet.requesttype, packet.request, packet.value,
-                                       packet.index, packet.length if reading else packet.data,
-                                       CONTROL_TIMEOUT_MS)
-            status = u.Status.SUCCESS
-        except TransferFailed as exc:
-            status = exc.status
+        data, status = _attempt(lambda: self.device.control(
+            packet.requesttype, packet.request, packet.value, packet.index,
+            packet.length if reading else packet.data, CONTROL_TIMEOUT_MS), b"")
         length = len(data) if reading else (packet.length if status == u.Status.SUCCESS else 0)
         self._reply(packet_id, u.ControlPacket(
             packet.endpoint, packet.request, packet.requesttype, status, packet.value,
@@ -225,16 +221,18 @@ class UsbredirHost:
 
     def _bulk(self, packet_id: int, packet: u.BulkPacket) -> None:
         if packet.endpoint & u.ENDPOINT_IN:
-            data, status = self._transfer(
-                lambda: self.device.read(packet.endpoint, packet.length, BULK_TIMEOUT_MS))
+            data, status = _attempt(
+                lambda: self.device.read(packet.endpoint, packet.length, BULK_TIMEOUT_MS), b"")
             reply = u.BulkPacket(packet.endpoint, status, len(data), packet.stream_id, data)
         else:
-            written, status = self._write(packet.endpoint, packet.data, BULK_TIMEOUT_MS)
+            written, status = _attempt(lambda: self.device.write(
+                packet.endpoint, packet.data, BULK_TIMEOUT_MS), 0)
             reply = u.BulkPacket(packet.endpoint, status, written, packet.stream_id)
         self._reply(packet_id, reply)
 
     def _interrupt_out(self, packet_id: int, packet: u.InterruptPacket) -> None:
-        written, status = self._write(packet.endpoint, packet.data, CONTROL_TIMEOUT_MS)
+        written, status = _attempt(lambda: self.device.write(
+            packet.endpoint, packet.data, CONTROL_TIMEOUT_MS), 0)
         self._reply(packet_id, u.InterruptPacket(packet.endpoint, status, written))
 
     def _start_receiving(self, packet_id: int, endpoint: int) -> None:
@@ -260,26 +258,6 @@ class UsbredirHost:
                     self._send(u.InterruptPacket(endpoint, u.Status.SUCCESS, len(data), data),
                                next(self._ids))
         self._on(endpoint, receive)
-
-    def _transfer(self, read: Callable[[], bytes]) -> tuple[bytes, u.Status]:
-        try:
-            return read(), u.Status.SUCCESS
-        except TransferFailed as exc:
-            return b"", exc.status
-
-    def _write(self, endpoint: int, data: bytes, timeout_ms: int) -> tuple[int, u.Status]:
-        try:
-            return self.device.write(endpoint, data, timeout_ms), u.Status.SUCCESS
-        except TransferFailed as exc:
-            return 0, exc.status
-
-    @staticmethod
-    def _status(work: Callable[[], None]) -> u.Status:
-        try:
-            work()
-        except TransferFailed as exc:
-            return exc.status
-        return u.Status.SUCCESS
 
     def _reply(self, packet_id: int, packet: u.ControlPacket | u.BulkPacket
                | u.InterruptPacket) -> None:
@@ -313,6 +291,14 @@ class UsbredirHost:
         if not self._ended:
             self._send(u.DeviceDisconnect())
             self.end("the device was unplugged")
+
+
+def _attempt(work: Callable[[], T], failed: T) -> tuple[T, u.Status]:
+    """``work``'s result and SUCCESS, or ``failed`` and the status the device reported."""
+    try:
+        return work(), u.Status.SUCCESS
+    except TransferFailed as exc:
+        return failed, exc.status
 
 
 class _Worker:
