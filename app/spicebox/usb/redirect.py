@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .device import Location, devices
-from .filter import Rule, auto_redirects, decide
+from .filter import Rule, UsbDevice, auto_redirects, decide
 from .host import Device, UsbredirHost
 
 log = logging.getLogger(__name__)
@@ -81,25 +81,29 @@ class UsbRedirection:
             if location in self.redirected or (location in self._seen
                                                and location not in self._waiting):
                 continue
-            if auto_redirects(device.describe(), self.policy.auto):
-                if self.redirect(device) == NO_CHANNEL:
+            info = device.describe()  # a control transfer: asked once per look
+            if auto_redirects(info, self.policy.auto):
+                if self.redirect(device, info) == NO_CHANNEL:
                     self._waiting.add(location)  # until a redirection ends
                 else:
                     self._waiting.discard(location)
         self._seen = set(present)
 
-    def redirect(self, device: LocalDevice) -> str | None:
-        """Send ``device`` to the server; None, or why it was not."""
+    def redirect(self, device: LocalDevice, info: UsbDevice | None = None) -> str | None:
+        """Send ``device`` (described by ``info``, if the caller has it) to the server;
+        None, or why it was not."""
         if device.location in self.redirected:
             return None
-        allowed, why = decide(device.describe(), self.policy.redirect)
-        free = [c for c in self.channels if c not in {c for c, _ in self.redirected.values()}]
+        info = info or device.describe()
+        allowed, why = decide(info, self.policy.redirect)
+        taken = {channel for channel, _ in self.redirected.values()}
+        free = [c for c in self.channels if c not in taken]
         if allowed and not free:
             allowed, why = False, NO_CHANNEL
         if not allowed or self._connect is None:
             if device.location not in self._refused:
                 log.info("USB device %s %04x:%04x stays local: %s", device.location,
-                         device.describe().vendor_id, device.describe().product_id, why)
+                         info.vendor_id, info.product_id, why)
                 self._refused.add(device.location)
             return why
         location = device.location
