@@ -216,11 +216,8 @@ def test_reports_are_signed_by_the_key_they_name(tmp_path: Path) -> None:
         Ed25519PrivateKey,
     )
 
-    from spicebox.provisioning.site import (  # noqa: PLC0415
-        public_text,
-        read_report,
-        signed_report,
-    )
+    from spicebox.identity import public_text  # noqa: PLC0415
+    from spicebox.provisioning.site import read_report, signed_report  # noqa: PLC0415
 
     key = Ed25519PrivateKey.generate()
     name = fingerprint(public_text(key.public_key()))

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from .. import __version__
 from ..config.store import ConfigStore, write_atomic
 from ..config.target import ConfigError
+from ..identity import public_text
 from ..net.interfaces import interfaces
 from .site import (
     INDEX,
@@ -34,7 +35,6 @@ from .site import (
     document,
     fingerprint,
     parse_public,
-    public_text,
     signed_report,
     verify_index,
 )

@@ -27,7 +27,6 @@ from typing import Any
 
 import tomli_w
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -35,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from ..config.store import check_document, merged, write_atomic
 from ..config.target import ConfigError
+from ..identity import public_text, read_key, write_key
 
 FORMAT = "spicebox-provisioning 1"
 INDEX, SIGNATURE = "index.json", "index.json.sig"
@@ -48,12 +48,6 @@ class Refused(ConfigError):
 
 
 # --- keys -------------------------------------------------------------------------------
-
-
-def public_text(key: Ed25519PublicKey) -> str:
-    """``ed25519:BASE64``, as ``spicebox identity`` prints device keys."""
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return "ed25519:" + base64.b64encode(raw).decode()
 
 
 def parse_public(text: str, source: str) -> Ed25519PublicKey:
@@ -80,22 +74,14 @@ def keygen(directory: Path) -> str:
                           f"trusts it; remove it first if that is what you want")
     key = Ed25519PrivateKey.generate()
     directory.mkdir(parents=True, exist_ok=True)
-    write_atomic(key_path, key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()), 0o600)
+    write_key(key_path, key)
     text = public_text(key.public_key())
     write_atomic(directory / "signing.pub", (text + "\n").encode(), 0o644)
     return text
 
 
 def load_signing_key(path: Path) -> Ed25519PrivateKey:
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the signing key {path}: {exc}") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"{path} is not an Ed25519 key")
-    return key
+    return read_key(path, "the signing key")
 
 
 # --- publishing -------------------------------------------------------------------------
