@@ -42,8 +42,6 @@ from .site import (
 log = logging.getLogger(__name__)
 
 TIMEOUT = 20.0
-
-
 CMDLINE = Path("/proc/cmdline")
 # The image's own trust, for boxes that must never trust a key on first use.
 BAKED_KEY = Path("/etc/spicebox/provisioning.pub")
