@@ -39,9 +39,13 @@ Serial protocol on ttyS0 (one line each way, ``\\n`` terminated):
   MiB of the disk that follow the hashed ones (not in its page cache) and says
   ``SPICEBOX-GUEST USB read N MiB in <ms> ms`` (uptime's 10 ms resolution), for the USB
   throughput benchmark
+* host ``usbplay`` -> the guest loads its xHCI and USB audio drivers (QEMU must have a
+  qemu-xhci), waits up to USB_WAIT_SECONDS for a USB sound card (QEMU's usb-audio, say,
+  redirected to it), says ``SPICEBOX-GUEST AUDIO usb <idVendor>:<idProduct>`` and plays
+  the tone to it as ``play`` does (``played``, or the error)
 * any other non-empty line -> ``SPICEBOX-GUEST ERROR unknown command``
 
-``play``, ``record`` and ``usb`` run in the background: the guest takes other commands
+``play``, ``record``, ``usb`` and ``usbplay`` run in the background: the guest takes other commands
 (another ``record`` while it plays, say) before they report.
 
 Bytes the guest sends while no client is attached to the serial socket are lost, so
@@ -140,15 +144,18 @@ CURSOR_TOOL = Path(__file__).with_name("drmcursor.c")
 # What drmcursor draws (see drmcursor.c): an opaque 32x32 gradient in the corner of a
 # transparent 64x64 image, hot spot (3, 5).
 CURSOR_SIDE, CURSOR_HOT = 64, (3, 5)
-# The sound drivers, loaded (in this order: `modinfo -F depends`) by the first `play` or
-# `record`: Intel HDA and the generic codec driver, which takes QEMU's hda-duplex. It goes
-# before snd-hda-intel, whose codec probe cannot modprobe one (the guest has no modprobe).
+# ALSA's core, loaded (in this order: `modinfo -F depends`) before either sound driver.
 SOUND_MODULES = (
     "sound/soundcore.ko",
     "sound/core/snd.ko",
     "sound/core/snd-timer.ko",
     "sound/core/snd-pcm.ko",
     "sound/core/snd-hwdep.ko",
+)
+# Loaded by the first `play` or `record`: Intel HDA and the generic codec driver, which
+# takes QEMU's hda-duplex. It goes before snd-hda-intel, whose codec probe cannot modprobe
+# one (the guest has no modprobe).
+HDA_MODULES = (
     "sound/hda/snd-hda-core.ko",
     "sound/hda/snd-intel-sdw-acpi.ko",
     "sound/hda/snd-intel-dspcfg.ko",
@@ -175,6 +182,14 @@ USB_MODULES = (
     "drivers/usb/storage/usb-storage.ko",
     "drivers/usb/host/xhci-hcd.ko",
     "drivers/usb/host/xhci-pci.ko",
+)
+# USB audio, loaded by `usbplay` (before USB_MODULES' controller).
+USB_SOUND_MODULES = (
+    "sound/core/snd-seq-device.ko",
+    "sound/core/snd-rawmidi.ko",
+    "sound/usb/snd-usbmidi-lib.ko",
+    "drivers/media/mc/mc.ko",
+    "sound/usb/snd-usb-audio.ko",
 )
 # How long `usb` waits for a disk, and how much of it it hashes (dd: 16 blocks of 64 KiB).
 USB_WAIT_SECONDS = 120
@@ -261,15 +276,19 @@ report_events() {{
 # Loads the sound drivers (the first time only) and waits for the codec's PCM device for
 # playback (p) or capture (c): snd-hda-intel probes the controller in the background. The
 # codec's amplifiers start muted at -74 dB; 100% is 0 dB, so samples pass unchanged.
-sound_loaded=
+# Loads the modules in /$1 (once: `play` and `usbplay` both need /sound).
+loaded=" "
+load_modules() {{
+    case "$loaded" in *" $1 "*) return ;; esac
+    loaded="$loaded$1 "
+    for module in /$1/*.ko; do
+        insmod "$module" || echo "{ERROR} cannot load $module"
+    done
+}}
 sound_mixed=
 sound_device() {{
-    if [ -z "$sound_loaded" ]; then
-        sound_loaded=1
-        for module in /sound/*.ko; do
-            insmod "$module" || echo "{ERROR} cannot load $module"
-        done
-    fi
+    load_modules sound
+    load_modules hda
     waited=0
     until [ -e "/dev/snd/pcmC0D0$1" ]; do
         if [ $waited -ge 300 ]; then
@@ -348,7 +367,33 @@ usb_read() {{
     done
     echo "{ERROR} no USB disk"
 }}
-usb_loaded=
+# Waits (up to {USB_WAIT_SECONDS} s) for a USB sound card that can play, says which
+# device it is, and plays the tone to it.
+usb_play() {{
+    waited=0
+    while :; do
+        for id in /proc/asound/card*/usbid; do
+            [ -f "$id" ] || continue
+            card="${{id%/usbid}}"
+            card="${{card#/proc/asound/card}}"
+            [ -e "/dev/snd/pcmC${{card}}D0p" ] || continue
+            read -r usbid < "$id"
+            echo "{AUDIO} usb $usbid"
+            if aplay -q -D "plughw:$card,0" /audio/tone.wav 2>/tmp/aplay.err; then
+                echo "{AUDIO} played"
+            else
+                report_failure aplay $?
+            fi
+            return
+        done
+        if [ $waited -ge {USB_WAIT_SECONDS * 10} ]; then
+            echo "{ERROR} no USB sound card"
+            return
+        fi
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+}}
 cat /images/img0.raw > /dev/fb0
 echo "{READY} image=0"
 while :; do
@@ -456,14 +501,15 @@ while :; do
             esac
             ;;
         usb)
-            if [ -z "$usb_loaded" ]; then
-                usb_loaded=1
-                for module in /usb/*.ko; do
-                    insmod "$module" || echo "{ERROR} cannot load $module"
-                done
-            fi
+            load_modules usb
             echo "{USB} waiting"
             usb_disk &
+            ;;
+        usbplay)
+            load_modules sound
+            load_modules usbsound
+            load_modules usb
+            usb_play &
             ;;
         "usbread "*)
             n="${{line#usbread }}"
@@ -542,6 +588,8 @@ def build(cache_dir: Path) -> ConsoleGuest:
         "drm_modules": list(DRM_MODULES),
         "cursor_tool": hashlib.sha256(CURSOR_TOOL.read_bytes()).hexdigest(),
         "sound_modules": list(SOUND_MODULES),
+        "hda_modules": list(HDA_MODULES),
+        "usb_sound_modules": list(USB_SOUND_MODULES),
         "usb_modules": list(USB_MODULES),
         "tone_tool": hashlib.sha256(TONE_TOOL.read_bytes()).hexdigest(),
         "tone_sha256": hashlib.sha256(tone).hexdigest(),
@@ -741,20 +789,20 @@ def _extract_kernel(deb: Path, dest: Path) -> dict[str, bytes]:
     return modules
 
 
-_ALL_MODULES = (*MODULES, *DRM_MODULES, *SOUND_MODULES, *USB_MODULES)
+# Where each set goes in the initramfs (/init loads a folder's modules in name order).
+_MODULE_FOLDERS = {"modules": MODULES, "drm": DRM_MODULES, "sound": SOUND_MODULES,
+                   "hda": HDA_MODULES, "usbsound": USB_SOUND_MODULES, "usb": USB_MODULES}
+_ALL_MODULES = tuple(module for modules in _MODULE_FOLDERS.values() for module in modules)
 
 
 def _module_name(module: str) -> str:
-    """Its path in the initramfs: /drm for DRM_MODULES (loaded by `cursor`), /sound for
-    SOUND_MODULES (by `play` and `record`), /usb for USB_MODULES (by `usb`), /modules for
-    the others (at boot), numbered in load order (/init loads them in name order)."""
-    if module in DRM_MODULES:
-        return f"drm/{DRM_MODULES.index(module):02d}-{Path(module).name}"
-    if module in SOUND_MODULES:
-        return f"sound/{SOUND_MODULES.index(module):02d}-{Path(module).name}"
-    if module in USB_MODULES:
-        return f"usb/{USB_MODULES.index(module):02d}-{Path(module).name}"
-    return f"modules/{MODULES.index(module):02d}-{Path(module).name}"
+    """Its path in the initramfs: /modules are loaded at boot, /drm by `cursor`, /sound and
+    /hda by `play` and `record`, /usb by `usb`, /sound, /usbsound and /usb by `usbplay`;
+    numbered in load order."""
+    for folder, modules in _MODULE_FOLDERS.items():
+        if module in modules:
+            return f"{folder}/{modules.index(module):02d}-{Path(module).name}"
+    raise ValueError(module)
 
 
 def _compile_static(source: Path, work: Path, flags: Sequence[str]) -> bytes:
@@ -950,8 +998,7 @@ def _initramfs(busybox: bytes, images: Iterable[bytes], modules: dict[str, bytes
     """``files``: more files, by path, with their mode (the C tools, aplay and its libraries,
     the tone); their directories are made as needed."""
     cpio = _Cpio()
-    directories = {"bin", "dev", "proc", "sys", "images", "modules", "drm", "sound", "usb",
-                   "tmp"}
+    directories = {"bin", "dev", "proc", "sys", "images", "tmp", *_MODULE_FOLDERS}
     for name in files:
         directories.update(str(parent) for parent in Path(name).parents if parent.name)
     # Sorted, so each directory comes after its parent.

@@ -1,7 +1,8 @@
-"""`make test-image`: a USB stick plugged into the thin client (QEMU's emulated
-usb-storage on the box's xHCI controller, so the kiosk meets it through the box's own
-kernel, udev rule and libusb, as on hardware) is redirected over SPICE to the desktop,
-whose kernel reads it; pulling it out leaves the session up."""
+"""`make test-image`: USB devices plugged into the thin client (QEMU's emulated devices
+on the box's xHCI controller, so the kiosk meets them through the box's own kernel, udev
+rule and libusb, as on hardware) are redirected over SPICE to the desktop: a stick its
+kernel reads (bulk transfers; pulling it out leaves the session up) and a sound card it
+plays to (isochronous), while a keyboard stays with the box."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.guests import console
-from tests.image.test_boot import BOOT_TIMEOUT, thin_client
+from tests.image.test_boot import BOOT_TIMEOUT, the_tone_in, thin_client
 from tests.rig.image import IMAGE, preconfigured_for, wait_for_server_screen
 from tests.rig.qemu import USB_REDIRECT, VGA_DEVICES, QemuServer
 
@@ -23,6 +24,7 @@ pytestmark = [pytest.mark.skipif(not IMAGE.is_file(),
 
 STICK_MIB = 4
 QEMU_STORAGE = "46f4:0001"  # QEMU's usb-storage: vendor and product
+QEMU_AUDIO = "46f4:0002"  # QEMU's usb-audio
 
 
 def test_a_stick_plugged_into_the_box_reaches_the_desktop_and_can_be_pulled(
@@ -55,3 +57,36 @@ def test_a_stick_plugged_into_the_box_reaches_the_desktop_and_can_be_pulled(
             serial.wait_for(console.SHOWN, 60)
             wait_for_server_screen(box, server, 60, "the desktop after the stick left")
     print(f"plugged into the box to read on the desktop: {seconds:.1f} s (TCG)")
+
+
+def test_the_desktop_plays_to_a_sound_card_plugged_into_the_box(tmp_path: Path) -> None:
+    """QEMU's usb-audio (a full-speed card with an isochronous OUT endpoint) plugged into
+    the box goes to the desktop, whose kernel finds a USB sound card and plays the tone
+    to it: the box's kiosk keeps the stream of packets flowing to the card (libusb
+    asynchronous transfers), and QEMU keeps what the card played in a WAV file. A USB
+    keyboard plugged in beside it stays with the box (the default filter)."""
+    guest = console.build(console.default_cache_dir())
+    played = tmp_path / "usb-card.wav"
+    box_usb = ["-device", "qemu-xhci,id=xhci", "-audiodev", f"wav,id=card,path={played}"]
+    with QemuServer(VGA_DEVICES["std"] + guest.qemu_args() + USB_REDIRECT,
+                    serial=True) as server, \
+            QemuServer(thin_client(tmp_path, preconfigured_for(server, tmp_path)) + box_usb,
+                       serial=True, memory=1024, nic="user,model=virtio-net-pci") as box:
+        assert server.serial_path is not None and box.qmp is not None
+        with console.SerialConsole(server.serial_path) as serial:
+            serial.wait_for(console.READY, 120)
+            wait_for_server_screen(box, server, BOOT_TIMEOUT, "the desktop")
+            box.qmp.execute("device_add", driver="usb-kbd", bus="xhci.0", id="keyboard")
+            serial.send("usbplay")
+            plugged = time.monotonic()
+            box.qmp.execute("device_add", driver="usb-audio", audiodev="card", bus="xhci.0",
+                            id="card0")
+            line = serial.wait_for(f"{console.AUDIO} usb", 180)
+            seconds = time.monotonic() - plugged
+            # The only USB device the desktop ever sees is the card: had the keyboard come
+            # first, it would have taken the one redirection channel.
+            assert line.split()[3:] == [QEMU_AUDIO], line
+            serial.wait_for(f"{console.AUDIO} played", 120)
+            time.sleep(2)  # the card's buffers drain
+    print(f"plugged into the box to a sound card on the desktop: {seconds:.1f} s (TCG); "
+          f"the card played {the_tone_in(played)}")

@@ -20,11 +20,12 @@ from spicebox.spice.usbredir import UsbredirParser
 from spicebox.usb.device import DeviceGone, Location, TransferFailed
 from spicebox.usb.filter import UsbDevice, UsbInterface, parse
 from spicebox.usb.host import UsbredirHost
+from spicebox.usb.iso import IsoStream, Listener
 from spicebox.usb.redirect import UsbPolicy, UsbRedirection
 
 from .server_bytes import frame, link_reply, link_result
 
-BULK_IN, BULK_OUT, INT_IN = 0x81, 0x02, 0x83
+BULK_IN, BULK_OUT, INT_IN, ISO_OUT, ISO_IN = 0x81, 0x02, 0x83, 0x04, 0x85
 
 
 class FakeStick:
@@ -36,6 +37,7 @@ class FakeStick:
         self.written: list[tuple[int, bytes]] = []
         self.events: list[bytes] = [b"\x01\x02"]
         self.unplugged = threading.Event()
+        self.streams: list[FakeStream] = []
 
     def describe(self) -> UsbDevice:
         return UsbDevice(0, 0x46F4, 0x0001, 0x0200, (UsbInterface(8, 6, 0x50),))
@@ -57,6 +59,7 @@ class FakeStick:
         eps[0x11] = u.Endpoint(u.TransferType.BULK, 0, 0, 512)
         eps[0x02] = u.Endpoint(u.TransferType.BULK, 0, 0, 512)
         eps[0x13] = u.Endpoint(u.TransferType.INTERRUPT, 10, 0, 8)
+        eps[0x04] = eps[0x15] = u.Endpoint(u.TransferType.ISO, 1, 0, 192)
         return tuple(eps)
 
     def set_configuration(self, value: int) -> None:
@@ -92,6 +95,33 @@ class FakeStick:
 
     def reset(self) -> None:
         pass
+
+    def iso_stream(self, endpoint: int, packet_size: int, packets: int, transfers: int,
+                   listener: Listener) -> IsoStream:
+        stream = FakeStream(endpoint, packet_size, packets, transfers, listener)
+        self.streams.append(stream)
+        return stream  # type: ignore[return-value]
+
+
+class FakeStream:
+    def __init__(self, endpoint: int, packet_size: int, packets: int, transfers: int,
+                 listener: Listener) -> None:
+        self.endpoint, self.shape = endpoint, (packet_size, packets, transfers)
+        self.listener = listener
+        self.put_packets: list[tuple[int, bytes]] = []
+        self.started = self.stopped = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def put(self, packet_id: int, data: bytes) -> None:
+        self.put_packets.append((packet_id, data))
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def wait_stopped(self, timeout: float = 0) -> bool:
+        return self.stopped
 
 
 class Rig:
@@ -179,10 +209,47 @@ def test_interrupt_receiving_sends_what_the_device_reports_until_stopped() -> No
     assert rig.wait_for(1) == [(4, u.InterruptReceivingStatus(u.Status.SUCCESS, INT_IN))]
 
 
-def test_iso_streams_are_refused_as_pyusb_has_none() -> None:
+def test_iso_streams_carry_the_guests_packets_and_the_devices_both_ways() -> None:
     rig = connected()
-    rig.send(u.StartIsoStream(0x84, 8, 4), 5)
-    assert rig.wait_for(1) == [(5, u.IsoStreamStatus(u.Status.IOERROR, 0x84))]
+    rig.send(u.StartIsoStream(ISO_OUT, 8, 4), 5)
+    assert rig.wait_for(1) == [(5, u.IsoStreamStatus(u.Status.SUCCESS, ISO_OUT))]
+    out = rig.device.streams[0]
+    assert out.shape == (192, 8, 4) and out.started
+    rig.send(u.IsoPacket(ISO_OUT, 0, 192, bytes(192)), 6)
+    rig.send(u.IsoPacket(ISO_OUT, 0, 3, b"abc"), 7)
+    assert out.put_packets == [(6, bytes(192)), (7, b"abc")]
+    rig.send(u.StartIsoStream(ISO_IN, 2, 2), 8)
+    assert rig.wait_for(1) == [(8, u.IsoStreamStatus(u.Status.SUCCESS, ISO_IN))]
+    rig.host.iso_packet(ISO_IN, 0, u.Status.SUCCESS, b"heard")
+    assert rig.wait_for(1) == [(0, u.IsoPacket(ISO_IN, u.Status.SUCCESS, 5, b"heard"))]
+    rig.send(u.StopIsoStream(ISO_OUT), 9)
+    assert rig.wait_for(1) == [(9, u.IsoStreamStatus(u.Status.SUCCESS, ISO_OUT))]
+    assert out.stopped
+    rig.host.end("done")
+    assert rig.device.streams[1].stopped
+
+
+def test_iso_requests_the_device_cannot_take_are_refused() -> None:
+    rig = connected()
+    for packet_id, packet in enumerate([
+            u.StartIsoStream(BULK_IN, 8, 4),  # not an isochronous endpoint
+            u.StartIsoStream(ISO_OUT, 33, 4),  # usbredirhost's limits
+            u.StartIsoStream(ISO_OUT, 8, 0)]):
+        rig.send(packet, packet_id)
+        assert rig.wait_for(1) == [(packet_id, u.IsoStreamStatus(u.Status.STALL,
+                                                                 packet.endpoint))]
+    rig.send(u.IsoPacket(ISO_OUT, 0, 1, b"x"), 10)  # no stream started
+    assert rig.wait_for(1) == [(10, u.IsoStreamStatus(u.Status.INVAL, ISO_OUT))]
+    rig.send(u.StartIsoStream(ISO_OUT, 8, 4), 11)
+    rig.send(u.StartIsoStream(ISO_OUT, 8, 4), 12)
+    rig.send(u.IsoPacket(ISO_OUT, 0, 193, bytes(193)), 13)  # over the packet size
+    assert [p for _, p in rig.wait_for(3)] == [
+        u.IsoStreamStatus(u.Status.SUCCESS, ISO_OUT),
+        u.IsoStreamStatus(u.Status.INVAL, ISO_OUT), u.IsoStreamStatus(u.Status.INVAL,
+                                                                      ISO_OUT)]
+    rig.host.iso_gone()
+    assert rig.wait_for(1)[0][1] == u.DeviceDisconnect()
+    assert rig.ended == ["the device was unplugged"]
 
 
 def test_unplugged_mid_transfer_disconnects_and_gives_the_device_back() -> None:

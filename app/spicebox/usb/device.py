@@ -20,6 +20,7 @@ import usb.util
 
 from ..spice import usbredir as u
 from .filter import UsbDevice, UsbInterface
+from .iso import IsoStream, Libusb, Listener
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class PyusbDevice:
         self._claimed: list[int] = []
         self._detached: list[int] = []
         self._alt: dict[int, int] = {}
+        self._libusb: Libusb | None = None
 
     # --- what it is ------------------------------------------------------------------
 
@@ -150,6 +152,9 @@ class PyusbDevice:
                     log.info("USB device %s: interface %d stays without its driver (%s)",
                              self.location, interface, exc.strerror)
         self._claimed, self._detached = [], []
+        if self._libusb is not None:
+            self._libusb.close()
+            self._libusb = None
         usb.util.dispose_resources(self.dev)
 
     def configuration(self) -> int:
@@ -173,8 +178,16 @@ class PyusbDevice:
             for ep in interface:
                 slots[u.endpoint_index(ep.bEndpointAddress)] = u.Endpoint(
                     ep.bmAttributes & 3, ep.bInterval, interface.bInterfaceNumber,
-                    ep.wMaxPacketSize & 0x7FF)
+                    self._max_packet_size(ep))
         return tuple(slots)
+
+    def _max_packet_size(self, ep: Any) -> int:
+        """A high-speed isochronous endpoint may move up to three packets per microframe
+        (bits 11-12 of wMaxPacketSize): one packet of the guest's carries them all."""
+        size = int(ep.wMaxPacketSize & 0x7FF)
+        if self.speed == u.Speed.HIGH and ep.bmAttributes & 3 == u.TransferType.ISO:
+            size *= 1 + min((ep.wMaxPacketSize >> 11) & 3, 2)
+        return size
 
     def set_configuration(self, value: int) -> None:
         """As usbredirhost does it: the configuration in force is kept as it is (libusb
@@ -214,6 +227,12 @@ class PyusbDevice:
 
     def reset(self) -> None:
         self._call(self.dev.reset)
+
+    def iso_stream(self, endpoint: int, packet_size: int, packets: int, transfers: int,
+                   listener: Listener) -> IsoStream:
+        if self._libusb is None:
+            self._libusb = Libusb(self.dev)
+        return self._libusb.stream(endpoint, packet_size, packets, transfers, listener)
 
     def _call(self, fn: Any, *args: Any) -> Any:
         try:

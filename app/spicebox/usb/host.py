@@ -21,6 +21,7 @@ from ..spice import usbredir as u
 from ..spice.usbredir import Cap, UsbredirError, UsbredirParser
 from .device import DeviceGone, TransferFailed
 from .filter import Rule, UsbDevice, decide, parse
+from .iso import MAX_PACKETS_PER_TRANSFER, MAX_TRANSFERS, IsoStream, Listener
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class Device(Protocol):
     def read(self, endpoint: int, length: int, timeout_ms: int) -> bytes: ...
     def write(self, endpoint: int, data: bytes, timeout_ms: int) -> int: ...
     def reset(self) -> None: ...
+    def iso_stream(self, endpoint: int, packet_size: int, packets: int, transfers: int,
+                   listener: Listener) -> IsoStream: ...
 
 
 Work = Callable[[], None]
@@ -75,6 +78,7 @@ class UsbredirHost:
         self.redirect = redirect or parse("-1,-1,-1,-1,1")
         self._workers: dict[int, _Worker] = {}
         self._receiving: dict[int, threading.Event] = {}
+        self._iso: dict[int, IsoStream] = {}
         self._cancelled: set[int] = set()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)  # for packets the guest did not ask for
@@ -105,16 +109,24 @@ class UsbredirHost:
             self._ended = True
         for stop in self._receiving.values():
             stop.set()
+        streams = list(self._iso.values())
+        for stream in streams:
+            stream.stop()
         workers = list(self._workers.values())
         for worker in workers:
             worker.stop()
         # The device goes back to the kernel once no transfer runs on it any more (libusb
         # must not close a handle a transfer is using), on a thread: one may be waiting.
-        threading.Thread(target=self._release, args=(workers,), name="usb-release",
+        threading.Thread(target=self._release, args=(workers, streams), name="usb-release",
                          daemon=True).start()
         self._gone(why)
 
-    def _release(self, workers: list[_Worker]) -> None:
+    def _release(self, workers: list[_Worker], streams: list[IsoStream]) -> None:
+        for stream in streams:
+            if not stream.wait_stopped():
+                log.warning("the USB device keeps an isochronous stream: it stays taken "
+                            "until it lets it go or is unplugged")
+                return
         for worker in workers:
             if not worker.join(RELEASE_WAIT_SECONDS):
                 log.warning("a transfer on the USB device still waits for it: it stays "
@@ -172,9 +184,15 @@ class UsbredirHost:
         elif isinstance(packet, u.CancelDataPacket):
             with self._lock:
                 self._cancelled.add(packet_id)
-        elif isinstance(packet, u.StartIsoStream | u.StopIsoStream):
-            # pyusb has no isochronous transfers: audio and video devices stay local.
-            self._send(u.IsoStreamStatus(u.Status.IOERROR, packet.endpoint), packet_id)
+        elif isinstance(packet, u.StartIsoStream):
+            self._start_iso(packet_id, packet)
+        elif isinstance(packet, u.StopIsoStream):
+            stream = self._iso.pop(packet.endpoint, None)
+            if stream is not None:
+                stream.stop()
+            self._send(u.IsoStreamStatus(u.Status.SUCCESS, packet.endpoint), packet_id)
+        elif isinstance(packet, u.IsoPacket):  # OUT: the guest's data for the stream
+            self._iso_out(packet_id, packet)
         elif isinstance(packet, u.AllocBulkStreams | u.FreeBulkStreams):
             self._send(u.BulkStreamsStatus(packet.endpoints, 0, u.Status.INVAL), packet_id)
         elif isinstance(packet, u.StartBulkReceiving | u.StopBulkReceiving):
@@ -259,6 +277,53 @@ class UsbredirHost:
                                next(self._ids))
         self._on(endpoint, receive)
 
+    def _start_iso(self, packet_id: int, packet: u.StartIsoStream) -> None:
+        endpoint = self.device.endpoints()[u.endpoint_index(packet.endpoint)]
+        if packet.endpoint in self._iso:
+            status = u.Status.INVAL
+        elif (endpoint.type != u.TransferType.ISO or not endpoint.max_packet_size
+              or not 1 <= packet.pkts_per_urb <= MAX_PACKETS_PER_TRANSFER
+              or not 1 <= packet.no_urbs <= MAX_TRANSFERS):
+            log.info("USB endpoint %02x: the guest asks for an isochronous stream it "
+                     "cannot have (%d packets per transfer, %d transfers)", packet.endpoint,
+                     packet.pkts_per_urb, packet.no_urbs)
+            status = u.Status.STALL
+        else:
+            try:
+                stream = self.device.iso_stream(packet.endpoint, endpoint.max_packet_size,
+                                                packet.pkts_per_urb, packet.no_urbs, self)
+            except (OSError, MemoryError) as exc:
+                log.warning("USB endpoint %02x: no isochronous stream (%s)",
+                            packet.endpoint, exc)
+                status = u.Status.STALL
+            else:
+                self._iso[packet.endpoint] = stream
+                status = u.Status.SUCCESS
+        self._send(u.IsoStreamStatus(status, packet.endpoint), packet_id)
+        if status == u.Status.SUCCESS:
+            stream.start()
+
+    def _iso_out(self, packet_id: int, packet: u.IsoPacket) -> None:
+        stream = self._iso.get(packet.endpoint)
+        size = self.device.endpoints()[u.endpoint_index(packet.endpoint)].max_packet_size
+        if stream is None or packet.endpoint & u.ENDPOINT_IN or len(packet.data) > size:
+            self._send(u.IsoStreamStatus(u.Status.INVAL, packet.endpoint), packet_id)
+            return
+        stream.put(packet_id, packet.data)
+
+    # --- what isochronous streams say (libusb's event thread) ------------------------
+
+    def iso_packet(self, endpoint: int, packet_id: int, status: u.Status,
+                   data: bytes) -> None:
+        self._send(u.IsoPacket(endpoint, status, len(data), data), packet_id)
+
+    def iso_status(self, endpoint: int, packet_id: int, status: u.Status) -> None:
+        self._iso.pop(endpoint, None)
+        self._send(u.IsoStreamStatus(status, endpoint), packet_id)
+
+    def iso_gone(self) -> None:
+        self._unplugged()
+
     def _reply(self, packet_id: int, packet: u.ControlPacket | u.BulkPacket
                | u.InterruptPacket) -> None:
         """A transfer's result; one the guest cancelled meanwhile says so, without data."""
@@ -287,7 +352,7 @@ class UsbredirHost:
             worker = self._workers[endpoint] = _Worker(f"usb-{endpoint:x}", self._unplugged)
         worker.put(work)
 
-    def _unplugged(self, exc: DeviceGone) -> None:
+    def _unplugged(self, exc: DeviceGone | None = None) -> None:
         if not self._ended:
             self._send(u.DeviceDisconnect())
             self.end("the device was unplugged")
