@@ -305,10 +305,15 @@ sound_device() {{
         sound_mixed=1
     fi
 }}
-# Reports that program $1 failed: the last line it wrote to /tmp/$1.err, else its exit
-# status ($2).
+# Reports that program $1 failed: the first line of its own it wrote to /tmp/$1.err
+# ("$1: ..."), else the last line, else its exit status ($2). aplay follows its message
+# with a dump of the device's state.
 report_failure() {{
-    error="$(tail -n 1 "/tmp/$1.err")"
+    error=
+    while IFS= read -r line; do
+        case "$line" in "$1:"*) error="$line"; break ;; esac
+        error="$line"
+    done < "/tmp/$1.err"
     echo "{ERROR} ${{error:-$1 failed with exit status $2}}"
 }}
 # Waits (up to {USB_WAIT_SECONDS} s, as uptime counts them) for a whole disk with a size

@@ -33,7 +33,7 @@ class FakeStick:
 
     def __init__(self) -> None:
         self.opened = self.closed = False
-        self.config, self.alt = 1, {0: 0}
+        self.config, self.alt = 1, {0: 0, 1: 0}
         self.written: list[tuple[int, bytes]] = []
         self.events: list[bytes] = [b"\x01\x02"]
         self.unplugged = threading.Event()
@@ -110,6 +110,7 @@ class FakeStream:
         self.listener = listener
         self.put_packets: list[tuple[int, bytes]] = []
         self.started = self.stopped = False
+        self.packet_size, self.reading = packet_size, bool(endpoint & u.ENDPOINT_IN)
 
     def start(self) -> None:
         self.started = True
@@ -179,11 +180,12 @@ def test_control_and_configuration_requests() -> None:
     rig.send(u.SetConfiguration(2), 9)
     assert rig.wait_for(1)[0] == (9, u.ConfigurationStatus(u.Status.STALL, 1))
     rig.send(u.SetConfiguration(1), 10)
-    status, info, _ = rig.wait_for(3)
+    # The interfaces and endpoints come first: the guest may use them once it has the status.
+    info, eps, status = rig.wait_for(3)
     assert status == (10, u.ConfigurationStatus(u.Status.SUCCESS, 1))
-    assert isinstance(info[1], u.InterfaceInfo)
+    assert isinstance(info[1], u.InterfaceInfo) and isinstance(eps[1], u.EpInfo)
     rig.send(u.SetAltSetting(0, 1), 11)
-    assert rig.wait_for(2)[0] == (11, u.AltSettingStatus(u.Status.SUCCESS, 0, 1))
+    assert rig.wait_for(3)[2] == (11, u.AltSettingStatus(u.Status.SUCCESS, 0, 1))
     rig.send(u.GetAltSetting(0), 12)
     assert rig.wait_for(1) == [(12, u.AltSettingStatus(u.Status.SUCCESS, 0, 1))]
 
@@ -222,11 +224,21 @@ def test_iso_streams_carry_the_guests_packets_and_the_devices_both_ways() -> Non
     assert rig.wait_for(1) == [(8, u.IsoStreamStatus(u.Status.SUCCESS, ISO_IN))]
     rig.host.iso_packet(ISO_IN, 0, u.Status.SUCCESS, b"heard")
     assert rig.wait_for(1) == [(0, u.IsoPacket(ISO_IN, u.Status.SUCCESS, 5, b"heard"))]
+    rig.send(u.SetAltSetting(1, 0), 10)  # another interface's: the streams go on
+    assert rig.wait_for(3)[2] == (10, u.AltSettingStatus(u.Status.SUCCESS, 1, 0))
+    assert not out.stopped
     rig.send(u.StopIsoStream(ISO_OUT), 9)
     assert rig.wait_for(1) == [(9, u.IsoStreamStatus(u.Status.SUCCESS, ISO_OUT))]
     assert out.stopped
-    rig.host.end("done")
+    rig.send(u.SetAltSetting(0, 0), 12)  # the interface the IN stream is on: it stops
+    assert rig.wait_for(3)[2] == (12, u.AltSettingStatus(u.Status.SUCCESS, 0, 0))
     assert rig.device.streams[1].stopped
+    rig.send(u.StartIsoStream(ISO_IN, 2, 2), 13)
+    assert rig.wait_for(1) == [(13, u.IsoStreamStatus(u.Status.SUCCESS, ISO_IN))]
+    rig.send(u.Reset())  # a reset ends every stream
+    rig.send(u.GetAltSetting(0), 14)  # (after the reset, on the same worker)
+    assert rig.wait_for(1) == [(14, u.AltSettingStatus(u.Status.SUCCESS, 0, 0))]
+    assert rig.device.streams[2].stopped
 
 
 def test_iso_requests_the_device_cannot_take_are_refused() -> None:

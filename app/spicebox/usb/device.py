@@ -226,16 +226,29 @@ class PyusbDevice:
         return written
 
     def reset(self) -> None:
-        self._call(self.dev.reset)
+        """Reset it and keep it: the guest resets a device it enumerates, and the box's
+        own driver must not take it back meanwhile."""
+        error = self._native().reset()
+        if error:
+            raise DeviceGone(f"USB device {self.location} is not ours after its reset "
+                             f"({self._native().error_name(error)})")
+        self._alt = dict.fromkeys(self._alt, 0)
 
     def iso_stream(self, endpoint: int, packet_size: int, packets: int, transfers: int,
                    listener: Listener) -> IsoStream:
+        return self._native().stream(endpoint, packet_size, packets, transfers, listener)
+
+    def _native(self) -> Libusb:
         if self._libusb is None:
             self._libusb = Libusb(self.dev)
-        return self._libusb.stream(endpoint, packet_size, packets, transfers, listener)
+        return self._libusb
 
     def _call(self, fn: Any, *args: Any) -> Any:
         try:
             return fn(*args)
         except usb.core.USBError as exc:
-            raise TransferFailed(_status(exc)) from None
+            status = _status(exc)
+            if status not in (u.Status.STALL, u.Status.TIMEOUT):  # (what devices do)
+                log.info("USB device %s: %s%s failed: %s", self.location, fn.__name__, args,
+                         exc.strerror or exc)
+            raise TransferFailed(status) from None

@@ -137,7 +137,9 @@ class UsbredirHost:
     # --- packets from the guest ------------------------------------------------------
 
     def _handle(self, packet_id: int, packet: u.Packet) -> None:
-        if isinstance(packet, u.Hello):
+        if isinstance(packet, u.IsoPacket):  # first: a thousand a second or more
+            self._iso_out(packet_id, packet)
+        elif isinstance(packet, u.Hello):
             log.debug("usbredir guest: %s", packet.version)
             self._connect()
         elif isinstance(packet, u.FilterFilter):
@@ -191,8 +193,6 @@ class UsbredirHost:
             if stream is not None:
                 stream.stop()
             self._send(u.IsoStreamStatus(u.Status.SUCCESS, packet.endpoint), packet_id)
-        elif isinstance(packet, u.IsoPacket):  # OUT: the guest's data for the stream
-            self._iso_out(packet_id, packet)
         elif isinstance(packet, u.AllocBulkStreams | u.FreeBulkStreams):
             self._send(u.BulkStreamsStatus(packet.endpoints, 0, u.Status.INVAL), packet_id)
         elif isinstance(packet, u.StartBulkReceiving | u.StopBulkReceiving):
@@ -202,8 +202,7 @@ class UsbredirHost:
     def _connect(self) -> None:
         """The device's description, as usbredirhost sends it once the guest said hello."""
         device, info = self.device, self.info
-        self._send(u.InterfaceInfo(device.interfaces()))
-        self._send(u.EpInfo(device.endpoints()))
+        self._describe_endpoints()
         descriptor = u.DeviceConnect(device.speed, info.device_class, 0, 0, info.vendor_id,
                                      info.product_id, info.device_version_bcd)
         self._send(descriptor)
@@ -211,21 +210,38 @@ class UsbredirHost:
     # --- work on the device (worker threads) -----------------------------------------
 
     def _reset(self) -> None:
+        self._stop_iso(lambda endpoint: True)
         self.device.reset()
 
+    # As usbredirhost: the streams on what changes stop first, and the new interfaces and
+    # endpoints go before the status, so the guest never uses an endpoint it does not
+    # know yet (an isochronous one, the moment its alternate setting is in).
+
     def _set_configuration(self, packet_id: int, value: int) -> None:
+        self._stop_iso(lambda endpoint: True)
         _, status = _attempt(lambda: self.device.set_configuration(value), None)
-        self._send(u.ConfigurationStatus(status, self.device.configuration()), packet_id)
         if status == u.Status.SUCCESS:
-            self._send(u.InterfaceInfo(self.device.interfaces()))
-            self._send(u.EpInfo(self.device.endpoints()))
+            self._describe_endpoints()
+        self._send(u.ConfigurationStatus(status, self.device.configuration()), packet_id)
 
     def _set_alt(self, packet_id: int, interface: int, alt: int) -> None:
+        endpoints = self.device.endpoints()
+        self._stop_iso(lambda endpoint: endpoints[u.endpoint_index(endpoint)].interface
+                       == interface)
         _, status = _attempt(lambda: self.device.set_alt_setting(interface, alt), None)
+        if status == u.Status.SUCCESS:
+            self._describe_endpoints()
         self._send(u.AltSettingStatus(status, interface, self.device.alt_setting(interface)),
                    packet_id)
-        if status == u.Status.SUCCESS:
-            self._send(u.EpInfo(self.device.endpoints()))
+
+    def _describe_endpoints(self) -> None:
+        self._send(u.InterfaceInfo(self.device.interfaces()))
+        self._send(u.EpInfo(self.device.endpoints()))
+
+    def _stop_iso(self, which: Callable[[int], bool]) -> None:
+        for endpoint, stream in list(self._iso.items()):  # (a copy: other threads end some)
+            if which(endpoint) and self._iso.pop(endpoint, None) is not None:
+                stream.stop()
 
     def _control(self, packet_id: int, packet: u.ControlPacket) -> None:
         reading = bool(packet.requesttype & u.ENDPOINT_IN)
@@ -304,9 +320,9 @@ class UsbredirHost:
             stream.start()
 
     def _iso_out(self, packet_id: int, packet: u.IsoPacket) -> None:
+        """The guest's data for an OUT stream."""
         stream = self._iso.get(packet.endpoint)
-        size = self.device.endpoints()[u.endpoint_index(packet.endpoint)].max_packet_size
-        if stream is None or packet.endpoint & u.ENDPOINT_IN or len(packet.data) > size:
+        if stream is None or stream.reading or len(packet.data) > stream.packet_size:
             self._send(u.IsoStreamStatus(u.Status.INVAL, packet.endpoint), packet_id)
             return
         stream.put(packet_id, packet.data)

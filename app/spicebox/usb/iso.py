@@ -96,7 +96,9 @@ class IsoStream:
         self._started = False
         self._stopping = False
         self._stopped = threading.Event()
-        self.packets = 0
+        self.packet_size = urbs[0].packet_size if urbs else 0
+        # For the log line at the end: how it went.
+        self.packets = self.dropped = self.dry = 0
 
     @property
     def reading(self) -> bool:
@@ -115,12 +117,14 @@ class IsoStream:
                 return
             if self._drop:
                 self._drop -= 1
+                self.dropped += 1
                 return
             urb = self._urbs[self._next]
             filled = self._filled[id(urb)]
             if filled == _SUBMITTED:
                 # The device is behind: drop back to half a buffer, as usbredirhost does.
                 self._drop = len(self._urbs) * urb.packets // 2
+                self.dropped += 1
                 return
             if filled == 0:
                 self._ids[id(urb)] = packet_id
@@ -141,6 +145,8 @@ class IsoStream:
         with self._lock:
             if not self._stopping:
                 self._end()
+        log.info("USB endpoint %02x: %d packets, %d dropped (the device was behind), "
+                 "ran dry %d times", self.endpoint, self.packets, self.dropped, self.dry)
 
     def wait_stopped(self, timeout: float = STOP_WAIT_SECONDS) -> bool:
         return self._stopped.wait(timeout)
@@ -177,6 +183,7 @@ class IsoStream:
             if not any(self._filled[id(other)] == _SUBMITTED for other in self._urbs):
                 log.debug("USB endpoint %02x ran dry: waiting for half a buffer again",
                           self.endpoint)
+                self.dry += 1
                 self._filled = dict.fromkeys(self._filled, 0)
                 self._next, self._drop, self._started = 0, 0, False
 
@@ -278,15 +285,18 @@ def _prototypes(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.libusb_cancel_transfer.argtypes = [_TransferPointer]
     lib.libusb_handle_events_timeout_completed.argtypes = [
         ctypes.c_void_p, ctypes.POINTER(_Timeval), ctypes.POINTER(ctypes.c_int)]
+    lib.libusb_reset_device.argtypes = [ctypes.c_void_p]
     lib.libusb_error_name.argtypes = [ctypes.c_int]
     lib.libusb_error_name.restype = ctypes.c_char_p
     return lib
 
 
 class Libusb:
-    """libusb's asynchronous API for one device pyusb has open: pyusb keeps no public
-    handle to it, so this reaches into its libusb1 backend (the library it loaded, its
-    context and the device's handle) in this one place."""
+    """What pyusb does not do for a device it has open: libusb's asynchronous API, and a
+    reset that keeps the device's interfaces (pyusb's lets them go and closes the
+    handle, and the kernel's own driver takes them back meanwhile). pyusb keeps no
+    public handle to the device, so this reaches into its libusb1 backend (the library
+    it loaded, its context and the device's handle) in this one place."""
 
     def __init__(self, dev: Any) -> None:
         backend = dev._ctx.backend
@@ -299,10 +309,16 @@ class Libusb:
         self._callback = _Callback(self._completed)
         self._urbs: dict[int, tuple[_LibusbUrb, IsoStream]] = {}
         self._lock = threading.Lock()
-        self._running = True
+        self._running = False
         self._events = threading.Thread(target=self._handle_events, name="usb-events",
                                         daemon=True)
-        self._events.start()
+
+    def reset(self) -> int:
+        """libusb's reset: 0, or a libusb error (then the device is not ours any more)."""
+        return int(self._lib.libusb_reset_device(self._handle))
+
+    def error_name(self, error: int) -> str:
+        return str(self._lib.libusb_error_name(error).decode())
 
     def stream(self, endpoint: int, packet_size: int, packets: int, transfers: int,
                listener: Listener) -> IsoStream:
@@ -311,11 +327,15 @@ class Libusb:
         with self._lock:
             for urb in urbs:
                 self._urbs[urb.address] = (urb, stream)
+            if not self._running:
+                self._running = True
+                self._events.start()
         return stream
 
     def close(self) -> None:
-        self._running = False
-        self._events.join(2 * EVENT_WAIT_SECONDS + 1)
+        if self._running:
+            self._running = False
+            self._events.join(2 * EVENT_WAIT_SECONDS + 1)
 
     def _handle_events(self) -> None:
         wait = _Timeval(0, int(EVENT_WAIT_SECONDS * 1e6))
@@ -323,8 +343,7 @@ class Libusb:
             result = self._lib.libusb_handle_events_timeout_completed(
                 self._context, ctypes.byref(wait), None)
             if result < 0 and result != -10:  # LIBUSB_ERROR_INTERRUPTED
-                log.warning("libusb cannot handle events: %s",
-                            self._lib.libusb_error_name(result).decode())
+                log.warning("libusb cannot handle events: %s", self.error_name(result))
                 return
 
     def _completed(self, transfer: Any) -> None:
@@ -392,7 +411,7 @@ class _LibusbUrb:
         if result == _ERROR_NO_DEVICE:
             return False
         if result < 0:
-            raise OSError(self._lib.libusb_error_name(result).decode())
+            raise OSError(self._owner.error_name(result))
         return True
 
     def cancel(self) -> None:
