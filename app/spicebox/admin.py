@@ -2,6 +2,7 @@
 
     spicebox-admin keygen --out KEYDIR
     spicebox-admin profile new --from FILE.vv --out PROFILE.toml
+    spicebox-admin profile edit PROFILE.toml
     spicebox-admin profile validate PROFILE.toml
     spicebox-admin publish --key KEYDIR/signing.key --profiles DIR --out SITE
     spicebox-admin enroll --profiles DIR DEVICE GROUP
@@ -13,6 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import shlex
+import subprocess
 import sys
 import time
 import tomllib
@@ -22,7 +26,7 @@ from pathlib import Path
 import tomli_w
 
 from .config.settings import Profile, section_to
-from .config.store import check_document
+from .config.store import check_document, write_atomic
 from .config.target import ConfigError, load_vv
 from .provisioning.site import (
     INDEX,
@@ -49,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE.vv")
     new.add_argument("--name", default="desktop", help="the profile's name (default desktop)")
     new.add_argument("--out", type=Path, required=True, metavar="PROFILE.toml")
+    edit = what.add_parser("edit", help="edit a document in $VISUAL or $EDITOR; it is "
+                           "replaced only once it is valid")
+    edit.add_argument("document", type=Path)
     check = what.add_parser("validate", help="check a document against the settings")
     check.add_argument("document", type=Path)
     pub = commands.add_parser("publish", help="sign the documents into a static site, its "
@@ -89,6 +96,45 @@ def _devices(site: Path) -> None:
               f"{addresses}  {age} s ago  {body.get('error') or 'ok'}")
 
 
+def _read_document(path: Path) -> None:
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path} cannot be read as TOML: {exc}") from None
+    check_document(doc, str(path))
+
+
+def _edit(document: Path) -> None:
+    """As visudo does: the editor works on a draft next to the document, which replaces it
+    only once valid. An invalid draft is edited again if a person is there to ask, and
+    is otherwise kept (nothing typed is lost) while the document stays as it was."""
+    editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "editor")
+    draft = document.with_name(document.name + ".draft")
+    if not draft.exists():
+        draft.write_bytes(document.read_bytes() if document.is_file() else b"")
+    while True:
+        try:
+            done = subprocess.run([*editor, str(draft)], check=False)
+        except OSError as exc:
+            raise ConfigError(f"cannot start the editor {editor[0]!r} ({exc.strerror}): set "
+                              f"VISUAL or EDITOR") from None
+        if done.returncode != 0:
+            raise ConfigError(f"the editor failed (status {done.returncode}); {document} is "
+                              f"unchanged, the draft is {draft}")
+        try:
+            _read_document(draft)
+        except ConfigError as exc:
+            log.error("%s", exc)
+            if sys.stdin.isatty() and input("Edit again? [Y/n] ").strip().lower() in (
+                    "", "y", "yes"):
+                continue
+            raise ConfigError(f"{document} is unchanged; the draft is {draft}") from None
+        write_atomic(document, draft.read_bytes(), 0o644)
+        draft.unlink()
+        log.info("%s is valid and saved: publish to send it", document)
+        return
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="spicebox-admin: %(message)s")
@@ -110,12 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.name: {**section_to(profile, False), **section_to(profile, True)}}}
             args.out.write_text(tomli_w.dumps(doc))
             log.info("wrote %s (profile %r, the default)", args.out, args.name)
+        elif args.what == "edit":
+            _edit(args.document)
         else:
-            try:
-                doc = tomllib.loads(args.document.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(f"{args.document} cannot be read as TOML: {exc}") from None
-            check_document(doc, str(args.document))
+            _read_document(args.document)
             log.info("%s is valid", args.document)
     except ConfigError as exc:
         log.error("%s", exc)

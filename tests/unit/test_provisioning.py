@@ -231,3 +231,23 @@ def test_reports_are_signed_by_the_key_they_name(tmp_path: Path) -> None:
     misfiled = tmp_path / "0123456789abcdef.json"
     misfiled.write_bytes(good.read_bytes())
     assert read_report(misfiled)[1] == f"signed by {name}, filed as 0123456789abcdef"
+
+
+def test_profile_edit_replaces_the_document_only_once_it_is_valid(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    document = tmp_path / "default.toml"
+    document.write_text('default-profile = "desktop"\n')
+    editor = tmp_path / "editor"
+    editor.write_text('#!/bin/sh\ncat "$(dirname "$0")/typed" > "$1"\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("VISUAL", str(editor))
+    (tmp_path / "typed").write_text("[display]\nno-such-setting = 1\n")
+    assert admin(["profile", "edit", str(document)]) == 2  # (no terminal to ask again)
+    assert document.read_text() == 'default-profile = "desktop"\n'
+    draft = tmp_path / "default.toml.draft"
+    assert draft.read_text() == "[display]\nno-such-setting = 1\n"  # nothing typed is lost
+    (tmp_path / "typed").write_text('default-profile = "lab"\n')
+    assert admin(["profile", "edit", str(document)]) == 0
+    assert document.read_text() == 'default-profile = "lab"\n' and not draft.exists()
+    monkeypatch.setenv("VISUAL", str(tmp_path / "no-such-editor"))
+    assert admin(["profile", "edit", str(document)]) == 2
