@@ -8,6 +8,7 @@ mkdir -p /var/lib/spicebox /boot/efi /data
 chown spicebox:spicebox /var/lib/spicebox
 systemctl enable spicebox-kiosk.service spicebox-preconfigure.service \
     spicebox-identity.service spicebox-boot-check.service spicebox-provision.service \
+    spicebox-firmware.path spicebox-firmware.timer \
     NetworkManager.service
 # The boot loader is firmware like the rest: it changes with an update, not on its own.
 systemctl mask systemd-boot-update.service

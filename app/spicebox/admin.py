@@ -5,6 +5,7 @@
     spicebox-admin profile edit PROFILE.toml
     spicebox-admin profile validate PROFILE.toml
     spicebox-admin publish --key KEYDIR/signing.key --profiles DIR --out SITE
+                           [--firmware CHANNEL=BUNDLE ...]
     spicebox-admin enroll --profiles DIR DEVICE GROUP
     spicebox-admin devices --site SITE
 """
@@ -64,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--profiles", type=Path, required=True, metavar="DIR",
                      help="default.toml, groups/NAME.toml, devices/ID.toml, enrollment.toml")
     pub.add_argument("--out", type=Path, required=True, metavar="SITE")
+    pub.add_argument("--firmware", action="append", type=_firmware, default=[],
+                     metavar="CHANNEL=BUNDLE", help="name an update bundle (make image's "
+                     "out/BOARD/update.tar) as its board's firmware on CHANNEL; boxes on "
+                     "that channel install it if it is newer (repeatable)")
     enroll = commands.add_parser("enroll", help="put a device in a group (it takes effect "
                                  "at the next publish)")
     enroll.add_argument("--profiles", type=Path, required=True, metavar="DIR")
@@ -74,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
                                   "site's reports/, where boxes PUT them)")
     devices.add_argument("--site", type=Path, required=True, metavar="SITE")
     return parser
+
+
+def _firmware(text: str) -> tuple[str, Path]:
+    channel, equals, bundle = text.partition("=")
+    if not equals or not channel or not bundle:
+        raise argparse.ArgumentTypeError(f"{text!r} is not CHANNEL=BUNDLE")
+    return channel, Path(bundle)
 
 
 def _devices(site: Path) -> None:
@@ -147,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "devices":
             _devices(args.site)
         elif args.command == "publish":
-            version = publish(load_signing_key(args.key), args.profiles, args.out)
+            version = publish(load_signing_key(args.key), args.profiles, args.out,
+                              dict(args.firmware))
             log.info("published %s as version %d", args.out, version)
         elif args.what == "new":
             target = load_vv(args.source)

@@ -134,6 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
                           help="make the key first if there is none (first boot)")
     identity.add_argument("--key", type=Path, metavar="FILE",
                           help="default: /var/lib/spicebox/identity.key")
+    site = argparse.ArgumentParser(add_help=False)
+    site.add_argument("--server", metavar="URL",
+                      help="the provisioning site (spicebox-admin publish's tree); default: "
+                           "spicebox.provision= on the kernel's command line, else "
+                           "system.provisioning-url")
+    site.add_argument("--trust", type=Path, metavar="FILE",
+                      help="the administrators' signing.pub; default: "
+                           "spicebox.provision-key= on the kernel's command line, the "
+                           "image's /etc/spicebox/provisioning.pub, else the key trusted "
+                           "before")
+    site.add_argument("--ca-file", metavar="F", help="CA certificate (PEM) for HTTPS "
+                      "(default: the system's)")
     update = commands.add_parser("update", help="firmware updates into the other root slot (A/B)")
     update_what = update.add_subparsers(dest="what", required=True)
     update_what.add_parser("status", help="the running slot, and what each slot holds")
@@ -146,20 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="install a bundle older than the running firmware")
     update_install.add_argument("--reboot", action="store_true",
                                 help="restart into it once it is written")
+    update_what.add_parser(
+        "from-site", parents=[configured, site],
+        help="install the provisioning site's firmware for this box's update channel, if "
+             "it is newer (root; the image runs it when provisioning changes)")
     provision = commands.add_parser(
-        "provision", parents=[configured],
+        "provision", parents=[configured, site],
         help="fetch the administrators' signed configuration, check it, apply it")
-    provision.add_argument("--server", metavar="URL",
-                           help="the provisioning site (spicebox-admin publish's tree); "
-                                "default: spicebox.provision= on the kernel's command line, "
-                                "else system.provisioning-url")
-    provision.add_argument("--trust", type=Path, metavar="FILE",
-                           help="the administrators' signing.pub; default: "
-                                "spicebox.provision-key= on the kernel's command line, the "
-                                "image's /etc/spicebox/provisioning.pub, else the key "
-                                "trusted before")
-    provision.add_argument("--ca-file", metavar="F", help="CA certificate (PEM) for HTTPS "
-                           "(default: the system's)")
     provision.add_argument("--once", action="store_true",
                            help="fetch and apply once, then exit (else: again every "
                                 "--every seconds, give or take a fifth, for ever)")
@@ -639,6 +644,8 @@ def _update(args: argparse.Namespace) -> int:
     if args.what == "status":
         print("\n".join(status(device)))
         return EXIT_OK
+    if args.what == "from-site":
+        return _update_from_site(args, device)
     try:
         bundle = sys.stdin.buffer if args.bundle == "-" else open(args.bundle, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -654,6 +661,34 @@ def _update(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _update_from_site(args: argparse.Namespace, device: Device) -> int:
+    from .provisioning.agent import discover, read_state, state_path  # noqa: PLC0415
+    from .provisioning.firmware import STATE, trusted_key, update_from_site  # noqa: PLC0415
+    store = _store(args)
+    config = store.load()
+    server, trust = discover(config.system.provisioning_url)
+    agents = read_state(state_path(store)).get("server")
+    server = args.server or server or (agents if isinstance(agents, str) else None)
+    trust = trusted_key(_read_trust(args.trust) if args.trust else trust, STATE,
+                        state_path(store))
+    if not server or not trust:
+        log.info("this box is not provisioned: no firmware to look for")
+        return EXIT_OK
+    outcome = update_from_site(store, device, server, trust, STATE, args.ca_file)
+    log.info("%s", outcome.said)
+    if outcome.installed and config.system.update_reboot == "now":
+        log.info("restarting into it (system.update-reboot is now)")
+        subprocess.run(["systemctl", "reboot"], check=True)
+    return EXIT_OK
+
+
+def _read_trust(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def _provision(args: argparse.Namespace) -> int:
     from . import identity  # noqa: PLC0415 - provisioning only
     from .provisioning.agent import (  # noqa: PLC0415
@@ -667,10 +702,7 @@ def _provision(args: argparse.Namespace) -> int:
     server, trust = discover(store.load().system.provisioning_url)
     server = args.server or server
     if args.trust is not None:
-        try:
-            trust = args.trust.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {args.trust}: {exc.strerror}") from None
+        trust = _read_trust(args.trust)
     if not server:
         raise ConfigError("no provisioning server: give --server, spicebox.provision= on "
                           "the kernel's command line, or set it in setup (System)")

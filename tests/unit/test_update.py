@@ -4,6 +4,7 @@ partition and the slots' partitions (the image rig boots the real thing)."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import io
 import json
 import random
@@ -224,3 +225,17 @@ def test_a_bundle_that_cannot_be_read_is_said_so(tmp_path: Path,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     assert main(["update", "install", str(tmp_path / "missing.tar")]) == 2
     assert f"cannot read {tmp_path / 'missing.tar'}: No such file or directory" in caplog.text
+
+
+def test_a_bundle_that_is_not_the_one_named_gets_no_entry(tmp_path: Path) -> None:
+    box = Box(tmp_path / "box")
+    bundle, _ = make_bundle(tmp_path / "bundle")
+    before = box.snapshot()[f"esp/{slots.ENTRIES}/spicebox-a.conf"]
+    with pytest.raises(UpdateError, match="not the one the signed site names"):
+        install(io.BytesIO(bundle), box.device, sha256="0" * 64)
+    assert sorted(p.name for p in (box.device.esp / slots.ENTRIES).iterdir()) == [
+        "spicebox-a.conf"]
+    assert box.snapshot()[f"esp/{slots.ENTRIES}/spicebox-a.conf"] == before
+    installed = install(io.BytesIO(bundle), box.device,
+                        sha256=hashlib.sha256(bundle).hexdigest())
+    assert installed.slot == "b"

@@ -163,6 +163,13 @@ def _user(value: object) -> str:
     return text
 
 
+def _channel(value: object) -> str:
+    text = _text(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]{0,31}", text):
+        raise ValueError("a channel name (letters, digits, ., - and _) is expected")
+    return text
+
+
 def _realm(value: object) -> str:
     return _user(value)
 
@@ -445,6 +452,11 @@ class System:
     provisioning_url: str | None = _setting(
         None, _optional(_url), "where this box fetches its signed configuration, "
         "https://...")
+    update_channel: str = _setting(
+        "stable", _channel, "the provisioning site's firmware channel this box follows")
+    update_reboot: str = _one_of(
+        "next-boot", ("next-boot", "now"), "when firmware from provisioning starts: at "
+        "the next boot, or at once (a session in progress ends)")
 
 
 SECTIONS: dict[str, type[Any]] = {"display": Display, "input": Input, "audio": Audio,

@@ -24,6 +24,7 @@ from ..config.store import ConfigStore, write_atomic
 from ..config.target import ConfigError
 from ..identity import public_text
 from ..net.interfaces import interfaces
+from .fetch import TIMEOUT, fetch, fetched
 from .site import (
     INDEX,
     MAX_DOCUMENT,
@@ -41,7 +42,6 @@ from .site import (
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = 20.0
 CMDLINE = Path("/proc/cmdline")
 # The image's own trust, for boxes that must never trust a key on first use.
 BAKED_KEY = Path("/etc/spicebox/provisioning.pub")
@@ -90,7 +90,7 @@ def device_ids(identity_key: str | None) -> list[str]:
 def provision_once(store: ConfigStore, server: str, trust: str | None,
                    ids: list[str], ca_file: str | None = None) -> Applied:
     state_file = state_path(store)
-    state = _read_state(state_file)
+    state = read_state(state_file)
     remembered = state.get("trusted")
     trusted_text = trust or (remembered if isinstance(remembered, str) else None)
     if not trusted_text:
@@ -104,16 +104,16 @@ def provision_once(store: ConfigStore, server: str, trust: str | None,
     version = state.get("version", 0)
     applied = version if isinstance(version, int) else 0
     tag = state.get("etag") if state.get("server") == server else None
-    fetched = _fetch(base + INDEX, context, MAX_INDEX, tag if isinstance(tag, str) else None)
-    if fetched is None:  # 304: the index is the one applied
+    answer = fetch(base + INDEX, context, MAX_INDEX, tag if isinstance(tag, str) else None)
+    if answer is None:  # 304: the index is the one applied
         return Applied(applied, [], False)
-    body, etag = fetched
-    index = verify_index(body, _fetched(base + SIGNATURE, context, 4096), trusted)
+    body, etag = answer
+    index = verify_index(body, fetched(base + SIGNATURE, context, 4096), trusted)
     if index.version < applied:
         raise Refused(f"the site's version {index.version} is older than the {applied} "
                       f"applied: refused (a rollback), nothing changed")
     names = index.wanted(ids)
-    docs = [document(index, name, _fetched(base + index.documents[name]["path"], context,
+    docs = [document(index, name, fetched(base + index.documents[name]["path"], context,
                                            MAX_DOCUMENT)) for name in names]
     new = configuration(docs)
     before = store.paths.provisioned.read_bytes() if store.paths.provisioned.is_file() \
@@ -156,7 +156,7 @@ def status(applied: int, error: str) -> dict[str, object]:
             "error": error, "time": int(time.time())}
 
 
-def _read_state(path: Path) -> dict[str, object]:
+def read_state(path: Path) -> dict[str, object]:
     try:
         state = json.loads(path.read_bytes())
     except FileNotFoundError:
@@ -165,30 +165,3 @@ def _read_state(path: Path) -> dict[str, object]:
         raise ConfigError(f"{path} cannot be read ({exc}): remove it to trust a key "
                           f"afresh") from None
     return state if isinstance(state, dict) else {}
-
-
-def _fetched(url: str, context: ssl.SSLContext, limit: int) -> bytes:
-    fetched = _fetch(url, context, limit, None)
-    assert fetched is not None  # only a conditional request is answered 304
-    return fetched[0]
-
-
-def _fetch(url: str, context: ssl.SSLContext, limit: int,
-           etag: str | None) -> tuple[bytes, str | None] | None:
-    """The body and its ETag; None if ``etag`` still names it (HTTP caching: a box that
-    polls an unchanged site costs the server a few hundred bytes)."""
-    request = urllib.request.Request(url, headers={"If-None-Match": etag} if etag else {})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT, context=context) as reply:
-            data: bytes = reply.read(limit + 1)
-            tag = reply.headers.get("ETag")
-    except urllib.error.HTTPError as exc:
-        if exc.code == 304 and etag:
-            return None
-        raise ConfigError(f"{url}: the server says {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ConfigError(f"cannot fetch {url}: {reason}") from None
-    if len(data) > limit:
-        raise Refused(f"{url} is larger than any provisioning document is: refused")
-    return data, tag

@@ -6,6 +6,10 @@ administrators' key. A device fetches the index and its signature, checks both, 
 fetches only the documents that concern it and checks each against the signed hash: a
 document that is not what the index says is refused like a bad signature.
 
+The index may also name firmware: for each update channel and board, an update bundle
+(``firmware/BOARD-VERSION.tar``) with its build number, size and SHA-256, so a bundle is
+as trusted as the index that names it.
+
 Documents are TOML in the local configuration's own schema. A device's configuration is
 ``default.toml``, then its group's (``groups/NAME.toml``), then its own
 (``devices/ID.toml``, ID being its identity key's fingerprint or a MAC address), later
@@ -18,6 +22,8 @@ import base64
 import binascii
 import hashlib
 import json
+import re
+import shutil
 import time
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -35,12 +41,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from ..config.store import check_document, merged, write_atomic
 from ..config.target import ConfigError
 from ..identity import public_text, read_key, write_key
+from ..system.update import UpdateError, read_manifest, sha256_of
 
 FORMAT = "spicebox-provisioning 1"
 INDEX, SIGNATURE = "index.json", "index.json.sig"
 DEFAULT = "default"
 MAX_INDEX = 1024 * 1024
 MAX_DOCUMENT = 1024 * 1024
+FIRMWARE = "firmware"
+CHANNEL = r"[A-Za-z0-9][\w.-]{0,31}"
 
 
 class Refused(ConfigError):
@@ -87,9 +96,12 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
 # --- publishing -------------------------------------------------------------------------
 
 
-def publish(key: Ed25519PrivateKey, profiles: Path, out: Path) -> int:
+def publish(key: Ed25519PrivateKey, profiles: Path, out: Path,
+            firmware: Mapping[str, Path] | None = None) -> int:
     """Sign ``profiles`` (default.toml, groups/*.toml, devices/*.toml, enrollment.toml)
-    into the site ``out``; returns its version, above any ``out`` had before."""
+    into the site ``out``; returns its version, above any ``out`` had before. Firmware
+    the site named stays named; ``firmware`` (update channel -> bundle) adds or replaces
+    a channel's bundle for the bundle's board."""
     documents: dict[str, bytes] = {}
     for path in sorted(profiles.rglob("*.toml")):
         name = path.relative_to(profiles).with_suffix("").as_posix()
@@ -104,16 +116,17 @@ def publish(key: Ed25519PrivateKey, profiles: Path, out: Path) -> int:
     if DEFAULT not in documents:
         raise ConfigError(f"{profiles} has no default.toml")
     enrollment = _enrollment(profiles / "enrollment.toml")
-    previous = 0
+    previous: dict[str, Any] = {}
     if (out / INDEX).is_file():
-        previous = int(json.loads((out / INDEX).read_bytes()).get("version", 0))
+        previous = json.loads((out / INDEX).read_bytes())
     # Seconds since 1970, and always above the last: a site published afresh into an
     # empty directory still outranks what devices hold.
-    version = max(previous + 1, int(time.time()))
+    version = max(int(previous.get("version", 0)) + 1, int(time.time()))
     index = {"format": FORMAT, "version": version, "groups": enrollment,
              "documents": {name: {"path": f"{name}.toml",
                                   "sha256": hashlib.sha256(data).hexdigest()}
-                           for name, data in documents.items()}}
+                           for name, data in documents.items()},
+             FIRMWARE: _firmware(previous.get(FIRMWARE, {}), firmware or {}, out)}
     for name, data in documents.items():
         write_atomic(out / f"{name}.toml", data, 0o644)
     body = json.dumps(index, indent=1, sort_keys=True).encode() + b"\n"
@@ -121,6 +134,27 @@ def publish(key: Ed25519PrivateKey, profiles: Path, out: Path) -> int:
     write_atomic(out / SIGNATURE, base64.b64encode(key.sign(body)) + b"\n", 0o644)
     write_atomic(out / INDEX, body, 0o644)
     return version
+
+
+def _firmware(published: dict[str, dict[str, Any]], added: Mapping[str, Path],
+              out: Path) -> dict[str, dict[str, Any]]:
+    """The index's firmware: what was published, with ``added``'s bundles copied in."""
+    firmware = {channel: dict(boards) for channel, boards in published.items()}
+    for channel, bundle in added.items():
+        if not re.fullmatch(CHANNEL, channel):
+            raise ConfigError(f"{channel!r} is not an update channel name (letters, digits, "
+                              f"., - and _)")
+        try:
+            manifest = read_manifest(bundle)
+        except UpdateError as exc:
+            raise ConfigError(str(exc)) from None
+        path = f"{FIRMWARE}/{manifest['board']}-{manifest['version']}.tar"
+        (out / FIRMWARE).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(bundle, out / path)
+        firmware.setdefault(channel, {})[manifest["board"]] = {
+            "version": manifest["version"], "build": manifest["build"], "path": path,
+            "size": (out / path).stat().st_size, "sha256": sha256_of(out / path)}
+    return firmware
 
 
 def _enrollment(path: Path) -> dict[str, str]:
@@ -138,10 +172,20 @@ def _enrollment(path: Path) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Firmware:
+    version: str
+    build: int
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Index:
     version: int
     groups: Mapping[str, str]
     documents: Mapping[str, Mapping[str, str]]
+    firmware: Mapping[str, Mapping[str, Firmware]]  # channel -> board -> bundle
 
     def wanted(self, device_ids: Iterable[str]) -> list[str]:
         """The documents that make up a device's configuration, in merge order."""
@@ -170,10 +214,17 @@ def verify_index(body: bytes, signature: bytes, trusted: Ed25519PublicKey) -> In
                 and isinstance(d.get("sha256"), str) for d in documents.values()) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in groups.items()):
             raise ValueError
+        firmware = {channel: {board: Firmware(**bundle) for board, bundle in boards.items()}
+                    for channel, boards in doc.get(FIRMWARE, {}).items()}
+        if not all(isinstance(f.version, str) and isinstance(f.build, int)
+                   and isinstance(f.path, str) and isinstance(f.size, int)
+                   and isinstance(f.sha256, str)
+                   for boards in firmware.values() for f in boards.values()):
+            raise ValueError
     except (ValueError, KeyError, TypeError, AttributeError):
         raise Refused(f"the index is signed but not a {FORMAT} index: nothing applied"
                       ) from None
-    return Index(version, groups, documents)
+    return Index(version, groups, documents, firmware)
 
 
 def document(index: Index, name: str, data: bytes) -> dict[str, Any]:

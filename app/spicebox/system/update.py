@@ -93,12 +93,16 @@ def status(device: Device) -> list[str]:
     return lines
 
 
-def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False) -> Installed:
+def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False,
+            sha256: str | None = None) -> Installed:
+    """``sha256``: the whole bundle's, as a signed provisioning index names it; a bundle
+    that is not that one never gets a boot entry."""
     running = device.running()
     target = slots.other(running)
     release = device.running_release()
+    hashed = _Hashed(bundle)
     try:
-        with _one_at_a_time(device), tarfile.open(fileobj=bundle, mode="r|") as tar:
+        with _one_at_a_time(device), tarfile.open(fileobj=hashed, mode="r|") as tar:
             members = _members(tar)
             manifest = _manifest(next(members, None), release, allow_older)
             _remove_entries(device.esp, target)
@@ -109,6 +113,9 @@ def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False) -> 
             if extra is not None:
                 raise UpdateError(f"the bundle holds {extra[0].name!r} after its root "
                                   f"image: not a Spicebox update")
+            if sha256 is not None and hashed.rest() != sha256:
+                raise UpdateError("the bundle is not the one the signed site names (its "
+                                  "SHA-256 differs): its slot will not boot")
             # Last, and still under the lock: another install cannot rewrite the slot
             # between its check and its entry.
             name = _add_entry(device, target, manifest)
@@ -121,6 +128,47 @@ def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False) -> 
         raise UpdateError(f"cannot write the update ({exc.strerror}: {exc.filename}); the "
                           f"running slot is untouched") from None
     return Installed(target, manifest["version"], name)
+
+
+class _Hashed(io.RawIOBase):
+    """A bundle being read, hashed as it goes."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream, self._hash = stream, hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        self._hash.update(data)
+        buffer[:len(data)] = data
+        return len(data)
+
+    def rest(self) -> str:
+        """The whole stream's SHA-256 (what tar did not need is read to its end)."""
+        for chunk in _chunks(self._stream):
+            self._hash.update(chunk)
+        return self._hash.hexdigest()
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A bundle file's manifest (its first member), checked for the fields an install
+    needs; UpdateError if it has none."""
+    try:
+        with open(path, "rb") as bundle, tarfile.open(fileobj=bundle, mode="r|") as tar:
+            member = next(_members(tar), None)
+            manifest = json.loads(_expect(member, MANIFEST).read(1 << 22))
+    except OSError as exc:
+        raise UpdateError(f"cannot read {path}: {exc.strerror}") from None
+    except (tarfile.TarError, EOFError, ValueError):
+        manifest = None
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise UpdateError(f"{path} is not a Spicebox update bundle (no valid {problem} in "
+                          f"its manifest)")
+    assert isinstance(manifest, dict)
+    return manifest
 
 
 def _add_entry(device: Device, slot: str, manifest: dict[str, Any]) -> str:
