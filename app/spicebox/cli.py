@@ -387,9 +387,11 @@ def _run(args: argparse.Namespace) -> int:
     idle = Idle()  # the kiosk's screens go dark together, however often they change
 
     def show(config: Config, first: Callable[[SetupApp], Page]) -> bool:
-        """The UI until it is done; False when the kiosk should end (window closed)."""
+        """The UI until it is done; False when the kiosk should end (window closed). A
+        box without a profile leaves setup by itself once provisioning gives it one."""
         assert presenter is not None
-        return _show(args, store, config, presenter, first, kiosk=True, idle=idle) == CONNECT
+        return _show(args, store, config, presenter, first, kiosk=True, idle=idle,
+                     provisioned=config.default_profile is None) == CONNECT
 
     def screen(config: Config) -> Presenter:
         """The presenter for this configuration: the one open, unless the backend or the
@@ -504,10 +506,12 @@ async def _network(seconds: float) -> None:
 
 
 def _show(args: argparse.Namespace, store: ConfigStore, config: Config, presenter: Presenter,
-          first: Callable[[SetupApp], Page], kiosk: bool, idle: Idle | None = None) -> str:
+          first: Callable[[SetupApp], Page], kiosk: bool, idle: Idle | None = None,
+          provisioned: bool = False) -> str:
     """Run the setup UI (from page ``first``) on the presenter; returns its result.
-    Like a session, it ends by itself after --exit-after seconds (as if closed)."""
-    from .ui.app import CLOSE, SetupApp  # noqa: PLC0415 - see _run
+    Like a session, it ends by itself after --exit-after seconds (as if closed).
+    ``provisioned``: it also ends, to connect, once provisioning sets a default profile."""
+    from .ui.app import CLOSE, CONNECT, SetupApp  # noqa: PLC0415 - see _run
     from .ui.runner import screen_size  # noqa: PLC0415
     from .ui.runner import show as show_ui  # noqa: PLC0415
     width, height = screen_size(presenter, args.resolution[0] if args.resolution else None)
@@ -520,9 +524,39 @@ def _show(args: argparse.Namespace, store: ConfigStore, config: Config, presente
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, app.finish, CLOSE)
         until = None if args.exit_after is None else loop.time() + args.exit_after
-        return await show_ui(app, presenter, local_input, args.screenshot,
-                             args.screenshot_after, until)
+        watch = asyncio.create_task(until_provisioned()) if provisioned else None
+        try:
+            return await show_ui(app, presenter, local_input, args.screenshot,
+                                 args.screenshot_after, until)
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    async def until_provisioned() -> None:
+        before = _provisioned_bytes(store)
+        while True:
+            await asyncio.sleep(PROFILE_CHECK_SECONDS)
+            now = _provisioned_bytes(store)
+            if now != before and _has_profile(store):
+                log.info("provisioning set a connection profile: connecting")
+                app.finish(CONNECT)
+                return
+            before = now
     return asyncio.run(serve())
+
+
+def _provisioned_bytes(store: ConfigStore) -> bytes | None:
+    try:
+        return store.paths.provisioned.read_bytes()
+    except OSError:
+        return None
+
+
+def _has_profile(store: ConfigStore) -> bool:
+    try:
+        return store.load().default_profile is not None
+    except ConfigError:
+        return False
 
 
 def _presenter(args: argparse.Namespace, config: Config, title: str) -> Presenter:

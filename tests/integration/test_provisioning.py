@@ -94,3 +94,31 @@ def test_a_running_kiosk_reconnects_when_provisioning_changes_its_profile(
     assert f"connected to 127.0.0.1:{first.port}" in log
     assert "the connection profile changed: reconnecting" in log
     assert f"connected to 127.0.0.1:{second.port}" in log
+
+
+def test_a_kiosk_showing_setup_connects_once_provisioning_gives_it_a_profile(
+        tmp_path: Path) -> None:
+    """A box switched on before its provisioning site named a desktop shows setup; once
+    the agent applies a profile, the kiosk leaves setup by itself and connects."""
+    keys, docs, site, config = (tmp_path / name for name in
+                                ("keys", "profiles", "site", "config"))
+    assert admin(["keygen", "--out", str(keys)]) == 0
+    docs.mkdir()
+    with QemuServer(VGA_DEVICES["std"]) as qemu, Nginx(site, tmp_path / "web") as web:
+        kiosk = subprocess.Popen([*COMMAND, "run", "--config-dir", str(config), "--backend",
+                                  "headless", "--exit-after", "20"],
+                                 stderr=subprocess.PIPE, text=True)
+        time.sleep(5)  # setup is on the screen
+        (docs / "default.toml").write_text(
+            f'default-profile = "lab"\n[profiles.lab]\nhost = "127.0.0.1"\n'
+            f'port = {qemu.port}\n')
+        assert admin(["publish", "--key", str(keys / "signing.key"), "--profiles",
+                      str(docs), "--out", str(site)]) == 0
+        done = spicebox("provision", "--server", web.url, "--trust",
+                        str(keys / "signing.pub"), "--ca-file", str(web.ca), "--config-dir",
+                        str(config), "--once")
+        assert done.returncode == 0, done.stderr
+        _, log = kiosk.communicate(timeout=60)
+    assert kiosk.returncode == 0, log
+    assert "provisioning set a connection profile: connecting" in log
+    assert f"connected to 127.0.0.1:{qemu.port}" in log
