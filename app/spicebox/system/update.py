@@ -153,22 +153,16 @@ class _Hashed(io.RawIOBase):
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """A bundle file's manifest (its first member), checked for the fields an install
-    needs; UpdateError if it has none."""
+    """A bundle file's manifest, checked for the fields an install needs."""
     try:
         with open(path, "rb") as bundle, tarfile.open(fileobj=bundle, mode="r|") as tar:
-            member = next(_members(tar), None)
-            manifest = json.loads(_expect(member, MANIFEST).read(1 << 22))
+            return _read_manifest(next(_members(tar), None))
     except OSError as exc:
         raise UpdateError(f"cannot read {path}: {exc.strerror}") from None
-    except (tarfile.TarError, EOFError, ValueError):
-        manifest = None
-    problem = _manifest_problem(manifest)
-    if problem:
-        raise UpdateError(f"{path} is not a Spicebox update bundle (no valid {problem} in "
-                          f"its manifest)")
-    assert isinstance(manifest, dict)
-    return manifest
+    except (tarfile.TarError, EOFError):
+        raise UpdateError(f"{path} is not a tar file: not a Spicebox update") from None
+    except UpdateError as exc:
+        raise UpdateError(f"{path}: {exc}") from None
 
 
 def _add_entry(device: Device, slot: str, manifest: dict[str, Any]) -> str:
@@ -248,8 +242,8 @@ def _expect(member: Member | None, name: str) -> IO[bytes]:
     return member[1]
 
 
-def _manifest(member: Member | None, release: dict[str, Any],
-              allow_older: bool) -> dict[str, Any]:
+def _read_manifest(member: Member | None) -> dict[str, Any]:
+    """The bundle's first member, its manifest, with the fields an install needs."""
     try:
         manifest = json.loads(_expect(member, MANIFEST).read(1 << 22))
     except ValueError:
@@ -259,6 +253,12 @@ def _manifest(member: Member | None, release: dict[str, Any],
         raise UpdateError(f"the bundle's manifest has no valid {problem}: not a Spicebox "
                           f"update, or a damaged one")
     assert isinstance(manifest, dict)
+    return manifest
+
+
+def _manifest(member: Member | None, release: dict[str, Any],
+              allow_older: bool) -> dict[str, Any]:
+    manifest = _read_manifest(member)
     board = release.get("board")
     if manifest["board"] != board:
         raise UpdateError(f"the bundle is for {manifest['board']}, this box is {board}: "
