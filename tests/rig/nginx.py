@@ -21,12 +21,18 @@ class Nginx:
     """``with Nginx(site, scratch) as web:`` serves ``site`` at ``web.url``; ``web.ca`` is
     the CA file that signed its certificate (for localhost)."""
 
-    def __init__(self, site: Path, scratch: Path) -> None:
+    def __init__(self, site: Path, scratch: Path, tls: bool = True) -> None:
+        """``tls=False``: plain HTTP, for a VM that cannot check the rig's certificate
+        (what it fetches is signed)."""
         self.site, self.scratch = site, scratch
         self.port = free_port()
-        self.url = f"https://localhost:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://localhost:{self.port}"
         certs = scratch / "nginx-x509"
         self.ca = make_x509_dir(certs)
+        listen = (f"listen 127.0.0.1:{self.port} ssl;\n"
+                  f"        ssl_certificate {certs}/server-cert.pem;\n"
+                  f"        ssl_certificate_key {certs}/server-key.pem;" if tls
+                  else f"listen 127.0.0.1:{self.port};")
         (scratch / "nginx-logs").mkdir(parents=True, exist_ok=True)
         # Root runs the workers too when the tests do (pytest's directories are 0700).
         user = "user root;" if os.geteuid() == 0 else ""
@@ -45,9 +51,7 @@ http {{
     scgi_temp_path {scratch}/nginx-scgi;
     types {{ application/json json; application/toml toml; }}
     server {{
-        listen 127.0.0.1:{self.port} ssl;
-        ssl_certificate {certs}/server-cert.pem;
-        ssl_certificate_key {certs}/server-key.pem;
+        {listen}
         root {site};
         # Boxes PUT their status reports here (spicebox provision).
         location /reports/ {{
