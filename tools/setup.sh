@@ -20,6 +20,7 @@ APT_PACKAGES=(
   xvfb                # an X server for testing the x11 presenter
   tinyproxy           # a real HTTP CONNECT proxy for the proxy tests
   nginx-light         # a real web server for the provisioning site's tests
+  dnsmasq-base        # a real DNS server for finding that site by its SRV record
   fonts-dejavu-core   # the setup UI's font (its screenshots are compared with docs/setup)
   libxkbcommon0 xkb-data  # keyboard layouts for typing in the setup UI
   dbus-daemon python3-dbusmock  # a private system bus with mock NetworkManager, logind,

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 from spicebox.admin import main as admin
+from spicebox.provisioning.dns import site_from_dns
 from tests.rig.cli import COMMAND, assert_kiosk_shows_bios, spicebox
 from tests.rig.nginx import Nginx
-from tests.rig.qemu import VGA_DEVICES, QemuServer
+from tests.rig.qemu import VGA_DEVICES, QemuServer, free_port
 
 
 def test_a_published_profile_reaches_the_box_and_connects(tmp_path: Path) -> None:
@@ -122,3 +123,36 @@ def test_a_kiosk_showing_setup_connects_once_provisioning_gives_it_a_profile(
     assert kiosk.returncode == 0, log
     assert "provisioning set a connection profile: connecting" in log
     assert f"connected to 127.0.0.1:{qemu.port}" in log
+
+
+def test_a_box_finds_the_site_by_its_dns_srv_record(tmp_path: Path) -> None:
+    """A real DNS server (dnsmasq) holds _spicebox._tcp in the box's search domain; the
+    box finds nginx's address there and provisions from it."""
+    keys, docs, site, config = (tmp_path / name for name in
+                                ("keys", "profiles", "site", "config"))
+    assert admin(["keygen", "--out", str(keys)]) == 0
+    docs.mkdir()
+    (docs / "default.toml").write_text('default-profile = "lab"\n[profiles.lab]\n'
+                                       'host = "127.0.0.1"\nport = 5900\n')
+    assert admin(["publish", "--key", str(keys / "signing.key"), "--profiles", str(docs),
+                  "--out", str(site)]) == 0
+    dns_port = free_port()
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\nsearch nowhere.test example.test\n")
+    with Nginx(site, tmp_path / "web") as web, subprocess.Popen(
+            ["dnsmasq", "--keep-in-foreground", f"--port={dns_port}",
+             "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+             "--conf-file=/dev/null", "--pid-file", f"--log-facility={tmp_path}/dns.log",
+             f"--srv-host=_spicebox._tcp.example.test,localhost,{web.port},10,5"]) as dns:
+        try:
+            deadline = time.monotonic() + 10
+            while (found := site_from_dns(resolv, dns_port)) is None:
+                assert time.monotonic() < deadline, "dnsmasq never answered"
+                time.sleep(0.2)
+            assert found == f"https://localhost:{web.port}"
+            done = spicebox("provision", "--server", found, "--trust",
+                            str(keys / "signing.pub"), "--ca-file", str(web.ca),
+                            "--config-dir", str(config), "--once")
+            assert done.returncode == 0, done.stderr
+        finally:
+            dns.terminate()
