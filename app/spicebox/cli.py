@@ -697,12 +697,13 @@ def _update(args: argparse.Namespace) -> int:
 
 def _update_from_site(args: argparse.Namespace, device: Device) -> int:
     from .provisioning.agent import discover, read_state, state_path  # noqa: PLC0415
+    from .provisioning.dhcp import site_from_dhcp  # noqa: PLC0415
     from .provisioning.dns import site_from_dns  # noqa: PLC0415
     from .provisioning.firmware import STATE, trusted_key, update_from_site  # noqa: PLC0415
     store = _store(args)
     config = store.load()
     server, trust = discover(config.system.provisioning_url,
-                             dns=None if args.server else site_from_dns)
+                             finders=() if args.server else (site_from_dhcp, site_from_dns))
     agents = read_state(state_path(store)).get("server")
     server = args.server or server or (agents if isinstance(agents, str) else None)
     trust = trusted_key(_read_trust(args.trust) if args.trust else trust, STATE,
@@ -734,17 +735,18 @@ def _provision(args: argparse.Namespace) -> int:
         report,
         status,
     )
+    from .provisioning.dhcp import site_from_dhcp  # noqa: PLC0415
     from .provisioning.dns import site_from_dns  # noqa: PLC0415
     store = _store(args)
     server, trust = discover(store.load().system.provisioning_url,
-                             dns=None if args.server else site_from_dns)
+                             finders=() if args.server else (site_from_dhcp, site_from_dns))
     server = args.server or server
     if args.trust is not None:
         trust = _read_trust(args.trust)
     if not server:
         raise ConfigError("no provisioning server: give --server, spicebox.provision= on "
-                          "the kernel's command line, a DNS SRV record _spicebox._tcp in "
-                          "the box's domain, or set it in setup (System)")
+                          "the kernel's command line, DHCP option 224, a DNS SRV record "
+                          "_spicebox._tcp in the box's domain, or set it in setup (System)")
     key_file = args.identity or identity.KEY_FILE
     key = identity.load(key_file) if key_file.exists() else None
     ids = device_ids(identity.public_key(key) if key else None)

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dbus_fast import Variant
 from evdev import ecodes as e
 
+from spicebox.provisioning.dhcp import site_from_dhcp
 from spicebox.system.network import NM, NM_PATH
 from spicebox.system.services import HOSTNAME, LOGIN, TIMEDATE
 from spicebox.ui.pages.network import NetworkPage
@@ -147,3 +149,22 @@ def test_the_system_page_names_the_box_and_sets_its_clock(bus: MockBus,
     ui.settle()
     assert bus.calls(*LOGIN[:2], "Reboot") == [[False]]
     assert bus.calls(*LOGIN[:2], "PowerOff") == []
+
+
+def test_the_provisioning_site_comes_from_the_dhcp_lease(bus: MockBus) -> None:
+    """NetworkManager's DHCP4Config of the active connection carries option 224 (as the
+    hex it shows options it has no name for): that is where the box provisions from."""
+    start_network_manager(bus)
+    site = "https://sites.example.org/spicebox"
+    lease = "/org/freedesktop/NetworkManager/DHCP4Config/1"
+    bus.mock(NM, NM_PATH, "AddObject", "ssa{sv}a(ssss)", [
+        lease, f"{NM}.DHCP4Config", {"Options": Variant("a{sv}", {
+            "domain_name": Variant("s", "example.org"),
+            "private_224": Variant("s", ":".join(f"{b:02x}" for b in site.encode()))})},
+        []])
+    active = "/org/freedesktop/NetworkManager/ActiveConnection/1"
+    bus.mock(NM, NM_PATH, "AddObject", "ssa{sv}a(ssss)", [
+        active, f"{NM}.Connection.Active", {"Dhcp4Config": Variant("o", lease)}, []])
+    bus.mock(NM, NM_PATH, "SetProperty", "sssv", [
+        NM_PATH, NM, "ActiveConnections", Variant("ao", [active])])
+    assert site_from_dhcp() == site

@@ -160,16 +160,19 @@ def test_profile_new_from_a_vv_file(tmp_path: Path) -> None:
     assert 'default-profile = "desktop"' in out.read_text()
 
 
-def test_the_server_comes_from_the_kernel_command_line_then_dns_then_setup() -> None:
+def test_the_server_comes_from_the_kernel_command_line_then_the_network_then_setup() -> None:
     from spicebox.provisioning.agent import discover  # noqa: PLC0415
 
     line = "quiet spicebox.provision=https://cfg.example.org/site spicebox.provision-key=KEY"
     srv = lambda: "https://sites.example.org:8443"  # noqa: E731
-    assert discover("https://setup.example.org", line, srv) == (
+    dhcp = lambda: "https://dhcp.example.org"  # noqa: E731
+    assert discover("https://setup.example.org", line, [dhcp, srv]) == (
         "https://cfg.example.org/site", "KEY")
-    assert discover("https://setup.example.org", "quiet ro", srv) == (
+    assert discover("https://setup.example.org", "quiet ro", [dhcp, srv]) == (
+        "https://dhcp.example.org", None)
+    assert discover("https://setup.example.org", "quiet ro", [lambda: None, srv]) == (
         "https://sites.example.org:8443", None)
-    assert discover("https://setup.example.org", "quiet ro", lambda: None) == (
+    assert discover("https://setup.example.org", "quiet ro", [lambda: None]) == (
         "https://setup.example.org", None)
     assert discover("https://setup.example.org", "quiet ro") == ("https://setup.example.org",
                                                                  None)

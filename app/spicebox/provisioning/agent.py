@@ -14,7 +14,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,20 +56,21 @@ class Applied:
 
 
 def discover(setting: str | None, cmdline: str | None = None,
-             dns: Callable[[], str | None] | None = None) -> tuple[str | None, str | None]:
+             finders: Sequence[Callable[[], str | None]] = ()) -> tuple[str | None, str | None]:
     """Where provisioning comes from, and the key to trust, when the command line does not
     say: ``spicebox.provision=URL`` and ``spicebox.provision-key=ed25519:...`` on the
-    kernel's command line (kept across updates), else what ``dns`` finds (the SRV record:
-    provisioning.dns.site_from_dns), else the server set in setup
-    (system.provisioning-url); the key, if not on the command line, baked into the
-    image, if it is."""
+    kernel's command line (kept across updates), else the first of ``finders`` that
+    finds it (the network's: dhcp.site_from_dhcp, then dns.site_from_dns), else the
+    server set in setup (system.provisioning-url); the key, if not on the command line,
+    baked into the image, if it is."""
     if cmdline is None:
         try:
             cmdline = CMDLINE.read_text()
         except OSError:
             cmdline = ""
     words = dict(w.split("=", 1) for w in cmdline.split() if "=" in w)
-    server = words.get("spicebox.provision") or (dns() if dns else None) or setting
+    server = words.get("spicebox.provision") or next(
+        (found for find in finders if (found := find())), None) or setting
     key = words.get("spicebox.provision-key")
     if key is None and BAKED_KEY.is_file():
         key = BAKED_KEY.read_text().strip()

@@ -25,6 +25,8 @@ SETTINGS_PATH = "/org/freedesktop/NetworkManager/Settings"
 DEVICE = f"{NM}.Device"
 WIRELESS = f"{NM}.Device.Wireless"
 ACCESS_POINT = f"{NM}.AccessPoint"
+ACTIVE = f"{NM}.Connection.Active"
+DHCP4 = f"{NM}.DHCP4Config"
 ETHERNET, WIFI = 1, 2  # NMDeviceType
 # NMDeviceState, in words.
 _STATES = {0: "unknown", 10: "unmanaged", 20: "unavailable", 30: "disconnected",
@@ -141,6 +143,18 @@ class NetworkManager:
                 found.append(Device(path, str(props.get("Interface", "?")), kind,
                                     _STATES.get(int(props.get("State", 0)), "unknown")))
         return sorted(found, key=lambda d: (d.kind, d.interface))
+
+    async def dhcp_options(self) -> list[dict[str, str]]:
+        """The DHCP (IPv4) options each active connection got, as NetworkManager names
+        them ("domain_name", "private_224" for a site-specific option, ...)."""
+        manager = await self.bus.properties(NM, NM_PATH, NM)
+        found = []
+        for active in manager.get("ActiveConnections", []):
+            config = (await self.bus.properties(NM, active, ACTIVE)).get("Dhcp4Config", "/")
+            if config and config != "/":
+                options = (await self.bus.properties(NM, config, DHCP4)).get("Options", {})
+                found.append({str(k): str(_plain(v)) for k, v in options.items()})
+        return found
 
     async def networks(self, device: Device) -> list[Network]:
         """Wi-Fi networks in reach, strongest first, one entry per name."""

@@ -1,5 +1,6 @@
-"""The SRV question and answer for finding the provisioning site (a real dnsmasq answers
-in the integration suite)."""
+"""Finding the provisioning site on the network: the DNS SRV question and answer (a real
+dnsmasq answers in the integration suite), and the DHCP option as NetworkManager shows it
+(a real dbus-daemon carries it there)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,13 @@ def test_resolv_conf_gives_servers_and_the_last_search_line() -> None:
     assert resolv_conf("# NM\nnameserver 10.0.2.3\nnameserver ::1 # v6\ndomain old\n"
                        "search example.test lab.test\n") == (
         ["10.0.2.3", "::1"], ["example.test", "lab.test"])
+
+
+def test_the_dhcp_option_is_read_as_hex_or_text_and_must_be_an_address() -> None:
+    from spicebox.provisioning.dhcp import site_in  # noqa: PLC0415
+
+    hexed = ":".join(f"{b:02x}" for b in b"https://a.example/\0")
+    assert site_in([{"domain_name": "x"}, {"private_224": hexed}]) == "https://a.example/"
+    assert site_in([{"private_224": "http://b.example"}]) == "http://b.example"
+    assert site_in([{"private_224": "ftp://c.example"}, {}]) is None
+    assert site_in([]) is None
