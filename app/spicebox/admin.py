@@ -33,6 +33,7 @@ from .provisioning.site import (
     INDEX,
     REPORTS,
     enroll,
+    fingerprint,
     keygen,
     load_signing_key,
     publish,
@@ -152,7 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="spicebox-admin: %(message)s")
     try:
         if args.command == "keygen":
-            print(keygen(args.out))
+            public = keygen(args.out)
+            print(public)
+            log.info("its fingerprint, which boxes show in setup (System): %s",
+                     fingerprint(public))
         elif args.command == "enroll":
             ident = enroll(args.profiles, args.device, args.group)
             log.info("%s is in group %s from the next publish", ident, args.group)

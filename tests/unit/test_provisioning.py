@@ -259,3 +259,19 @@ def test_profile_edit_replaces_the_document_only_once_it_is_valid(
     assert document.read_text() == 'default-profile = "lab"\n' and not draft.exists()
     monkeypatch.setenv("VISUAL", str(tmp_path / "no-such-editor"))
     assert admin(["profile", "edit", str(document)]) == 2
+
+
+def test_setup_shows_the_trusted_keys_fingerprint_and_can_forget_it(tmp_path: Path) -> None:
+    from spicebox.ui.pages.system import SystemPage  # noqa: PLC0415
+    from tests.rig.ui import UiDriver  # noqa: PLC0415
+
+    ui = UiDriver(tmp_path / "config")
+    page = SystemPage(ui.app)
+    assert page.trust.text == "No provisioning key trusted yet: the first site's will be"
+    state = state_path(ui.store)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps({"trusted": DEVICE_KEY, "version": 5}))
+    page = SystemPage(ui.app)
+    assert page.trust.text == f"Trusted provisioning key: {fingerprint(DEVICE_KEY)}"
+    page._forget()
+    assert not state.exists() and page.trust.text.startswith("No provisioning key")

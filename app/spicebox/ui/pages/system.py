@@ -1,5 +1,5 @@
-"""System: this box's name, time zone and clock, its provisioning server, its software
-version, the admin PIN, and restart or power off."""
+"""System: this box's name, time zone and clock, its provisioning server and the key it
+trusts, its software version, the admin PIN, and restart or power off."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 
 from ... import __version__
 from ...config.target import ConfigError
+from ...provisioning.agent import read_state, state_path
+from ...provisioning.site import fingerprint
 from ...system import services
 from ...system.bus import SystemBus, on_system_bus
 from ..app import Page, SetupApp
@@ -44,9 +46,12 @@ class SystemPage(Page):
         self.provisioning = Field("Provisioning server", app.config().system.provisioning_url
                                   or "", hint="https://... (optional)")
         self.before: dict[str, str] = {}
+        self.trust = Note(self._trusted(), TEXT)
+        forget = [Button("Forget the provisioning key", self._forget)] \
+            if self.trust.text.startswith("Trusted") else []
         self.widgets = [
             Note(f"Spicebox {__version__} on {os_name()}", TEXT),
-            self.hostname, self.timezone, self.ntp, self.provisioning,
+            self.hostname, self.timezone, self.ntp, self.provisioning, self.trust, *forget,
             Button("Admin PIN…", lambda: app.open(AdminPinPage(app))),
             Button("Restart", lambda: self._confirm("Restart", services.reboot)),
             Button("Power off", lambda: self._confirm("Power off", services.power_off)),
@@ -55,6 +60,27 @@ class SystemPage(Page):
         # Asked separately: one service missing must not hide what the other says.
         self.start(functools.partial(on_system_bus, services.hostname), self._named)
         self.start(functools.partial(on_system_bus, services.clock), self._timed)
+
+    def _trusted(self) -> str:
+        """Trust on first use, made visible: the fingerprint to compare with the one
+        spicebox-admin keygen printed."""
+        try:
+            key = read_state(state_path(self.app.store)).get("trusted")
+        except ConfigError as exc:
+            return str(exc)
+        if not isinstance(key, str):
+            return "No provisioning key trusted yet: the first site's will be"
+        return f"Trusted provisioning key: {fingerprint(key)}"
+
+    def _forget(self) -> None:
+        """To move the box to another site: the next one's key is trusted afresh."""
+        try:
+            state_path(self.app.store).unlink(missing_ok=True)
+        except OSError as exc:
+            self.say(f"cannot forget the key: {exc.strerror}", error=True)
+            return
+        self.trust.text = self._trusted()
+        self.say("Forgotten: the next provisioning site's key will be trusted")
 
     def _named(self, result: object) -> None:
         if isinstance(result, Exception):
