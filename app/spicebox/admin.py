@@ -6,6 +6,7 @@
     spicebox-admin profile validate PROFILE.toml
     spicebox-admin publish --key KEYDIR/signing.key --profiles DIR --out SITE
                            [--firmware CHANNEL=BUNDLE ...]
+    spicebox-admin sign --key KEYDIR/signing.key FILE...
     spicebox-admin enroll --profiles DIR DEVICE GROUP
     spicebox-admin devices --site SITE
 """
@@ -38,6 +39,7 @@ from .provisioning.site import (
     load_signing_key,
     publish,
     read_report,
+    sign_file,
 )
 
 log = logging.getLogger("spicebox-admin")
@@ -70,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="CHANNEL=BUNDLE", help="name an update bundle (make image's "
                      "out/BOARD/update.tar) as its board's firmware on CHANNEL; boxes on "
                      "that channel install it if it is newer (repeatable)")
+    sign = commands.add_parser("sign", help="FILE.sig for each file: its SHA-256, signed "
+                               "(a firmware bundle that travels without the site: spicebox "
+                               "update install FILE --trust signing.pub checks it)")
+    sign.add_argument("--key", type=Path, required=True, metavar="KEYDIR/signing.key")
+    sign.add_argument("files", type=Path, nargs="+", metavar="FILE")
     enroll = commands.add_parser("enroll", help="put a device in a group (it takes effect "
                                  "at the next publish)")
     enroll.add_argument("--profiles", type=Path, required=True, metavar="DIR")
@@ -157,6 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(public)
             log.info("its fingerprint, which boxes show in setup (System): %s",
                      fingerprint(public))
+        elif args.command == "sign":
+            key = load_signing_key(args.key)
+            for path in args.files:
+                try:
+                    log.info("wrote %s", sign_file(key, path))
+                except OSError as exc:
+                    raise ConfigError(f"cannot sign {path}: {exc.strerror}") from None
         elif args.command == "enroll":
             ident = enroll(args.profiles, args.device, args.group)
             log.info("%s is in group %s from the next publish", ident, args.group)

@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="install a bundle older than the running firmware")
     update_install.add_argument("--reboot", action="store_true",
                                 help="restart into it once it is written")
+    update_install.add_argument("--trust", type=Path, metavar="FILE",
+                                help="install it only if BUNDLE.sig (spicebox-admin sign) "
+                                     "is this key's signature of it (signing.pub)")
     update_what.add_parser(
         "from-site", parents=[configured, site],
         help="install the provisioning site's firmware for this box's update channel, if "
@@ -685,7 +688,8 @@ def _update(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UpdateError(f"cannot read {args.bundle}: {exc.strerror}") from None
     with bundle:
-        installed = install(bundle, device, allow_older=args.downgrade)
+        installed = install(bundle, device, allow_older=args.downgrade,
+                            sha256=_vouched(args) if args.trust else None)
     where = f"Spicebox {installed.version} is in slot {installed.slot.upper()}"
     if args.reboot:
         log.info("%s: restarting into it", where)
@@ -693,6 +697,15 @@ def _update(args: argparse.Namespace) -> int:
     else:
         log.info("%s and starts at the next boot (systemctl reboot)", where)
     return EXIT_OK
+
+
+def _vouched(args: argparse.Namespace) -> str:
+    """The SHA-256 that BUNDLE.sig, signed by the --trust key, gives the bundle."""
+    from .provisioning.site import parse_public, signed_digest  # noqa: PLC0415
+    if args.bundle == "-":
+        raise ConfigError("--trust needs the bundle as a file, with its .sig beside it")
+    trusted = parse_public(_read_trust(args.trust), str(args.trust))
+    return signed_digest(Path(args.bundle + ".sig"), trusted)
 
 
 def _update_from_site(args: argparse.Namespace, device: Device) -> int:

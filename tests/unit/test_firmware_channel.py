@@ -107,3 +107,28 @@ def test_root_trusts_the_given_key_else_its_own_else_the_agents_first(
     agents.write_text(json.dumps({"trusted": "ed25519:swapped"}))
     assert trusted_key(None, mine, agents) == "ed25519:first"  # the kiosk user cannot change it
     assert trusted_key("ed25519:baked", mine, agents) == "ed25519:baked"
+
+
+def test_a_signed_bundle_off_the_site_is_installed_only_as_signed(tmp_path: Path) -> None:
+    """spicebox-admin sign makes BUNDLE.sig; `update install --trust` checks it."""
+    from spicebox.provisioning.site import Refused, parse_public, signed_digest  # noqa: PLC0415
+    from spicebox.system.update import install  # noqa: PLC0415
+
+    bundle = bundle_file(tmp_path, "stick", 200)
+    assert admin(["keygen", "--out", str(tmp_path / "keys")]) == 0
+    assert admin(["keygen", "--out", str(tmp_path / "other")]) == 0
+    assert admin(["sign", "--key", str(tmp_path / "keys/signing.key"), str(bundle)]) == 0
+    trusted = parse_public((tmp_path / "keys/signing.pub").read_text(), "key")
+    other = parse_public((tmp_path / "other/signing.pub").read_text(), "key")
+    signature = bundle.with_name("stick.tar.sig")
+    with pytest.raises(Refused, match="not a signature by the trusted key"):
+        signed_digest(signature, other)
+    box = Box(tmp_path / "box")
+    with bundle.open("rb") as stream:
+        assert install(stream, box.device, sha256=signed_digest(signature, trusted)).slot == "b"
+    doc = json.loads(signature.read_text())
+    signature.write_text(json.dumps({**doc, "sha256": "0" * 64}))  # another file's digest
+    with pytest.raises(Refused):
+        signed_digest(signature, trusted)
+    assert admin(["sign", "--key", str(tmp_path / "keys/signing.key"),
+                  str(tmp_path / "missing.tar")]) == 2

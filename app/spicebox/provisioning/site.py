@@ -252,6 +252,38 @@ def _toml(data: bytes, source: str) -> dict[str, Any]:
         raise Refused(f"{source} is not valid TOML ({exc}): nothing applied") from None
 
 
+# --- files signed on their own -----------------------------------------------------------
+
+SIGNED = "spicebox-sha256:"  # what a .sig file's signature is over: this and the hex digest
+
+
+def sign_file(key: Ed25519PrivateKey, path: Path) -> Path:
+    """PATH.sig: the file's SHA-256 and the key's signature of it, for a file that travels
+    without the site (a firmware bundle on a USB stick, say)."""
+    digest = sha256_of(path)
+    signature = base64.b64encode(key.sign(f"{SIGNED}{digest}".encode())).decode()
+    out = path.with_name(path.name + ".sig")
+    write_atomic(out, json.dumps({"sha256": digest, "signature": signature}).encode() + b"\n",
+                 0o644)
+    return out
+
+
+def signed_digest(signature_file: Path, trusted: Ed25519PublicKey) -> str:
+    """The SHA-256 a .sig file vouches for, once its signature is the trusted key's; the
+    file itself is then checked against it as it is read."""
+    try:
+        doc = json.loads(signature_file.read_bytes())
+        digest, signature = doc["sha256"], doc["signature"]
+        trusted.verify(base64.b64decode(signature, validate=True),
+                       f"{SIGNED}{digest}".encode())
+    except OSError as exc:
+        raise Refused(f"cannot read {signature_file}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError, InvalidSignature, binascii.Error):
+        raise Refused(f"{signature_file} is not a signature by the trusted key: refused"
+                      ) from None
+    return str(digest)
+
+
 # --- enrolment and reports ---------------------------------------------------------------
 
 
