@@ -742,6 +742,7 @@ def _read_trust(path: Path) -> str:
 def _provision(args: argparse.Namespace) -> int:
     from . import identity  # noqa: PLC0415 - provisioning only
     from .provisioning.agent import (  # noqa: PLC0415
+        apply_system,
         device_ids,
         discover,
         provision_once,
@@ -769,6 +770,8 @@ def _provision(args: argparse.Namespace) -> int:
         try:
             applied = provision_once(store, server, trust, ids, args.ca_file)
             version = applied.version
+            if applied.documents:
+                apply_system(store)
             if applied.documents:
                 log.info("provisioned version %d (%s)%s", applied.version,
                          ", ".join(applied.documents), "" if applied.changed

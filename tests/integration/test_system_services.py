@@ -11,6 +11,8 @@ import pytest
 from dbus_fast import Variant
 from evdev import ecodes as e
 
+from spicebox.config.store import ConfigPaths, ConfigStore
+from spicebox.provisioning.agent import apply_system
 from spicebox.provisioning.dhcp import site_from_dhcp
 from spicebox.system.network import NM, NM_PATH
 from spicebox.system.services import HOSTNAME, LOGIN, TIMEDATE
@@ -168,3 +170,14 @@ def test_the_provisioning_site_comes_from_the_dhcp_lease(bus: MockBus) -> None:
     bus.mock(NM, NM_PATH, "SetProperty", "sssv", [
         NM_PATH, NM, "ActiveConnections", Variant("ao", [active])])
     assert site_from_dhcp() == site
+
+
+def test_a_provisioned_time_zone_is_set_through_timedated_once(bus: MockBus,
+                                                                 tmp_path: Path) -> None:
+    start_system_services(bus)
+    store = ConfigStore(ConfigPaths.under(tmp_path / "config"))
+    store.apply_provisioned({"system": {"time-zone": "America/Chicago"}}, "a test site")
+    apply_system(store)
+    assert bus.calls(*TIMEDATE[:2], "SetTimezone") == [["America/Chicago", False]]
+    apply_system(store)  # timedated now says so: not asked again
+    assert len(bus.calls(*TIMEDATE[:2], "SetTimezone")) == 1

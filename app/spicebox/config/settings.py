@@ -163,6 +163,20 @@ def _user(value: object) -> str:
     return text
 
 
+_TIMEZONE = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
+
+
+def check_timezone(name: str) -> str:
+    """A zone's name as tzdata spells them (timedated checks that it exists)."""
+    if not _TIMEZONE.fullmatch(name):
+        raise ValueError(f"time zone {name!r} is not a name like Europe/Berlin or UTC")
+    return name
+
+
+def _time_zone(value: object) -> str:
+    return check_timezone(_text(value).strip())
+
+
 def _channel(value: object) -> str:
     text = _text(value).strip()
     if not re.fullmatch(r"[A-Za-z0-9][\w.-]{0,31}", text):
@@ -452,6 +466,9 @@ class System:
     provisioning_url: str | None = _setting(
         None, _optional(_url), "where this box fetches its signed configuration, "
         "https://...")
+    time_zone: str | None = _setting(
+        None, _optional(_time_zone), "the box's time zone (e.g. Europe/Berlin); unset: as "
+        "setup or the image left it")
     update_channel: str = _setting(
         "stable", _channel, "the provisioning site's firmware channel this box follows")
     update_reboot: str = _one_of(

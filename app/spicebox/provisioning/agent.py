@@ -8,6 +8,7 @@ one first trusted; what was applied (version, key) is kept next to the configura
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import ssl
@@ -25,6 +26,8 @@ from ..config.store import ConfigStore, write_atomic
 from ..config.target import ConfigError
 from ..identity import public_text
 from ..net.interfaces import interfaces
+from ..system import services
+from ..system.bus import ServiceError, on_system_bus
 from .fetch import TIMEOUT, fetch, fetched
 from .site import (
     INDEX,
@@ -129,6 +132,19 @@ def provision_once(store: ConfigStore, server: str, trust: str | None,
                                          "server": server, "documents": names,
                                          "etag": etag}).encode(), 0o644)
     return Applied(index.version, names, changed)
+
+
+def apply_system(store: ConfigStore) -> None:
+    """What of the configuration lives outside it, in the system's own services: the
+    time zone (timedated). A failure is logged; the configuration stays applied."""
+    zone = store.load().system.time_zone
+    if zone is None:
+        return
+    try:
+        if asyncio.run(on_system_bus(lambda bus: services.set_timezone(bus, zone))):
+            log.info("time zone set to %s", zone)
+    except ServiceError as exc:
+        log.warning("the time zone stays as it is: %s", exc)
 
 
 def report(server: str, fields: dict[str, object], key: Ed25519PrivateKey,

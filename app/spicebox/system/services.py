@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..config.settings import check_timezone
 from .bus import SystemBus
 
 HOSTNAME = ("org.freedesktop.hostname1", "/org/freedesktop/hostname1",
@@ -16,7 +17,6 @@ LOGIN = ("org.freedesktop.login1", "/org/freedesktop/login1",
          "org.freedesktop.login1.Manager")
 # RFC 1123 labels: what DHCP servers and DNS accept as this box's name.
 _HOSTNAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
-_TIMEZONE = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,6 @@ def check_hostname(name: str) -> str:
     if not _HOSTNAME.fullmatch(name):
         raise ValueError(f"host name {name!r}: letters, digits and -, at most 63, not "
                          f"starting or ending with -")
-    return name
-
-
-def check_timezone(name: str) -> str:
-    if not _TIMEZONE.fullmatch(name):
-        raise ValueError(f"time zone {name!r} is not a name like Europe/Berlin or UTC")
     return name
 
 
@@ -56,9 +50,17 @@ async def clock(bus: SystemBus) -> Clock:
 
 
 async def set_clock(bus: SystemBus, timezone: str, ntp: bool) -> None:
-    """timedated checks the zone against its database and says so when it is unknown."""
-    await bus.call(*TIMEDATE, "SetTimezone", "sb", [check_timezone(timezone), False])
+    await set_timezone(bus, timezone)
     await bus.call(*TIMEDATE, "SetNTP", "bb", [ntp, False])
+
+
+async def set_timezone(bus: SystemBus, timezone: str) -> bool:
+    """Whether it changed; timedated checks the zone against its database and says so
+    when it is unknown."""
+    if (await clock(bus)).timezone == timezone:
+        return False
+    await bus.call(*TIMEDATE, "SetTimezone", "sb", [check_timezone(timezone), False])
+    return True
 
 
 async def reboot(bus: SystemBus) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import __version__
+from ...config.settings import check_timezone
 from ...config.target import ConfigError
 from ...provisioning.agent import read_state, state_path
 from ...provisioning.site import fingerprint
@@ -116,7 +117,7 @@ class SystemPage(Page):
             if rename:
                 services.check_hostname(name)
             if retime:
-                services.check_timezone(zone)
+                check_timezone(zone)
         except ValueError as exc:
             self.say(str(exc), error=True)
             return
