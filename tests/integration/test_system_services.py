@@ -181,3 +181,20 @@ def test_a_provisioned_time_zone_is_set_through_timedated_once(bus: MockBus,
     assert bus.calls(*TIMEDATE[:2], "SetTimezone") == [["America/Chicago", False]]
     apply_system(store)  # timedated now says so: not asked again
     assert len(bus.calls(*TIMEDATE[:2], "SetTimezone")) == 1
+
+
+def test_a_provisioned_wifi_network_is_kept_by_network_manager(bus: MockBus,
+                                                                tmp_path: Path) -> None:
+    start_network_manager(bus)
+    store = ConfigStore(ConfigPaths.under(tmp_path / "config"))
+    store.apply_provisioned({"network": {"wifi-ssid": "office",
+                                         "wifi-password": "correct horse"}}, "a test site")
+    apply_system(store)
+    [[settings]] = bus.calls(NM, SETTINGS, "AddConnection")
+    assert bytes(settings["802-11-wireless"]["ssid"]) == b"office"
+    assert settings["802-11-wireless-security"] == {"key-mgmt": "wpa-psk",
+                                                    "psk": "correct horse"}
+    assert settings["connection"]["autoconnect"] is True
+    apply_system(store)  # the same network: its profile is not rewritten
+    assert len(bus.calls(NM, SETTINGS, "AddConnection")) == 1
+    assert bus.calls(NM, NM_PATH, "ActivateConnection") == []  # joined when in range

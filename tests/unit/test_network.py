@@ -7,6 +7,7 @@ import ipaddress
 
 import pytest
 
+from spicebox.config.settings import check_psk
 from spicebox.system.network import (
     ENTERPRISE,
     OPEN,
@@ -16,7 +17,6 @@ from spicebox.system.network import (
     Network,
     StaticIpv4,
     _security,
-    check_psk,
 )
 
 

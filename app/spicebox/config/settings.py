@@ -456,6 +456,36 @@ def pin_matches(stored: str, pin: str) -> bool:
     return hmac.compare_digest(hash_pin(pin, bytes.fromhex(salt), int(rounds)), stored)
 
 
+def _ssid(value: object) -> str:
+    text = _text(value)
+    if not 1 <= len(text.encode()) <= 32:
+        raise ValueError("a Wi-Fi network name has 1 to 32 bytes")
+    return text
+
+
+def check_psk(password: str) -> str:
+    """A WPA passphrase (8 to 63 characters) or the raw key (64 hex digits)."""
+    raw = len(password) == 64 and all(c in "0123456789abcdefABCDEF" for c in password)
+    if not (raw or 8 <= len(password) <= 63):
+        raise ValueError("a WPA password has 8 to 63 characters (or is 64 hex digits)")
+    return password
+
+
+def _wifi_password(value: object) -> str:
+    return check_psk(_text(value))
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """A Wi-Fi network to join, for provisioning a fleet (setup's Network page joins
+    networks directly): NetworkManager keeps it and joins it when in range."""
+
+    wifi_ssid: str | None = _setting(None, _optional(_ssid), "a Wi-Fi network's name")
+    wifi_password: str | None = _setting(None, _optional(_wifi_password),
+                                         "its WPA password (unset: an open network)",
+                                         secret=True)
+
+
 @dataclass(frozen=True)
 class System:
     admin_pin: str | None = _setting(
@@ -478,7 +508,8 @@ class System:
 
 SECTIONS: dict[str, type[Any]] = {"display": Display, "input": Input, "audio": Audio,
                                   "usb": Usb,
-                                  "hotkeys": HotkeySettings, "system": System}
+                                  "hotkeys": HotkeySettings, "network": NetworkSettings,
+                                  "system": System}
 
 
 def toml_name(f: dataclasses.Field[Any]) -> str:
@@ -537,6 +568,7 @@ class Config:
     audio: Audio = Audio()
     usb: Usb = Usb()
     hotkeys: HotkeySettings = HotkeySettings()
+    network: NetworkSettings = NetworkSettings()
     system: System = System()
 
     def profile(self, name: str | None = None) -> Profile:

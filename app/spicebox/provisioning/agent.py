@@ -28,6 +28,7 @@ from ..identity import public_text
 from ..net.interfaces import interfaces
 from ..system import services
 from ..system.bus import ServiceError, on_system_bus
+from ..system.network import NetworkManager
 from .fetch import TIMEOUT, fetch, fetched
 from .site import (
     INDEX,
@@ -136,15 +137,24 @@ def provision_once(store: ConfigStore, server: str, trust: str | None,
 
 def apply_system(store: ConfigStore) -> None:
     """What of the configuration lives outside it, in the system's own services: the
-    time zone (timedated). A failure is logged; the configuration stays applied."""
-    zone = store.load().system.time_zone
-    if zone is None:
-        return
+    time zone (timedated) and a Wi-Fi network (NetworkManager). A failure is logged; the
+    configuration stays applied."""
+    config = store.load()
+    zone, wifi = config.system.time_zone, config.network
     try:
-        if asyncio.run(on_system_bus(lambda bus: services.set_timezone(bus, zone))):
+        if zone is not None and asyncio.run(on_system_bus(
+                lambda bus: services.set_timezone(bus, zone))):
             log.info("time zone set to %s", zone)
     except ServiceError as exc:
         log.warning("the time zone stays as it is: %s", exc)
+    try:
+        if wifi.wifi_ssid is not None and asyncio.run(on_system_bus(
+                lambda bus: NetworkManager(bus).keep_wifi(str(wifi.wifi_ssid),
+                                                          wifi.wifi_password))):
+            log.info("Wi-Fi network %r kept: NetworkManager joins it when in range",
+                     wifi.wifi_ssid)
+    except ServiceError as exc:
+        log.warning("the Wi-Fi network is not kept: %s", exc)
 
 
 def report(server: str, fields: dict[str, object], key: Ed25519PrivateKey,

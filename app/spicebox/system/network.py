@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from dbus_fast import Variant
 
+from ..config.settings import check_psk
 from .bus import ServiceError, SystemBus
 from .bus import plain as _plain
 
@@ -92,13 +93,6 @@ def _security(flags: int, wpa: int, rsn: int) -> str:
     if rsn & _SEC_SAE:
         return SAE  # WPA3 only
     return WEP if flags & _AP_PRIVACY else OPEN
-
-
-def check_psk(password: str) -> None:
-    """A WPA passphrase (8 to 63 characters) or the raw key (64 hex digits)."""
-    raw = len(password) == 64 and all(c in "0123456789abcdefABCDEF" for c in password)
-    if not (raw or 8 <= len(password) <= 63):
-        raise ValueError("a WPA password has 8 to 63 characters (or is 64 hex digits)")
 
 
 @dataclass(frozen=True)
@@ -195,6 +189,40 @@ class NetworkManager:
                                                     "psk": Variant("s", password)}
         await self._apply(settings, device, network.path)
 
+    async def keep_wifi(self, ssid: str, password: str | None) -> bool:
+        """A Wi-Fi network NetworkManager joins by itself when it is in range (WPA with
+        ``password``, else open), as the profile setup would make for it; whether that
+        profile changed."""
+        raw = ssid.encode()
+        settings: dict[str, dict[str, Variant]] = {
+            "connection": _connection(ssid, "802-11-wireless", f"wifi-{raw.hex()}"),
+            "802-11-wireless": {"ssid": Variant("ay", raw),
+                                "mode": Variant("s", "infrastructure")},
+        }
+        if password is not None:
+            settings["802-11-wireless-security"] = {"key-mgmt": Variant("s", WPA_PSK),
+                                                    "psk": Variant("s", password)}
+        path = await self._profile(settings["connection"]["uuid"].value)
+        if path is None:
+            await self.bus.call(NM, SETTINGS_PATH, f"{NM}.Settings", "AddConnection",
+                                "a{sa{sv}}", [settings])
+            return True
+        [old] = await self.bus.call(NM, path, f"{NM}.Settings.Connection", "GetSettings")
+        if _plain(old.get("802-11-wireless", {}).get("ssid")) == raw and \
+                ("802-11-wireless-security" in old) == (password is not None):
+            return False  # (NetworkManager does not hand its secrets back to compare)
+        await self.bus.call(NM, path, f"{NM}.Settings.Connection", "Update", "a{sa{sv}}",
+                            [settings])
+        return True
+
+    async def _profile(self, uid: str) -> str | None:
+        try:
+            [path] = await self.bus.call(NM, SETTINGS_PATH, f"{NM}.Settings",
+                                         "GetConnectionByUuid", "s", [uid])
+        except ServiceError:
+            return None
+        return str(path)
+
     async def wired_ipv4(self, device: Device) -> StaticIpv4 | None:
         """The fixed address a wired device's active connection has, None for DHCP (or
         no connection): what the page starts from."""
@@ -243,11 +271,8 @@ class NetworkManager:
                      specific: str) -> None:
         """Replace this box's profile of that UUID, or add it; then bring it up on the
         device (through ``specific``, the access point, for Wi-Fi)."""
-        uid = settings["connection"]["uuid"].value
-        try:
-            [path] = await self.bus.call(NM, SETTINGS_PATH, f"{NM}.Settings",
-                                         "GetConnectionByUuid", "s", [uid])
-        except ServiceError:
+        path = await self._profile(settings["connection"]["uuid"].value)
+        if path is None:
             [path] = await self.bus.call(NM, SETTINGS_PATH, f"{NM}.Settings",
                                          "AddConnection", "a{sa{sv}}", [settings])
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 
+from ...config.settings import check_psk
 from ...net.interfaces import interfaces
 from ...system.bus import SystemBus, on_system_bus
 from ...system.network import (
@@ -13,7 +14,6 @@ from ...system.network import (
     Network,
     NetworkManager,
     StaticIpv4,
-    check_psk,
 )
 from ..app import Page, SetupApp
 from ..paint import ERROR
