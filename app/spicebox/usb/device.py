@@ -240,7 +240,10 @@ class PyusbDevice:
 
     def _native(self) -> Libusb:
         if self._libusb is None:
-            self._libusb = Libusb(self.dev)
+            try:
+                self._libusb = Libusb(self.dev)
+            except usb.core.USBError as exc:  # (the device went before it was opened)
+                raise TransferFailed(_status(exc)) from None
         return self._libusb
 
     def _call(self, fn: Any, *args: Any) -> Any:
