@@ -308,7 +308,7 @@ class UsbredirHost:
             try:
                 stream = self.device.iso_stream(packet.endpoint, endpoint.max_packet_size,
                                                 packet.pkts_per_urb, packet.no_urbs, self)
-            except (OSError, MemoryError) as exc:
+            except (OSError, MemoryError, TransferFailed) as exc:
                 log.warning("USB endpoint %02x: no isochronous stream (%s)",
                             packet.endpoint, exc)
                 status = u.Status.STALL
