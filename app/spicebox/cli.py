@@ -764,18 +764,21 @@ def _provision(args: argparse.Namespace) -> int:
     key_file = args.identity or identity.KEY_FILE
     key = identity.load(key_file) if key_file.exists() else None
     ids = device_ids(identity.public_key(key) if key else None)
-    reporting, version = key is not None, 0
+    reporting, version, system_applied = key is not None, 0, False
     while True:
         error = ""
         try:
             applied = provision_once(store, server, trust, ids, args.ca_file)
             version = applied.version
             if applied.documents:
-                apply_system(store)
-            if applied.documents:
                 log.info("provisioned version %d (%s)%s", applied.version,
                          ", ".join(applied.documents), "" if applied.changed
                          else ": no change")
+            # Also once per start (each boot): a time zone or network changed by hand
+            # since goes back to what the administrators set.
+            if applied.documents or not system_applied:
+                apply_system(store)
+                system_applied = True
         except ConfigError as exc:
             error = str(exc)
             if not args.once:
