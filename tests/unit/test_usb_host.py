@@ -109,7 +109,7 @@ class FakeStream:
         self.endpoint, self.shape = endpoint, (packet_size, packets, transfers)
         self.listener = listener
         self.put_packets: list[tuple[int, bytes]] = []
-        self.started = self.stopped = False
+        self.started = self.stopped = self.ended = False
         self.packet_size, self.reading = packet_size, bool(endpoint & u.ENDPOINT_IN)
 
     def start(self) -> None:
@@ -224,6 +224,10 @@ def test_iso_streams_carry_the_guests_packets_and_the_devices_both_ways() -> Non
     assert rig.wait_for(1) == [(8, u.IsoStreamStatus(u.Status.SUCCESS, ISO_IN))]
     rig.host.iso_packet(ISO_IN, 0, u.Status.SUCCESS, b"heard")
     assert rig.wait_for(1) == [(0, u.IsoPacket(ISO_IN, u.Status.SUCCESS, 5, b"heard"))]
+    rig.host.iso_status(ISO_OUT, 7, u.Status.IOERROR)  # one packet refused: it goes on
+    assert rig.wait_for(1) == [(7, u.IsoStreamStatus(u.Status.IOERROR, ISO_OUT))]
+    rig.send(u.IsoPacket(ISO_OUT, 0, 1, b"d"), 8)
+    assert out.put_packets[-1] == (8, b"d")
     rig.send(u.SetAltSetting(1, 0), 10)  # another interface's: the streams go on
     assert rig.wait_for(3)[2] == (10, u.AltSettingStatus(u.Status.SUCCESS, 1, 0))
     assert not out.stopped

@@ -334,7 +334,11 @@ class UsbredirHost:
         self._send(u.IsoPacket(endpoint, status, len(data), data), packet_id)
 
     def iso_status(self, endpoint: int, packet_id: int, status: u.Status) -> None:
-        self._iso.pop(endpoint, None)
+        # A packet the device refused is reported and the stream goes on (usbredirhost);
+        # only a stream that ended is let go of.
+        stream = self._iso.get(endpoint)
+        if stream is not None and stream.ended:
+            self._iso.pop(endpoint, None)
         self._send(u.IsoStreamStatus(status, endpoint), packet_id)
 
     def iso_gone(self) -> None:

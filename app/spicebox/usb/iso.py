@@ -104,6 +104,11 @@ class IsoStream:
     def reading(self) -> bool:
         return bool(self.endpoint & u.ENDPOINT_IN)
 
+    @property
+    def ended(self) -> bool:
+        """Stopped, or ended by a failure: it takes no more packets."""
+        return self._stopping
+
     def start(self) -> None:
         """An IN stream begins to read; an OUT one waits for packets (``put``)."""
         if self.reading:
