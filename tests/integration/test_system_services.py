@@ -195,6 +195,11 @@ def test_a_provisioned_wifi_network_is_kept_by_network_manager(bus: MockBus,
     assert settings["802-11-wireless-security"] == {"key-mgmt": "wpa-psk",
                                                     "psk": "correct horse"}
     assert settings["connection"]["autoconnect"] is True
-    apply_system(store)  # the same network: its profile is not rewritten
-    assert len(bus.calls(NM, SETTINGS, "AddConnection")) == 1
     assert bus.calls(NM, NM_PATH, "ActivateConnection") == []  # joined when in range
+    store.apply_provisioned({"network": {"wifi-ssid": "office",
+                                         "wifi-password": "battery staple"}}, "a test site")
+    apply_system(store)  # the same network, a new password: its profile, replaced
+    assert len(bus.calls(NM, SETTINGS, "AddConnection")) == 1
+    [connection] = bus.call(NM, SETTINGS, f"{NM}.Settings", "ListConnections")[0]
+    [[update]] = bus.calls(NM, connection, "Update")
+    assert update["802-11-wireless-security"]["psk"] == "battery staple"

@@ -148,9 +148,9 @@ def apply_system(store: ConfigStore) -> None:
     except ServiceError as exc:
         log.warning("the time zone stays as it is: %s", exc)
     try:
-        if wifi.wifi_ssid is not None and asyncio.run(on_system_bus(
-                lambda bus: NetworkManager(bus).keep_wifi(str(wifi.wifi_ssid),
-                                                          wifi.wifi_password))):
+        if wifi.wifi_ssid is not None:
+            asyncio.run(on_system_bus(lambda bus: NetworkManager(bus).keep_wifi(
+                str(wifi.wifi_ssid), wifi.wifi_password)))
             log.info("Wi-Fi network %r kept: NetworkManager joins it when in range",
                      wifi.wifi_ssid)
     except ServiceError as exc:

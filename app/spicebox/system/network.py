@@ -178,50 +178,15 @@ class NetworkManager:
             raise ValueError(refused)
         if network.secured:
             check_psk(password)
-        settings: dict[str, dict[str, Variant]] = {
-            "connection": _connection(network.name, "802-11-wireless",
-                                      f"wifi-{network.ssid.hex()}"),
-            "802-11-wireless": {"ssid": Variant("ay", network.ssid),
-                                "mode": Variant("s", "infrastructure")},
-        }
-        if network.secured:
-            settings["802-11-wireless-security"] = {"key-mgmt": Variant("s", network.security),
-                                                    "psk": Variant("s", password)}
-        await self._apply(settings, device, network.path)
+        await self._apply(_wifi(network.ssid, network.security if network.secured else None,
+                                password), device, network.path)
 
-    async def keep_wifi(self, ssid: str, password: str | None) -> bool:
+    async def keep_wifi(self, ssid: str, password: str | None) -> None:
         """A Wi-Fi network NetworkManager joins by itself when it is in range (WPA with
-        ``password``, else open), as the profile setup would make for it; whether that
-        profile changed."""
-        raw = ssid.encode()
-        settings: dict[str, dict[str, Variant]] = {
-            "connection": _connection(ssid, "802-11-wireless", f"wifi-{raw.hex()}"),
-            "802-11-wireless": {"ssid": Variant("ay", raw),
-                                "mode": Variant("s", "infrastructure")},
-        }
-        if password is not None:
-            settings["802-11-wireless-security"] = {"key-mgmt": Variant("s", WPA_PSK),
-                                                    "psk": Variant("s", password)}
-        path = await self._profile(settings["connection"]["uuid"].value)
-        if path is None:
-            await self.bus.call(NM, SETTINGS_PATH, f"{NM}.Settings", "AddConnection",
-                                "a{sa{sv}}", [settings])
-            return True
-        [old] = await self.bus.call(NM, path, f"{NM}.Settings.Connection", "GetSettings")
-        if _plain(old.get("802-11-wireless", {}).get("ssid")) == raw and \
-                ("802-11-wireless-security" in old) == (password is not None):
-            return False  # (NetworkManager does not hand its secrets back to compare)
-        await self.bus.call(NM, path, f"{NM}.Settings.Connection", "Update", "a{sa{sv}}",
-                            [settings])
-        return True
-
-    async def _profile(self, uid: str) -> str | None:
-        try:
-            [path] = await self.bus.call(NM, SETTINGS_PATH, f"{NM}.Settings",
-                                         "GetConnectionByUuid", "s", [uid])
-        except ServiceError:
-            return None
-        return str(path)
+        ``password``, else open): the profile setup would make for it, written afresh
+        (NetworkManager does not hand its secrets back to compare a new password with)."""
+        await self._save(_wifi(ssid.encode(), WPA_PSK if password is not None else None,
+                               password or ""))
 
     async def wired_ipv4(self, device: Device) -> StaticIpv4 | None:
         """The fixed address a wired device's active connection has, None for DHCP (or
@@ -269,17 +234,38 @@ class NetworkManager:
 
     async def _apply(self, settings: dict[str, dict[str, Variant]], device: Device,
                      specific: str) -> None:
-        """Replace this box's profile of that UUID, or add it; then bring it up on the
-        device (through ``specific``, the access point, for Wi-Fi)."""
-        path = await self._profile(settings["connection"]["uuid"].value)
-        if path is None:
+        """Save the profile, then bring it up on the device (through ``specific``, the
+        access point, for Wi-Fi)."""
+        path = await self._save(settings)
+        await self.bus.call(NM, NM_PATH, NM, "ActivateConnection", "ooo",
+                            [path, device.path, specific])
+
+    async def _save(self, settings: dict[str, dict[str, Variant]]) -> str:
+        """Replace this box's profile of that UUID, or add it; its object path."""
+        uid = settings["connection"]["uuid"].value
+        try:
+            [path] = await self.bus.call(NM, SETTINGS_PATH, f"{NM}.Settings",
+                                         "GetConnectionByUuid", "s", [uid])
+        except ServiceError:
             [path] = await self.bus.call(NM, SETTINGS_PATH, f"{NM}.Settings",
                                          "AddConnection", "a{sa{sv}}", [settings])
         else:
             await self.bus.call(NM, path, f"{NM}.Settings.Connection", "Update",
                                 "a{sa{sv}}", [settings])
-        await self.bus.call(NM, NM_PATH, NM, "ActivateConnection", "ooo",
-                            [path, device.path, specific])
+        return str(path)
+
+
+def _wifi(ssid: bytes, key_mgmt: str | None, password: str) -> dict[str, dict[str, Variant]]:
+    """A Wi-Fi profile, its UUID from the network's name: joining it again replaces it."""
+    settings = {
+        "connection": _connection(ssid.decode(errors="replace"), "802-11-wireless",
+                                  f"wifi-{ssid.hex()}"),
+        "802-11-wireless": {"ssid": Variant("ay", ssid), "mode": Variant("s", "infrastructure")},
+    }
+    if key_mgmt is not None:
+        settings["802-11-wireless-security"] = {"key-mgmt": Variant("s", key_mgmt),
+                                                "psk": Variant("s", password)}
+    return settings
 
 
 def _connection(name: str, kind: str, key: str, interface: str | None = None
