@@ -137,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     site = argparse.ArgumentParser(add_help=False)
     site.add_argument("--server", metavar="URL",
                       help="the provisioning site (spicebox-admin publish's tree); default: "
-                           "spicebox.provision= on the kernel's command line, else "
+                           "spicebox.provision= on the kernel's command line, else DHCP "
+                           "option 224, else the DNS SRV record _spicebox._tcp, else "
                            "system.provisioning-url")
     site.add_argument("--trust", type=Path, metavar="FILE",
                       help="the administrators' signing.pub; default: "
@@ -708,19 +709,26 @@ def _vouched(args: argparse.Namespace) -> str:
     return signed_digest(Path(args.bundle + ".sig"), trusted)
 
 
-def _update_from_site(args: argparse.Namespace, device: Device) -> int:
-    from .provisioning.agent import discover, read_state, state_path  # noqa: PLC0415
+def _site(args: argparse.Namespace, store: ConfigStore) -> tuple[str | None, str | None]:
+    """The provisioning site and the key to check it with: --server and --trust, else
+    what discovery finds (the kernel's command line, DHCP, DNS, setup; the image's key)."""
+    from .provisioning.agent import discover  # noqa: PLC0415 - provisioning only
     from .provisioning.dhcp import site_from_dhcp  # noqa: PLC0415
     from .provisioning.dns import site_from_dns  # noqa: PLC0415
+    server, trust = discover(store.load().system.provisioning_url,
+                             finders=() if args.server else (site_from_dhcp, site_from_dns))
+    return args.server or server, _read_trust(args.trust) if args.trust else trust
+
+
+def _update_from_site(args: argparse.Namespace, device: Device) -> int:
+    from .provisioning.agent import read_state, state_path  # noqa: PLC0415
     from .provisioning.firmware import STATE, trusted_key, update_from_site  # noqa: PLC0415
     store = _store(args)
     config = store.load()
-    server, trust = discover(config.system.provisioning_url,
-                             finders=() if args.server else (site_from_dhcp, site_from_dns))
+    server, trust = _site(args, store)
     agents = read_state(state_path(store)).get("server")
-    server = args.server or server or (agents if isinstance(agents, str) else None)
-    trust = trusted_key(_read_trust(args.trust) if args.trust else trust, STATE,
-                        state_path(store))
+    server = server or (agents if isinstance(agents, str) else None)
+    trust = trusted_key(trust, STATE, state_path(store))
     if not server or not trust:
         log.info("this box is not provisioned: no firmware to look for")
         return EXIT_OK
@@ -744,19 +752,12 @@ def _provision(args: argparse.Namespace) -> int:
     from .provisioning.agent import (  # noqa: PLC0415
         apply_system,
         device_ids,
-        discover,
         provision_once,
         report,
         status,
     )
-    from .provisioning.dhcp import site_from_dhcp  # noqa: PLC0415
-    from .provisioning.dns import site_from_dns  # noqa: PLC0415
     store = _store(args)
-    server, trust = discover(store.load().system.provisioning_url,
-                             finders=() if args.server else (site_from_dhcp, site_from_dns))
-    server = args.server or server
-    if args.trust is not None:
-        trust = _read_trust(args.trust)
+    server, trust = _site(args, store)
     if not server:
         raise ConfigError("no provisioning server: give --server, spicebox.provision= on "
                           "the kernel's command line, DHCP option 224, a DNS SRV record "
