@@ -201,11 +201,8 @@ class Index:
 def verify_index(body: bytes, signature: bytes, trusted: Ed25519PublicKey) -> Index:
     if len(body) > MAX_INDEX:
         raise Refused(f"the index is {len(body)} bytes, more than a site's ever is")
-    try:
-        trusted.verify(base64.b64decode(signature.strip(), validate=True), body)
-    except (InvalidSignature, binascii.Error, ValueError):
-        raise Refused("the index's signature is not the trusted key's: nothing applied"
-                      ) from None
+    if not signed_by(trusted, signature.strip(), body):
+        raise Refused("the index's signature is not the trusted key's: nothing applied")
     try:
         doc: Any = json.loads(body)
         version, groups, documents = doc["version"], doc["groups"], doc["documents"]
@@ -273,15 +270,26 @@ def signed_digest(signature_file: Path, trusted: Ed25519PublicKey) -> str:
     file itself is then checked against it as it is read."""
     try:
         doc = json.loads(signature_file.read_bytes())
-        digest, signature = doc["sha256"], doc["signature"]
-        trusted.verify(base64.b64decode(signature, validate=True),
-                       f"{SIGNED}{digest}".encode())
+        digest = doc["sha256"]
+        valid = isinstance(digest, str) and signed_by(trusted, doc["signature"],
+                                                      f"{SIGNED}{digest}".encode())
     except OSError as exc:
         raise Refused(f"cannot read {signature_file}: {exc.strerror}") from None
-    except (ValueError, KeyError, TypeError, InvalidSignature, binascii.Error):
-        raise Refused(f"{signature_file} is not a signature by the trusted key: refused"
-                      ) from None
+    except (ValueError, KeyError, TypeError):
+        valid = False
+    if not valid:
+        raise Refused(f"{signature_file} is not a signature by the trusted key: refused")
     return str(digest)
+
+
+def signed_by(key: Ed25519PublicKey, signature: Any, message: bytes) -> bool:
+    """Whether ``signature`` (base64, as a file or document holds it) is ``key``'s
+    signature of ``message``."""
+    try:
+        key.verify(base64.b64decode(signature, validate=True), message)
+    except (InvalidSignature, binascii.Error, ValueError, TypeError):
+        return False
+    return True
 
 
 # --- enrolment and reports ---------------------------------------------------------------
@@ -329,9 +337,10 @@ def read_report(path: Path) -> tuple[dict[str, Any], str]:
         key_text = body["key"]
         key = parse_public(key_text, str(path))
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-        key.verify(base64.b64decode(signature), canonical)
-    except (OSError, ValueError, KeyError, TypeError, InvalidSignature, ConfigError,
-            binascii.Error):
+        valid = signed_by(key, signature, canonical)
+    except (OSError, ValueError, KeyError, TypeError, ConfigError):
+        valid = False
+    if not valid:
         return {}, "unreadable, or not signed by the key it names"
     if path.stem != fingerprint(key_text):
         return body, f"signed by {fingerprint(key_text)}, filed as {path.stem}"
