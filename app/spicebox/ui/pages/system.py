@@ -47,9 +47,9 @@ class SystemPage(Page):
         self.provisioning = Field("Provisioning server", app.config().system.provisioning_url
                                   or "", hint="https://... (optional)")
         self.before: dict[str, str] = {}
-        self.trust = Note(self._trusted(), TEXT)
-        forget = [Button("Forget the provisioning key", self._forget)] \
-            if self.trust.text.startswith("Trusted") else []
+        said, held = self._trust()
+        self.trust = Note(said, TEXT)
+        forget = [Button("Forget the provisioning key", self._forget)] if held else []
         self.widgets = [
             Note(f"Spicebox {__version__} on {os_name()}", TEXT),
             self.hostname, self.timezone, self.ntp, self.provisioning, self.trust, *forget,
@@ -62,16 +62,17 @@ class SystemPage(Page):
         self.start(functools.partial(on_system_bus, services.hostname), self._named)
         self.start(functools.partial(on_system_bus, services.clock), self._timed)
 
-    def _trusted(self) -> str:
+    def _trust(self) -> tuple[str, bool]:
         """Trust on first use, made visible: the fingerprint to compare with the one
-        spicebox-admin keygen printed."""
+        spicebox-admin keygen printed; and whether there is anything to forget (an
+        unreadable record is mended by forgetting it)."""
         try:
             key = read_state(state_path(self.app.store)).get("trusted")
         except ConfigError as exc:
-            return str(exc)
+            return str(exc), True
         if not isinstance(key, str):
-            return "No provisioning key trusted yet: the first site's will be"
-        return f"Trusted provisioning key: {fingerprint(key)}"
+            return "No provisioning key trusted yet: the first site's will be", False
+        return f"Trusted provisioning key: {fingerprint(key)}", True
 
     def _forget(self) -> None:
         """To move the box to another site: the next one's key is trusted afresh."""
@@ -80,7 +81,7 @@ class SystemPage(Page):
         except OSError as exc:
             self.say(f"cannot forget the key: {exc.strerror}", error=True)
             return
-        self.trust.text = self._trusted()
+        self.trust.text = self._trust()[0]
         self.say("Forgotten: the next provisioning site's key will be trusted")
 
     def _named(self, result: object) -> None:
