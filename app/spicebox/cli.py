@@ -41,7 +41,7 @@ from .spice.errors import AccessDenied, ProtocolError
 from .spice.link import check_password
 from .spice.policy import AUDIO_CODECS, DecodingPolicy, compression_for
 from .spice.recording import Recorder
-from .system.update import Device, UpdateError, install, status
+from .system.update import Device, UpdateError, install, keep, status
 from .usb.filter import parse as parse_usb_filter
 from .usb.redirect import UsbPolicy
 
@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     update_install.add_argument("--trust", type=Path, metavar="FILE",
                                 help="install it only if BUNDLE.sig (spicebox-admin sign) "
                                      "is this key's signature of it (signing.pub)")
+    update_what.add_parser(
+        "keep", help="keep the running slot, which is on trial after an update (Raspberry "
+                     "Pi; the image runs it once the kiosk is up)")
     update_what.add_parser(
         "from-site", parents=[configured, site],
         help="install the provisioning site's firmware for this box's update channel, if "
@@ -684,6 +687,11 @@ def _update(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.what == "from-site":
         return _update_from_site(args, device)
+    if args.what == "keep":
+        kept = keep(device)
+        log.info("slot %s %s", device.running().upper(),
+                 "is kept" if kept else "was not on trial: nothing to keep")
+        return EXIT_OK
     try:
         bundle = sys.stdin.buffer if args.bundle == "-" else open(args.bundle, "rb")  # noqa: SIM115
     except OSError as exc:

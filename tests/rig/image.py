@@ -166,19 +166,19 @@ def install_update(disk: Path, tmp_path: Path, out: Path = OUT) -> None:
     boot.mkdir()
     subprocess.run(["mcopy", "-s", "-i", esp(disk), "::/loader", str(boot)], check=True)
     devices = tmp_path / "dev"
-    devices.mkdir()
-    with (devices / "root-b").open("wb") as f:
+    (devices / "by-partlabel").mkdir(parents=True)
+    with (devices / "by-partlabel" / "root-b").open("wb") as f:
         f.truncate(PARTITIONS["root-b"].size_mib * 1024 * 1024)
     (tmp_path / "cmdline").write_text("root=PARTLABEL=root-a ro\n")
     manifest = json.loads((out / "manifest.json").read_text())
     (tmp_path / "release.json").write_text(json.dumps(
         {key: manifest[key] for key in ("board", "version", "build")}))
-    device = Device(esp=boot, cmdline=tmp_path / "cmdline", partitions=devices,
+    device = Device(boot=boot, cmdline=tmp_path / "cmdline", disks=devices,
                     release=tmp_path / "release.json")
     with (out / "update.tar").open("rb") as bundle:
         assert install(bundle, device).entry == "spicebox-b+3.conf"
     subprocess.run(["mcopy", "-s", "-o", "-i", esp(disk), str(boot / "b"),
                     str(boot / "loader"), "::/"], check=True)
-    subprocess.run(["dd", f"if={devices / 'root-b'}", f"of={disk}", "bs=1M",
+    subprocess.run(["dd", f"if={devices / 'by-partlabel/root-b'}", f"of={disk}", "bs=1M",
                     f"seek={PARTITIONS['root-b'].start_mib}", "conv=notrunc,sparse",
                     "status=none"], check=True)

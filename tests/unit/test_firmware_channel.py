@@ -70,7 +70,7 @@ def test_a_box_installs_its_channels_newer_firmware_once(
     box = Box(tmp_path / "box", build=100)
     outcome = update_from_site(store, box.device, url, trust, state)
     assert outcome.installed is not None and outcome.installed.version == "0.2.0-200"
-    assert (box.device.esp / slots.ENTRIES / "spicebox-b+3.conf").is_file()
+    assert (box.device.boot / slots.ENTRIES / "spicebox-b+3.conf").is_file()
     # Again (the box came back from it, or has not restarted yet): not installed again.
     again = update_from_site(store, box.device, url, trust, state)
     assert again.installed is None and "installed before" in again.said
@@ -94,7 +94,7 @@ def test_a_bundle_changed_on_the_site_is_not_installed(
     with pytest.raises(UpdateError, match="not the one the signed site names"):
         update_from_site(ConfigStore(ConfigPaths.under(tmp_path / "config")), box.device,
                          url, trust, tmp_path / "firmware.json")
-    assert not list((box.device.esp / slots.ENTRIES).glob("spicebox-b*"))
+    assert not list((box.device.boot / slots.ENTRIES).glob("spicebox-b*"))
     assert not (tmp_path / "firmware.json").exists()  # tried again next time
 
 

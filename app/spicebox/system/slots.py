@@ -26,7 +26,10 @@ ENTRIES = Path("loader/entries")
 # Where a slot's kernel and initramfs are on the EFI system partition.
 KERNEL, INITRD = "linux", "initrd"
 _NAME = re.compile(r"spicebox-(?P<slot>[ab])(?:\+(?P<left>\d+)(?:-(?P<done>\d+))?)?\.conf")
-_ROOT = re.compile(r"(?:^|\s)root=PARTLABEL=root-(?P<slot>[ab])(?:\s|$)")
+# How a slot's kernel names its root: by GPT partition name, or on an MBR (a Raspberry
+# Pi's card) by the disk's identifier and the partition's number (2 is A, 3 is B).
+_ROOT = re.compile(r"(?:^|\s)root=(?:PARTLABEL=root-(?P<slot>[ab])"
+                   r"|PARTUUID=(?P<disk>[0-9a-f]{8})-0(?P<number>[23]))(?:\s|$)")
 
 
 @dataclass(frozen=True)
@@ -59,12 +62,17 @@ def entry_name(slot: str, tries: int | None = None) -> str:
 
 
 def entry_text(slot: str, generation: int, version: str, cmdline: str) -> str:
-    """A slot's loader entry. ``panic=10``: a kernel that cannot mount its root restarts
-    (costing a try) instead of waiting for somebody at the console."""
+    """A slot's loader entry."""
     return (f"title Spicebox {version} (slot {slot.upper()})\n"
             f"sort-key spicebox\nversion {generation}\n"
             f"linux /{slot}/{KERNEL}\ninitrd /{slot}/{INITRD}\n"
-            f"options root=PARTLABEL=root-{slot} ro panic=10 {cmdline}\n")
+            f"options {kernel_arguments(f'PARTLABEL=root-{slot}', cmdline)}\n")
+
+
+def kernel_arguments(root: str, cmdline: str) -> str:
+    """A slot's kernel command line. ``panic=10``: a kernel that cannot mount its root
+    restarts (which costs a try) instead of waiting for somebody at the console."""
+    return f"root={root} ro panic=10 {cmdline}"
 
 
 def parse_entry(name: str, text: str) -> Entry | None:
@@ -107,4 +115,20 @@ def local_arguments(cmdline: str) -> list[str]:
 def running_slot(cmdline: str) -> str | None:
     """The slot the kernel command line (``/proc/cmdline``) booted, if it was one."""
     found = _ROOT.search(cmdline)
-    return found["slot"] if found else None
+    if found is None:
+        return None
+    return found["slot"] or SLOTS[int(found["number"]) - 2]
+
+
+def root_source(cmdline: str, slot: str) -> str:
+    """How ``slot``'s kernel names its root (``root=`` without the ``root=``), in the way
+    the running kernel's ``cmdline`` names its own: ``PARTLABEL=root-b``, or
+    ``PARTUUID=<disk>-03`` on an MBR."""
+    found = _ROOT.search(cmdline)
+    if found is not None and found["disk"]:
+        return mbr_root_source(found["disk"], slot)
+    return f"PARTLABEL=root-{slot}"
+
+
+def mbr_root_source(disk_id: str, slot: str) -> str:
+    return f"PARTUUID={disk_id}-0{SLOTS.index(slot) + 2}"

@@ -4,14 +4,17 @@ A bundle is one uncompressed tar, read as a stream (``curl URL | spicebox update
 needs no room for it on the device), made by the image builder with :func:`write_bundle`:
 
 - ``manifest.json`` first: the board, the version, the build time, the kernel command line,
-  and the size and SHA-256 of each file below (of the root image uncompressed);
-- ``linux`` and ``initrd``: go to ``/<slot>/`` on the EFI system partition;
+  the boot files' names (``boot``) and the size and SHA-256 of each file below (of the
+  root image uncompressed);
+- the boot files: ``linux`` and ``initrd`` (and a Raspberry Pi's device trees), which go
+  to ``/<slot>/`` on the boot partition;
 - ``root.img.zst``: the root file system, written to the slot's partition (``zstd``).
 
-The other slot's loader entry is removed first and written last, with boot counting
-(see :mod:`.slots`), so a slot half written never boots and a slot that does not come up
-falls back. Everything written is read back and checked against the manifest; SD cards
-lie about writes more often than people think.
+What boots a slot is the boot loader's: systemd-boot's loader entries (:mod:`.slots`) or
+the Raspberry Pi firmware's config.txt (:mod:`.pifirmware`). The other slot stops being
+bootable first and becomes bootable last, on trial, so a slot half written never boots and
+a slot that does not come up falls back. Everything written is read back and checked
+against the manifest; SD cards lie about writes more often than people think.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -29,14 +33,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-from . import slots
+from . import pifirmware, slots
 
 MANIFEST = "manifest.json"
 ROOT_IMAGE = "root.img"
 ROOT_MEMBER = "root.img.zst"
-FILES = (slots.KERNEL, slots.INITRD, ROOT_IMAGE)
+BOOT_FILES = (slots.KERNEL, slots.INITRD)  # a manifest without ``boot`` means these
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 RELEASE = Path("/usr/lib/spicebox/release.json")
 CHUNK = 1 << 20
 
@@ -48,19 +53,20 @@ class UpdateError(Exception):
 @dataclass(frozen=True)
 class Device:
     """Where this device keeps its slots (a test points them at files)."""
-    esp: Path = Path("/boot/efi")
+    boot: Path = Path("/boot/efi")  # the EFI system partition, or a Pi's firmware partition
     cmdline: Path = Path("/proc/cmdline")
-    partitions: Path = Path("/dev/disk/by-partlabel")  # root-a, root-b
+    disks: Path = Path("/dev/disk")  # by-partlabel/root-b, or by-partuuid/<disk>-03
     release: Path = RELEASE
 
     def slot_device(self, slot: str) -> Path:
-        return self.partitions / f"root-{slot}"
+        kind, _, name = slots.root_source(self.cmdline.read_text(), slot).partition("=")
+        return self.disks / ("by-partuuid" if kind == "PARTUUID" else "by-partlabel") / name
 
     def running(self) -> str:
         slot = slots.running_slot(self.cmdline.read_text())
         if slot is None:
             raise UpdateError("this system was not started from a Spicebox slot (its kernel "
-                              "command line has no root=PARTLABEL=root-a or root-b)")
+                              "command line names neither root-a nor root-b)")
         return slot
 
     def running_release(self) -> dict[str, Any]:
@@ -71,43 +77,145 @@ class Device:
                               f"made by the image builder") from None
         return release if isinstance(release, dict) else {}
 
+    def loader(self) -> BootLoader:
+        config = self.boot / pifirmware.CONFIG
+        if config.is_file() and pifirmware.parse_config(config.read_text()).slot:
+            return PiFirmware(self)
+        return SystemdBoot(self)
+
+
+class BootLoader(Protocol):
+    """What makes a slot boot, as the device's boot loader has it."""
+
+    def forget(self, slot: str) -> None:
+        """``slot`` does not boot (before it is written)."""
+
+    def add(self, slot: str, manifest: dict[str, Any]) -> str:
+        """``slot``, written, boots next, on trial; says what file made it so."""
+
+    def states(self) -> list[tuple[str, str, str]]:
+        """Each slot that holds firmware, its title and its state, in boot order."""
+
+    def keep(self) -> bool:
+        """The running slot, on trial and up, is kept; False if there was nothing to do."""
+
+
+class SystemdBoot:
+    """Loader entries with boot counting (:mod:`.slots`); systemd-bless-boot keeps a slot."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+
+    def forget(self, slot: str) -> None:
+        directory = self.device.boot / slots.ENTRIES
+        for path in directory.glob(f"spicebox-{slot}*.conf"):
+            if slots.parse_entry(path.name, "") is not None:
+                path.unlink()
+        _sync_directory(directory)
+
+    def add(self, slot: str, manifest: dict[str, Any]) -> str:
+        """The slot's entry, with its tries and the highest version: it boots next."""
+        entries = slots.read_entries(self.device.boot)
+        generation = max((e.generation for e in entries.values()), default=0) + 1
+        name = slots.entry_name(slot, slots.TRIES)
+        _write_atomically(self.device.boot / slots.ENTRIES / name, slots.entry_text(
+            slot, generation, manifest["version"], _cmdline(self.device, manifest)).encode())
+        return name
+
+    def states(self) -> list[tuple[str, str, str]]:
+        return [(entry.slot, entry.title or "?", entry.state)
+                for entry in slots.boot_order(slots.read_entries(self.device.boot))]
+
+    def keep(self) -> bool:
+        return False  # systemd-bless-boot does, after boot-complete.target
+
+
+class PiFirmware:
+    """config.txt's ``os_prefix`` and a slot on trial (:mod:`.pifirmware`)."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+        self.config = device.boot / pifirmware.CONFIG
+
+    def forget(self, slot: str) -> None:
+        running = slots.other(slot)
+        text = self.config.read_text()
+        if pifirmware.parse_config(text) != pifirmware.PiBoot(running, None, None):
+            _write_atomically(self.config, pifirmware.naming(text, running).encode())
+        for name in (pifirmware.CMDLINE, pifirmware.VERSION):
+            (self.device.boot / slot / name).unlink(missing_ok=True)
+
+    def add(self, slot: str, manifest: dict[str, Any]) -> str:
+        folder = self.device.boot / slot
+        root = slots.root_source(self.device.cmdline.read_text(), slot)
+        _write_atomically(folder / pifirmware.VERSION, f"{manifest['version']}\n".encode())
+        _write_atomically(folder / pifirmware.CMDLINE, (slots.kernel_arguments(
+            root, _cmdline(self.device, manifest)) + "\n").encode())
+        _write_atomically(self.config, pifirmware.naming(
+            self.config.read_text(), slot, f"trying {slot}").encode())
+        return pifirmware.CONFIG
+
+    def states(self) -> list[tuple[str, str, str]]:
+        versions = {slot: (self.device.boot / slot / pifirmware.VERSION).read_text().strip()
+                    for slot in slots.SLOTS
+                    if (self.device.boot / slot / pifirmware.VERSION).is_file()}
+        found = pifirmware.slot_states(pifirmware.parse_config(self.config.read_text()),
+                                       self.device.running(), versions)
+        return [(slot, f"Spicebox {versions[slot]} (slot {slot.upper()})", state)
+                for slot, state in found]
+
+    def keep(self) -> bool:
+        running = self.device.running()
+        text = self.config.read_text()
+        if pifirmware.parse_config(text).tried != running:
+            return False
+        _write_atomically(self.config, pifirmware.naming(text, running).encode())
+        return True
+
 
 @dataclass(frozen=True)
 class Installed:
     slot: str
     version: str
-    entry: str  # the loader entry's file name
+    entry: str  # what makes it boot: its loader entry's file name, or config.txt
 
 
 def status(device: Device) -> list[str]:
-    """What ``spicebox update status`` prints: the running slot, and each slot's entry in
-    the order systemd-boot tries them."""
+    """What ``spicebox update status`` prints: the running slot, and each slot in the order
+    the boot loader tries them."""
     running = device.running()
     release = device.running_release()
     lines = [f"running: slot {running.upper()}, Spicebox {release.get('version', '?')} "
              f"for {release.get('board', '?')}"]
-    order = slots.boot_order(slots.read_entries(device.esp))
-    for position, entry in enumerate(order):
+    for position, (slot, title, state) in enumerate(device.loader().states()):
         first = " (boots next)" if position == 0 else ""
-        lines.append(f"slot {entry.slot.upper()}: {entry.title or '?'}: {entry.state}{first}")
+        lines.append(f"slot {slot.upper()}: {title}: {state}{first}")
     return lines
+
+
+def keep(device: Device) -> bool:
+    """``spicebox update keep``: the running slot, on trial and up, is kept."""
+    try:
+        return device.loader().keep()
+    except PermissionError as exc:
+        raise UpdateError(f"cannot write {exc.filename}: keeping a slot needs root") from None
 
 
 def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False,
             sha256: str | None = None) -> Installed:
     """``sha256``: the whole bundle's, as a signed provisioning index names it; a bundle
     that is not that one never gets a boot entry."""
-    running = device.running()
-    target = slots.other(running)
+    target = slots.other(device.running())
     release = device.running_release()
+    loader = device.loader()
     hashed = _Hashed(bundle)
     try:
         with _one_at_a_time(device), tarfile.open(fileobj=hashed, mode="r|") as tar:
             members = _members(tar)
             manifest = _manifest(next(members, None), release, allow_older)
-            _remove_entries(device.esp, target)
-            for name in (slots.KERNEL, slots.INITRD):
-                _write_boot_file(next(members, None), name, manifest, device.esp / target)
+            loader.forget(target)
+            for name in boot_files(manifest):
+                _write_boot_file(next(members, None), name, manifest, device.boot / target)
             _write_root(next(members, None), manifest, device.slot_device(target))
             extra = next(members, None)
             if extra is not None:
@@ -118,7 +226,7 @@ def install(bundle: IO[bytes], device: Device, *, allow_older: bool = False,
                                   "SHA-256 differs): its slot will not boot")
             # Last, and still under the lock: another install cannot rewrite the slot
             # between its check and its entry.
-            name = _add_entry(device, target, manifest)
+            name = loader.add(target, manifest)
     except (tarfile.TarError, EOFError) as exc:
         raise UpdateError(f"the bundle is not a whole tar file ({exc}): download it "
                           f"again") from None
@@ -165,22 +273,21 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise UpdateError(f"{path}: {exc}") from None
 
 
-def _add_entry(device: Device, slot: str, manifest: dict[str, Any]) -> str:
-    """The slot's loader entry, with its tries and the highest version: it boots next."""
-    entries = slots.read_entries(device.esp)
-    generation = max((e.generation for e in entries.values()), default=0) + 1
-    name = slots.entry_name(slot, slots.TRIES)
-    cmdline = " ".join([manifest["cmdline"],
-                        *slots.local_arguments(device.cmdline.read_text())])
-    _write_atomically(device.esp / slots.ENTRIES / name, slots.entry_text(
-        slot, generation, manifest["version"], cmdline).encode())
-    return name
+def _cmdline(device: Device, manifest: dict[str, Any]) -> str:
+    """The new slot's kernel arguments after its root: the bundle's, and the ``spicebox.*``
+    ones an administrator added to the running slot's."""
+    return " ".join([manifest["cmdline"], *slots.local_arguments(device.cmdline.read_text())])
+
+
+def boot_files(manifest: dict[str, Any]) -> list[str]:
+    """The names of the files a bundle holds for the boot partition, in their order."""
+    return list(manifest.get("boot", BOOT_FILES))
 
 
 @contextmanager
 def _one_at_a_time(device: Device) -> Iterator[None]:
     """Two updates at once (provisioning and an administrator) would write one slot."""
-    with (device.esp / "loader" / ".spicebox-update.lock").open("a") as lock:
+    with (device.boot / ".spicebox-update.lock").open("a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -190,14 +297,15 @@ def _one_at_a_time(device: Device) -> Iterator[None]:
 
 def write_bundle(out: IO[bytes], manifest: dict[str, Any], files: dict[str, Path],
                  mtime: int) -> None:
-    """The image builder's half: ``files`` are linux, initrd and root.img.zst; ``manifest``
-    gets the size and SHA-256 of linux, initrd and the uncompressed ``root``."""
+    """The image builder's half: ``files`` are the boot files in the manifest's order
+    (``boot``), then root.img.zst; the manifest describes each (the root image
+    uncompressed)."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         data = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
         tar.addfile(_tarinfo(MANIFEST, len(data), mtime), io.BytesIO(data))
-        for name in (slots.KERNEL, slots.INITRD, ROOT_MEMBER):
-            with files[name].open("rb") as f:
-                tar.addfile(_tarinfo(name, files[name].stat().st_size, mtime), f)
+        for name, path in files.items():
+            with path.open("rb") as f:
+                tar.addfile(_tarinfo(name, path.stat().st_size, mtime), f)
 
 
 def describe(path: Path) -> dict[str, Any]:
@@ -278,20 +386,16 @@ def _manifest_problem(manifest: object) -> str | None:
                       ("files", dict)):
         if not isinstance(manifest.get(key), kind):
             return key
-    for name in FILES:
+    names = manifest.get("boot", BOOT_FILES)
+    if not (isinstance(names, list | tuple) and names
+            and all(isinstance(n, str) and _FILE_NAME.fullmatch(n) for n in names)):
+        return "boot"
+    for name in (*names, ROOT_IMAGE):
         described = manifest["files"].get(name)
         if not (isinstance(described, dict) and isinstance(described.get("size"), int)
                 and isinstance(described.get("sha256"), str)):
             return f"files.{name}"
     return None
-
-
-def _remove_entries(esp: Path, slot: str) -> None:
-    directory = esp / slots.ENTRIES
-    for path in directory.glob(f"spicebox-{slot}*.conf"):
-        if slots.parse_entry(path.name, "") is not None:
-            path.unlink()
-    _sync_directory(directory)
 
 
 def _write_boot_file(member: Member | None, name: str, manifest: dict[str, Any],
