@@ -7,7 +7,8 @@ useradd --system --home-dir /var/lib/spicebox --shell /usr/sbin/nologin \
 mkdir -p /var/lib/spicebox /boot/efi /data
 chown spicebox:spicebox /var/lib/spicebox
 systemctl enable spicebox-kiosk.service spicebox-preconfigure.service \
-    spicebox-identity.service spicebox-boot-check.service spicebox-provision.service \
+    spicebox-identity.service spicebox-boot-check.service spicebox-boot-keep.service \
+    spicebox-grow-data.service spicebox-provision.service \
     spicebox-firmware.path spicebox-firmware.timer \
     NetworkManager.service
 # The boot loader is firmware like the rest: it changes with an update, not on its own.
