@@ -47,10 +47,12 @@ image: setup
 	tools/setup.sh --image
 	PYTHONPATH=image-build $(PY) -m imagebuild build $(BOARD)
 
-# Slow: builds the QEMU boards' images and boots them; not part of `make test`.
+# Slow: builds the QEMU boards' and the Pi 4's images and boots them (the Pi's under QEMU
+# virt, tests/rig/pi.py); not part of `make test`.
 test-image:
 	$(MAKE) image BOARD=qemu-x86_64
 	$(MAKE) image BOARD=qemu-arm64
+	$(MAKE) image BOARD=rpi4
 	$(PY) -m pytest -q -s tests/image
 
 clean:

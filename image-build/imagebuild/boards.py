@@ -35,13 +35,14 @@ class Board:
     description: str
     arch: str
     packages: tuple[str, ...]
-    extra_suites: tuple[str, ...]
     boot_method: str
     cmdline: str
     boot_config: tuple[str, ...]  # config.txt lines (raspberrypi)
+    device_trees: tuple[str, ...]  # globs in the kernel's /usr/lib/linux-image-* (raspberrypi)
     partitions: Partitions
     display_backend: str  # the image's display.backend default
     qemu: dict[str, Any]  # how the image rig boots it (QEMU boards only)
+    unbuildable: str  # why its image cannot be built yet; empty when it can
 
 
 def names(directory: Path = BOARD_DIR) -> list[str]:
@@ -64,19 +65,23 @@ def load(name: str, directory: Path = BOARD_DIR) -> Board:
         description=read.text(doc, "description"),
         arch=read.choice(doc, "arch", ARCHES),
         packages=read.texts(doc, "packages"),
-        extra_suites=read.texts(doc, "extra_suites", required=False),
         boot_method=read.choice(boot, "method", BOOT_METHODS, "boot."),
         cmdline=read.text(boot, "cmdline", "boot."),
         boot_config=read.texts(boot, "config", "boot.", required=False),
+        device_trees=read.texts(boot, "device_trees", "boot.", required=False),
         partitions=Partitions(read.choice(parts, "table", TABLES, "partitions."),
                               *(read.mib(parts, key) for key in ("boot", "root", "data"))),
         display_backend=read.choice(doc.get("display", {"backend": "auto"}), "backend",
                                     DISPLAY_BACKENDS, "display."),
         qemu=dict(doc.get("qemu", {})),
+        unbuildable=str(doc.get("unbuildable", "")),
     )
     if board.boot_method == "raspberrypi" and board.partitions.table != "dos":
         raise BoardError(f"{path}: partitions.table must be \"dos\": the Raspberry Pi "
                          f"firmware reads partition 1 of an MBR")
+    if board.boot_method == "raspberrypi" and not board.device_trees:
+        raise BoardError(f"{path}: boot.device_trees must name the board's device trees "
+                         f"(the Raspberry Pi firmware loads them from the slot's folder)")
     return board
 
 

@@ -6,9 +6,11 @@
    no documentation), then the client in a virtualenv at /opt/spicebox, then the
    firmware's files (``firmware/rootfs``) and ``firmware/setup-rootfs.sh`` run inside it.
 3. The partitions as files, with no loop mounts: the boot partition with ``mkfs.vfat``
-   and mtools (systemd-boot, slot A's kernel, initrd and loader entry), slot A's root with
-   ``mkfs.ext4 -d``, the data partition empty, slot B blank until the first update; then
-   ``sfdisk`` writes the table into the disk image and ``dd`` places each partition.
+   and mtools (slot A's kernel and initrd in ``a/``, and either systemd-boot and slot A's
+   loader entry, or the Raspberry Pi firmware, its config.txt and slot A's device trees
+   and cmdline.txt), slot A's root with ``mkfs.ext4 -d``, the data partition empty, slot B
+   blank until the first update; then ``sfdisk`` writes the table into the disk image and
+   ``dd`` places each partition.
 4. ``out/<board>/``: ``disk.img`` (sparse), ``disk.img.zst``, ``update.tar`` (the same
    firmware as an update bundle, see spicebox.system.update), ``SHA256SUMS`` and
    ``manifest.json`` (board, version, every package and its version, the bundle's files).
@@ -33,8 +35,8 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from spicebox import __version__
-from spicebox.system import slots
-from spicebox.system.update import RELEASE, ROOT_MEMBER, describe, write_bundle
+from spicebox.system import pifirmware, slots
+from spicebox.system.update import RELEASE, ROOT_IMAGE, ROOT_MEMBER, describe, write_bundle
 from spicebox.ui.splash import save_theme
 
 from .boards import Board
@@ -89,8 +91,8 @@ def build(plan: Plan, out: Path) -> Path:
     if board.arch not in PLATFORMS:
         raise BuildError(f"{board.name}: building {board.arch} images is not done yet "
                          f"(the plan is: `imagebuild plan {board.name}`)")
-    if board.boot_method != "uefi":
-        raise BuildError(f"{board.name}: {board.boot_method} boot is not done yet")
+    if board.unbuildable:
+        raise BuildError(f"{board.name} cannot be built yet: {board.unbuildable}")
     check_tools()
     _can_run(board.arch)
     epoch = source_date_epoch()
@@ -104,16 +106,17 @@ def build(plan: Plan, out: Path) -> Path:
         clamp_mtimes(root, epoch)
         tree = "\n".join(listing(root)) + "\n"
         (out / "rootfs.list").write_text(tree)
-        disk, files = _disk(plan, root, work, release, epoch)
+        disk, boot_files, root_image = _disk(plan, root, work, release, epoch)
         manifest = {**release, **_contents(plan, root), "cmdline": plan.cmdline,
                     "root_tree": hashlib.sha256(tree.encode()).hexdigest(),
-                    "files": {name: describe(path) for name, path in files.items()}}
-        _run(["zstd", "-q", "-T0", "-9", "--long", str(files["root.img"]), "-o",
+                    "boot": list(boot_files),
+                    "files": {name: describe(path) for name, path in
+                              (*boot_files.items(), (ROOT_IMAGE, root_image))}}
+        _run(["zstd", "-q", "-T0", "-9", "--long", str(root_image), "-o",
               str(work / ROOT_MEMBER)], "compressing the root image")
         with (out / "update.tar").open("wb") as bundle:
-            write_bundle(bundle, manifest, {slots.KERNEL: files[slots.KERNEL],
-                                            slots.INITRD: files[slots.INITRD],
-                                            ROOT_MEMBER: work / ROOT_MEMBER}, epoch)
+            write_bundle(bundle, manifest, {**boot_files, ROOT_MEMBER: work / ROOT_MEMBER},
+                         epoch)
         final = out / "disk.img"
         disk.replace(final)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -189,6 +192,10 @@ def _root_filesystem(plan: Plan, wheels: Path, root: Path, release: dict[str, An
     (board_files / "etc/spicebox/spicebox.toml").write_text(
         f"# {plan.board.name}'s defaults; what is set on the device goes to "
         f"/var/lib/spicebox.\n[display]\nbackend = \"{plan.board.display_backend}\"\n")
+    # The boot partition as this board's partition table names it.
+    (board_files / "etc/fstab").write_text(
+        (FIRMWARE / "rootfs/etc/fstab").read_text().replace("PARTLABEL=boot",
+                                                            plan.source("boot")))
     # Which firmware this root is, for `spicebox update` (spicebox.system.update.RELEASE).
     (board_files / RELEASE.relative_to("/")).parent.mkdir(parents=True)
     (board_files / RELEASE.relative_to("/")).write_text(json.dumps(release) + "\n")
@@ -219,43 +226,76 @@ def _root_filesystem(plan: Plan, wheels: Path, root: Path, release: dict[str, An
           f"--customize-hook=sync-in {board_files} /",
           f"--customize-hook=copy-in {FIRMWARE / 'setup-rootfs.sh'} /tmp",
           '--customize-hook=chroot "$1" sh /tmp/setup-rootfs.sh && rm "$1/tmp/setup-rootfs.sh"',
+          # raspi-firmware's hooks fill /boot/firmware as on a Pi that updates its kernel
+          # in place; the builder lays out the boot partition itself (_pi_boot).
+          '--customize-hook=rm -rf "$1/boot/firmware"',
           SUITE, str(root)], "making the root filesystem",
          {"SOURCE_DATE_EPOCH": str(epoch)})
 
 
 def _disk(plan: Plan, root: Path, work: Path, release: dict[str, Any],
-          epoch: int) -> tuple[Path, dict[str, Path]]:
-    """The disk image, and the firmware's files for the update bundle."""
+          epoch: int) -> tuple[Path, dict[str, Path], Path]:
+    """The disk image; the boot files of a slot, by name, and the root image: for the
+    update bundle."""
     log.info("partitions and disk image")
     boot, root_a, _, data = plan.partitions
-    esp = work / "esp"
-    firmware = {slots.KERNEL: sorted((root / "boot").glob("vmlinuz-*"))[-1],
-                slots.INITRD: sorted((root / "boot").glob("initrd.img-*"))[-1]}
-    (esp / "EFI" / "BOOT").mkdir(parents=True)
-    (esp / slots.ENTRIES).mkdir(parents=True)
-    (esp / "a").mkdir()
-    loader, removable = EFI_LOADERS[plan.board.arch]
-    shutil.copy(root / "usr/lib/systemd/boot/efi" / loader, esp / "EFI/BOOT" / removable)
-    for name, path in firmware.items():
-        shutil.copy(path, esp / "a" / name)
-    # Slot A as kept (no boot counting): slot B gets its entry from the first update.
-    (esp / slots.ENTRIES / slots.entry_name("a")).write_text(
-        slots.entry_text("a", 1, release["version"], plan.cmdline))
-    # No default: systemd-boot's own order (slots.boot_order) picks the slot.
-    (esp / "loader/loader.conf").write_text("timeout 0\n")
+    tree = work / "boot"
+    (tree / "a").mkdir(parents=True)
+    kernel = sorted((root / "boot").glob("vmlinuz-*"))[-1]
+    boot_files = {slots.KERNEL: kernel,
+                  slots.INITRD: sorted((root / "boot").glob("initrd.img-*"))[-1]}
+    if plan.board.boot_method == "raspberrypi":
+        boot_files |= _pi_boot(plan, root, kernel, tree, release)
+    else:
+        _systemd_boot(plan, root, tree, release)
+    for name, path in boot_files.items():
+        shutil.copy(path, tree / "a" / name)
     files = {part.label: work / f"{part.label}.img" for part in plan.partitions}
-    clamp_mtimes(esp, epoch)
-    fat_image(esp, files["boot"], boot.size_mib, "BOOT", volume_id=epoch)
-    for part, tree in ((root_a, root), (data, None)):
+    clamp_mtimes(tree, epoch)
+    fat_image(tree, files["boot"], boot.size_mib, "BOOT", volume_id=epoch)
+    for part, content in ((root_a, root), (data, None)):
         # Its identifiers from the build's inputs, its times from SOURCE_DATE_EPOCH.
         uuid = str(uuid5(NAMESPACE_URL, f"spicebox:{plan.board.name}:{part.label}:{epoch}"))
         _run(["mkfs.ext4", "-q", "-L", part.label, "-U", uuid, "-E", f"hash_seed={uuid}",
-              *(["-d", str(tree)] if tree else []), str(files[part.label]),
+              *(["-d", str(content)] if content else []), str(files[part.label]),
               f"{part.size_mib}M"], f"making {part.label}", {"E2FSPROGS_FAKE_TIME": str(epoch)})
     disk = work / "disk.img"
     assemble(disk, plan.disk_mib, plan.sfdisk_script(),
              [(files[part.label], part.start_mib) for part in (boot, root_a, data)])
-    return disk, {**firmware, "root.img": files[root_a.label]}
+    return disk, boot_files, files[root_a.label]
+
+
+def _systemd_boot(plan: Plan, root: Path, tree: Path, release: dict[str, Any]) -> None:
+    """systemd-boot as the removable disk's EFI program, and slot A's entry."""
+    (tree / "EFI" / "BOOT").mkdir(parents=True)
+    (tree / slots.ENTRIES).mkdir(parents=True)
+    loader, removable = EFI_LOADERS[plan.board.arch]
+    shutil.copy(root / "usr/lib/systemd/boot/efi" / loader, tree / "EFI/BOOT" / removable)
+    # Slot A as kept (no boot counting): slot B gets its entry from the first update.
+    (tree / slots.ENTRIES / slots.entry_name("a")).write_text(
+        slots.entry_text("a", 1, release["version"], plan.cmdline))
+    # No default: systemd-boot's own order (slots.boot_order) picks the slot.
+    (tree / "loader/loader.conf").write_text("timeout 0\n")
+
+
+def _pi_boot(plan: Plan, root: Path, kernel: Path, tree: Path,
+             release: dict[str, Any]) -> dict[str, Path]:
+    """The Raspberry Pi firmware (shared by both slots: an update does not change it) and
+    config.txt booting slot A, whose command line is written here; returns the kernel's
+    device trees, which are a slot's boot files."""
+    for blob in sorted((root / "usr/lib/raspi-firmware").iterdir()):
+        shutil.copy(blob, tree / blob.name)
+    (tree / pifirmware.CONFIG).write_text(pifirmware.config_text(plan.board.boot_config, "a"))
+    (tree / "a" / pifirmware.CMDLINE).write_text(
+        slots.kernel_arguments(plan.source("root-a"), plan.cmdline) + "\n")
+    (tree / "a" / pifirmware.VERSION).write_text(f"{release['version']}\n")
+    modules = root / "usr/lib" / f"linux-image-{kernel.name.removeprefix('vmlinuz-')}"
+    trees = {path.name: path for pattern in plan.board.device_trees
+             for path in sorted(modules.glob(pattern))}
+    if not trees:
+        raise BuildError(f"{plan.board.name}: no device tree in {modules} matches "
+                         f"boot.device_trees ({', '.join(plan.board.device_trees)})")
+    return trees
 
 
 def fat_image(tree: Path, image: Path, size_mib: int, label: str,

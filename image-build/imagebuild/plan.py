@@ -4,6 +4,7 @@ and the partitions. Pure, so every board's plan is checked in the default test s
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from .boards import Board
@@ -39,6 +40,10 @@ DOS_FAT32_LBA, DOS_LINUX = "c", "83"
 # not given up for the serial console), no blinking cursor before it.
 FIRMWARE_CMDLINE = "splash plymouth.ignore-serial-consoles vt.global_cursor_default=0"
 ALIGN_MIB = 1  # where the first partition starts, and what every size is a multiple of
+# An MBR's partitions are named by the disk's identifier: root=PARTUUID=<id>-02. It is the
+# board's, not the build's, so that the root of a later build finds the boot partition of
+# a card written with an earlier one.
+MBR_PACKAGES = ("fdisk",)  # sfdisk: the data partition grows at first boot (grow-data)
 
 
 @dataclass(frozen=True)
@@ -66,13 +71,31 @@ class Plan:
         return f"{self.board.cmdline} {FIRMWARE_CMDLINE}"
 
     @property
+    def mbr(self) -> bool:
+        return self.board.partitions.table == "dos"
+
+    @property
+    def disk_id(self) -> str:
+        """The MBR's disk identifier (8 hex digits), the same for every build of a board."""
+        return hashlib.sha256(f"spicebox:{self.board.name}".encode()).hexdigest()[:8]
+
+    def source(self, label: str) -> str:
+        """How the system names a partition (fstab, ``root=``): by its GPT name, or on an
+        MBR by the disk's identifier and its number."""
+        if not self.mbr:
+            return f"PARTLABEL={label}"
+        number = [part.label for part in self.partitions].index(label) + 1
+        return f"PARTUUID={self.disk_id}-{number:02d}"
+
+    @property
     def disk_mib(self) -> int:
         # The GPT keeps a backup of itself in the disk's last 33 sectors: one MiB spare.
         return self.partitions[-1].end_mib + ALIGN_MIB
 
     def sfdisk_script(self) -> str:
         """The partition table, for ``sfdisk`` on the image file (no loop device)."""
-        lines = [f"label: {self.board.partitions.table}", "unit: sectors", ""]
+        lines = [f"label: {self.board.partitions.table}", "unit: sectors",
+                 *([f"label-id: 0x{self.disk_id}"] if self.mbr else []), ""]
         for part in self.partitions:
             entry = (f"start={part.start_mib * 2048}, size={part.size_mib * 2048}, "
                      f"type={part.type}")
@@ -83,7 +106,8 @@ class Plan:
 
 
 def plan(board: Board) -> Plan:
-    packages = tuple(dict.fromkeys((*BASE_PACKAGES, *board.packages)))
+    packages = tuple(dict.fromkeys((*BASE_PACKAGES, *board.packages, *(
+        MBR_PACKAGES if board.partitions.table == "dos" else ()))))
     return Plan(board, packages, _partitions(board))
 
 

@@ -10,6 +10,8 @@ from imagebuild.__main__ import main
 from imagebuild.boards import BoardError, load, names
 from imagebuild.plan import BASE_PACKAGES, ESP, FIRMWARE_CMDLINE, ROOT, plan
 
+from spicebox.system import slots
+
 
 def test_the_boards_are_the_folders_of_board() -> None:
     assert names() == ["qemu-arm64", "qemu-x86_64", "rpi4", "rpi5"]
@@ -97,3 +99,37 @@ def test_a_raspberry_pi_needs_an_mbr(tmp_path: Path) -> None:
     (tmp_path / "pi" / "board.toml").write_text(text.replace('table = "dos"', 'table = "gpt"'))
     with pytest.raises(BoardError, match="must be \"dos\""):
         load("pi", tmp_path)
+
+
+def test_a_raspberry_pi_names_its_device_trees(tmp_path: Path) -> None:
+    (tmp_path / "pi").mkdir()
+    text = Path(__file__).parents[2].joinpath("board/rpi4/board.toml").read_text()
+    (tmp_path / "pi" / "board.toml").write_text(
+        text.replace('device_trees = ["broadcom/bcm2711-rpi-*.dtb"]', ""))
+    with pytest.raises(BoardError, match=r"boot\.device_trees must name"):
+        load("pi", tmp_path)
+
+
+def test_an_mbr_names_partitions_by_the_boards_disk_identifier() -> None:
+    """The root of any later rpi4 build finds the partitions of a card written with an
+    earlier one: the identifier is the board's, and the app's slots read it the same way."""
+    pi = plan(load("rpi4"))
+    assert pi.disk_id == plan(load("rpi4")).disk_id != plan(load("rpi5")).disk_id
+    assert f"label-id: 0x{pi.disk_id}" in pi.sfdisk_script().splitlines()
+    assert pi.source("boot") == f"PARTUUID={pi.disk_id}-01"
+    for slot in slots.SLOTS:
+        assert pi.source(f"root-{slot}") == slots.mbr_root_source(pi.disk_id, slot)
+        cmdline = slots.kernel_arguments(pi.source(f"root-{slot}"), pi.cmdline)
+        assert slots.running_slot(cmdline) == slot
+        assert slots.root_source(cmdline, slots.other(slot)) == \
+            pi.source(f"root-{slots.other(slot)}")
+    assert "fdisk" in pi.packages  # sfdisk grows the data partition at first boot
+    uefi = plan(load("qemu-x86_64"))
+    assert uefi.source("boot") == "PARTLABEL=boot" and "fdisk" not in uefi.packages
+    assert "label-id" not in uefi.sfdisk_script()
+
+
+def test_a_board_that_cannot_be_built_yet_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "rpi5"]) == 2
+    assert "rpi5 cannot be built yet: Debian 12's kernels do not drive the Pi 5's RP1" in \
+        capsys.readouterr().err
