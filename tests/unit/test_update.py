@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from spicebox.cli import main
-from spicebox.system import pifirmware, slots
+from spicebox.system import slotconfig, slots
 from spicebox.system.update import (
     Device,
     UpdateError,
@@ -36,7 +36,7 @@ class Box:
     def __init__(self, root: Path, running: str = "a", board: str = "qemu-x86_64",
                  build: int = 100) -> None:
         self.device = Device(boot=root / "esp", cmdline=root / "cmdline",
-                             disks=root / "dev", release=root / "release.json")
+                             disks=root / "dev", release=root / "release.json", efi=root)
         (root / "esp" / slots.ENTRIES).mkdir(parents=True)
         (root / "dev" / "by-partlabel").mkdir(parents=True)
         self.device.cmdline.write_text(f"root=PARTLABEL=root-{running} ro quiet\n")
@@ -264,11 +264,12 @@ class PiBox:
 
     def __init__(self, root: Path, running: str = "a") -> None:
         self.device = Device(boot=root / "boot", cmdline=root / "cmdline",
-                             disks=root / "dev", release=root / "release.json")
+                             disks=root / "dev", release=root / "release.json",
+                             efi=root / "no-efi")
         (root / "boot" / "a").mkdir(parents=True)
         (root / "dev" / "by-partuuid").mkdir(parents=True)
-        self.config = root / "boot" / pifirmware.CONFIG
-        self.config.write_text(pifirmware.config_text(["arm_64bit=1"], running))
+        self.config = root / "boot" / slotconfig.PI.config
+        self.config.write_text(slotconfig.pi_config(["arm_64bit=1"], running))
         (root / "boot" / "a" / "version").write_text("0.1.0-old\n")
         self.device.cmdline.write_text(
             f"root={slots.mbr_root_source(DISK, running)} ro quiet spicebox.provision=x\n")
@@ -276,6 +277,9 @@ class PiBox:
                                                    "build": 100}))
         for slot in slots.SLOTS:
             self.device.slot_device(slot).write_bytes(b"\xee" * SLOT_SIZE)
+
+    def naming(self) -> slotconfig.Naming:
+        return slotconfig.parse(slotconfig.PI, self.config.read_text())
 
     def boots(self, running: str) -> None:
         """A power-on, as far as config.txt and the kernel command line go."""
@@ -299,7 +303,7 @@ def test_a_pi_update_goes_into_the_other_slot_and_is_tried_at_the_next_boot(
     # Its own root, the bundle's arguments and what the administrator added.
     assert (b / "cmdline.txt").read_text() == \
         f"root=PARTUUID={DISK}-03 ro panic=10 quiet spicebox.provision=x\n"
-    assert pifirmware.parse_config(box.config.read_text()) == pifirmware.PiBoot("b", "b", None)
+    assert box.naming() == slotconfig.Naming("b", "b", None)
     assert status(box.device) == [
         "running: slot A, Spicebox 0.1.0-old for rpi4",
         "slot B: Spicebox 0.2.0-200 (slot B): new, tried once at the next boot (boots next)",
@@ -311,17 +315,17 @@ def test_a_pi_slot_that_came_up_is_kept_and_one_that_did_not_is_said_so(
     box = PiBox(tmp_path / "box")
     install(io.BytesIO(pi_bundle(tmp_path / "bundle")), box.device)
     trying = box.config.read_text()
-    # B's initramfs names A again first (scripts/local-premount/spicebox-trial).
-    box.config.write_text(pifirmware.naming(trying, "a", "tried b"))
+    # B's initramfs names A again first (scripts/local-top/spicebox-trial).
+    box.config.write_text(slotconfig.naming(slotconfig.PI, trying, "a", "tried b"))
     box.boots("b")
     assert status(box.device)[1:] == [
         "slot A: Spicebox 0.1.0-old (slot A): good (boots next)",
         "slot B: Spicebox 0.2.0-200 (slot B): on trial: kept once the kiosk is up"]
     assert keep(box.device) is True
-    assert pifirmware.parse_config(box.config.read_text()) == pifirmware.PiBoot("b", None, None)
+    assert box.naming() == slotconfig.Naming("b", None, None)
     assert keep(box.device) is False  # kept already
     # Had B not come up, A boots and says so.
-    box.config.write_text(pifirmware.naming(trying, "a", "tried b"))
+    box.config.write_text(slotconfig.naming(slotconfig.PI, trying, "a", "tried b"))
     box.boots("a")
     assert keep(box.device) is False
     assert status(box.device)[2] == "slot B: Spicebox 0.2.0-200 (slot B): failed to boot (1 try)"
@@ -330,13 +334,13 @@ def test_a_pi_slot_that_came_up_is_kept_and_one_that_did_not_is_said_so(
 def test_a_pi_update_after_a_failed_one_replaces_it(tmp_path: Path) -> None:
     box = PiBox(tmp_path / "box")
     install(io.BytesIO(pi_bundle(tmp_path / "first")), box.device)
-    box.config.write_text(pifirmware.naming(box.config.read_text(), "a", "tried b"))
+    box.config.write_text(slotconfig.naming(slotconfig.PI, box.config.read_text(), "a", "tried b"))
     bad = bytearray(pi_bundle(tmp_path / "second", build=300))
     bad[data_offset(bytes(bad), TREES[0]) + 10] ^= 1
     with pytest.raises(UpdateError, match=r"bcm2711-rpi-4-b\.dtb in the bundle does not match"):
         install(io.BytesIO(bytes(bad)), box.device)
     # A half-written B is not named, nor does it keep its old command line or version.
-    assert pifirmware.parse_config(box.config.read_text()) == pifirmware.PiBoot("a", None, None)
+    assert box.naming() == slotconfig.Naming("a", None, None)
     assert not (box.device.boot / "b" / "cmdline.txt").exists()
     assert status(box.device)[1:] == ["slot A: Spicebox 0.1.0-old (slot A): good (boots next)"]
     install(io.BytesIO(pi_bundle(tmp_path / "third", build=400)), box.device)

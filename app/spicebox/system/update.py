@@ -10,11 +10,12 @@ needs no room for it on the device), made by the image builder with :func:`write
   to ``/<slot>/`` on the boot partition;
 - ``root.img.zst``: the root file system, written to the slot's partition (``zstd``).
 
-What boots a slot is the boot loader's: systemd-boot's loader entries (:mod:`.slots`) or
-the Raspberry Pi firmware's config.txt (:mod:`.pifirmware`). The other slot stops being
-bootable first and becomes bootable last, on trial, so a slot half written never boots and
-a slot that does not come up falls back. Everything written is read back and checked
-against the manifest; SD cards lie about writes more often than people think.
+What boots a slot is the boot loader's: systemd-boot's loader entries (:mod:`.slots`), or
+the file that names the slot for the Raspberry Pi firmware or syslinux (:mod:`.slotconfig`).
+The other slot stops being bootable first and becomes bootable last, on trial, so a slot
+half written never boots and a slot that does not come up falls back. Everything written
+is read back and checked against the manifest; SD cards lie about writes more often than
+people think.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from . import pifirmware, slots
+from . import slotconfig, slots
 
 MANIFEST = "manifest.json"
 ROOT_IMAGE = "root.img"
@@ -57,6 +58,7 @@ class Device:
     cmdline: Path = Path("/proc/cmdline")
     disks: Path = Path("/dev/disk")  # by-partlabel/root-b, or by-partuuid/<disk>-03
     release: Path = RELEASE
+    efi: Path = Path("/sys/firmware/efi")  # there when UEFI started the system
 
     def slot_device(self, slot: str) -> Path:
         kind, _, name = slots.root_source(self.cmdline.read_text(), slot).partition("=")
@@ -78,9 +80,14 @@ class Device:
         return release if isinstance(release, dict) else {}
 
     def loader(self) -> BootLoader:
-        config = self.boot / pifirmware.CONFIG
-        if config.is_file() and pifirmware.parse_config(config.read_text()).slot:
-            return PiFirmware(self)
+        """The boot loader that started the system: systemd-boot when UEFI did (an x86
+        image has syslinux too, for machines with a BIOS), else the one whose file on the
+        boot partition names a slot."""
+        if not self.efi.is_dir():
+            for fmt in slotconfig.FORMATS:
+                config = self.boot / fmt.config
+                if config.is_file() and slotconfig.parse(fmt, config.read_text()).slot:
+                    return SlotConfig(self, fmt)
         return SystemdBoot(self)
 
 
@@ -130,36 +137,37 @@ class SystemdBoot:
         return False  # systemd-bless-boot does, after boot-complete.target
 
 
-class PiFirmware:
-    """config.txt's ``os_prefix`` and a slot on trial (:mod:`.pifirmware`)."""
+class SlotConfig:
+    """A file naming the slot, and a slot on trial (:mod:`.slotconfig`)."""
 
-    def __init__(self, device: Device) -> None:
-        self.device = device
-        self.config = device.boot / pifirmware.CONFIG
+    def __init__(self, device: Device, fmt: slotconfig.Format) -> None:
+        self.device, self.fmt = device, fmt
+        self.config = device.boot / fmt.config
 
     def forget(self, slot: str) -> None:
         running = slots.other(slot)
         text = self.config.read_text()
-        if pifirmware.parse_config(text) != pifirmware.PiBoot(running, None, None):
-            _write_atomically(self.config, pifirmware.naming(text, running).encode())
-        for name in (pifirmware.CMDLINE, pifirmware.VERSION):
+        if slotconfig.parse(self.fmt, text) != slotconfig.Naming(running, None, None):
+            _write_atomically(self.config, slotconfig.naming(self.fmt, text, running).encode())
+        for name in (self.fmt.slot_file, slotconfig.VERSION):
             (self.device.boot / slot / name).unlink(missing_ok=True)
 
     def add(self, slot: str, manifest: dict[str, Any]) -> str:
         folder = self.device.boot / slot
         root = slots.root_source(self.device.cmdline.read_text(), slot)
-        _write_atomically(folder / pifirmware.VERSION, f"{manifest['version']}\n".encode())
-        _write_atomically(folder / pifirmware.CMDLINE, (slots.kernel_arguments(
-            root, _cmdline(self.device, manifest)) + "\n").encode())
-        _write_atomically(self.config, pifirmware.naming(
-            self.config.read_text(), slot, f"trying {slot}").encode())
-        return pifirmware.CONFIG
+        arguments = slots.kernel_arguments(root, _cmdline(self.device, manifest))
+        _write_atomically(folder / slotconfig.VERSION, f"{manifest['version']}\n".encode())
+        _write_atomically(folder / self.fmt.slot_file,
+                          slotconfig.slot_file(self.fmt, slot, arguments).encode())
+        _write_atomically(self.config, slotconfig.naming(
+            self.fmt, self.config.read_text(), slot, f"trying {slot}").encode())
+        return self.fmt.config
 
     def states(self) -> list[tuple[str, str, str]]:
-        versions = {slot: (self.device.boot / slot / pifirmware.VERSION).read_text().strip()
+        versions = {slot: (self.device.boot / slot / slotconfig.VERSION).read_text().strip()
                     for slot in slots.SLOTS
-                    if (self.device.boot / slot / pifirmware.VERSION).is_file()}
-        found = pifirmware.slot_states(pifirmware.parse_config(self.config.read_text()),
+                    if (self.device.boot / slot / slotconfig.VERSION).is_file()}
+        found = slotconfig.slot_states(slotconfig.parse(self.fmt, self.config.read_text()),
                                        self.device.running(), versions)
         return [(slot, f"Spicebox {versions[slot]} (slot {slot.upper()})", state)
                 for slot, state in found]
@@ -167,9 +175,9 @@ class PiFirmware:
     def keep(self) -> bool:
         running = self.device.running()
         text = self.config.read_text()
-        if pifirmware.parse_config(text).tried != running:
+        if slotconfig.parse(self.fmt, text).tried != running:
             return False
-        _write_atomically(self.config, pifirmware.naming(text, running).encode())
+        _write_atomically(self.config, slotconfig.naming(self.fmt, text, running).encode())
         return True
 
 
@@ -177,7 +185,7 @@ class PiFirmware:
 class Installed:
     slot: str
     version: str
-    entry: str  # what makes it boot: its loader entry's file name, or config.txt
+    entry: str  # what makes it boot: its loader entry's file name, or config.txt or syslinux.cfg
 
 
 def status(device: Device) -> list[str]:
