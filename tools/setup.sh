@@ -31,6 +31,7 @@ APT_PACKAGES=(
   mmdebstrap mount gpg e2fsprogs
   zstd                # firmware update bundles (spicebox update install)
   dosfstools mtools fdisk  # the image builder, which the default suite runs once
+  syslinux            # BIOS boot for x86 images (installed into the FAT with mtools)
   iproute2            # ip: addresses in the network namespace of the network-watch test
 )
 # `make bench` (tools/setup.sh --bench) also measures remote-viewer, the reference client.

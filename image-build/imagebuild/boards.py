@@ -39,6 +39,7 @@ class Board:
     cmdline: str
     boot_config: tuple[str, ...]  # config.txt lines (raspberrypi)
     device_trees: tuple[str, ...]  # globs in the kernel's /usr/lib/linux-image-* (raspberrypi)
+    bios: bool  # also boots from a BIOS (syslinux), besides UEFI
     partitions: Partitions
     display_backend: str  # the image's display.backend default
     qemu: dict[str, Any]  # how the image rig boots it (QEMU boards only)
@@ -69,6 +70,7 @@ def load(name: str, directory: Path = BOARD_DIR) -> Board:
         cmdline=read.text(boot, "cmdline", "boot."),
         boot_config=read.texts(boot, "config", "boot.", required=False),
         device_trees=read.texts(boot, "device_trees", "boot.", required=False),
+        bios=read.flag(boot, "bios", "boot."),
         partitions=Partitions(read.choice(parts, "table", TABLES, "partitions."),
                               *(read.mib(parts, key) for key in ("boot", "root", "data"))),
         display_backend=read.choice(doc.get("display", {"backend": "auto"}), "backend",
@@ -79,6 +81,10 @@ def load(name: str, directory: Path = BOARD_DIR) -> Board:
     if board.boot_method == "raspberrypi" and board.partitions.table != "dos":
         raise BoardError(f"{path}: partitions.table must be \"dos\": the Raspberry Pi "
                          f"firmware reads partition 1 of an MBR")
+    if board.bios and (board.arch, board.boot_method, board.partitions.table) != (
+            "amd64", "uefi", "gpt"):
+        raise BoardError(f"{path}: boot.bios is for amd64 boards that boot by uefi from a "
+                         f"gpt disk (syslinux shares their EFI system partition)")
     if board.boot_method == "raspberrypi" and not board.device_trees:
         raise BoardError(f"{path}: boot.device_trees must name the board's device trees "
                          f"(the Raspberry Pi firmware loads them from the slot's folder)")
@@ -110,6 +116,12 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self._fail(where + key, "must be a list of text")
         return tuple(value)
+
+    def flag(self, doc: dict[str, Any], key: str, where: str = "") -> bool:
+        value = doc.get(key, False)
+        if not isinstance(value, bool):
+            raise self._fail(where + key, "must be true or false")
+        return value
 
     def choice(self, doc: dict[str, Any], key: str, choices: tuple[str, ...],
                where: str = "") -> str:

@@ -7,10 +7,11 @@
    firmware's files (``firmware/rootfs``) and ``firmware/setup-rootfs.sh`` run inside it.
 3. The partitions as files, with no loop mounts: the boot partition with ``mkfs.vfat``
    and mtools (slot A's kernel and initrd in ``a/``, and either systemd-boot and slot A's
-   loader entry, or the Raspberry Pi firmware, its config.txt and slot A's device trees
-   and cmdline.txt), slot A's root with ``mkfs.ext4 -d``, the data partition empty, slot B
-   blank until the first update; then ``sfdisk`` writes the table into the disk image and
-   ``dd`` places each partition.
+   loader entry, with syslinux beside it for a BIOS, or the Raspberry Pi firmware, its
+   config.txt and slot A's device trees and cmdline.txt), slot A's root with
+   ``mkfs.ext4 -d``, the data partition empty, slot B blank until the first update; then
+   ``sfdisk`` writes the table into the disk image and ``dd`` places each partition (and
+   syslinux's MBR code, for a BIOS).
 4. ``out/<board>/``: ``disk.img`` (sparse), ``disk.img.zst``, ``update.tar`` (the same
    firmware as an update bundle, see spicebox.system.update), ``SHA256SUMS`` and
    ``manifest.json`` (board, version, every package and its version, the bundle's files).
@@ -35,7 +36,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from spicebox import __version__
-from spicebox.system import pifirmware, slots
+from spicebox.system import slotconfig, slots
 from spicebox.system.update import RELEASE, ROOT_IMAGE, ROOT_MEMBER, describe, write_bundle
 from spicebox.ui.splash import save_theme
 
@@ -71,7 +72,11 @@ EMULATORS = {"arm64": "qemu-aarch64", "amd64": "qemu-x86_64"}
 DPKG_FILTERS = ("path-exclude=/usr/share/doc/*", "path-exclude=/usr/share/man/*",
                 "path-exclude=/usr/share/info/*", "path-exclude=/usr/share/locale/*")
 TOOLS = {"mmdebstrap": "mmdebstrap", "mkfs.ext4": "e2fsprogs", "mkfs.vfat": "dosfstools",
-         "mcopy": "mtools", "sfdisk": "fdisk", "zstd": "zstd"}
+         "mcopy": "mtools", "sfdisk": "fdisk", "zstd": "zstd", "syslinux": "syslinux"}
+# BIOS boot: the MBR's code that starts the GPT partition marked LegacyBIOSBootable, whose
+# boot sector `syslinux --install` writes (with mtools, no mount).
+GPT_MBR = Path("/usr/lib/syslinux/mbr/gptmbr.bin")
+MBR_CODE = 440  # the MBR's bytes before the disk signature and the partition table
 
 
 class BuildError(Exception):
@@ -253,6 +258,9 @@ def _disk(plan: Plan, root: Path, work: Path, release: dict[str, Any],
     files = {part.label: work / f"{part.label}.img" for part in plan.partitions}
     clamp_mtimes(tree, epoch)
     fat_image(tree, files["boot"], boot.size_mib, "BOOT", volume_id=epoch)
+    if plan.board.bios:
+        _run(["syslinux", "--install", str(files["boot"])],
+             "installing syslinux (BIOS boot)")
     for part, content in ((root_a, root), (data, None)):
         # Its identifiers from the build's inputs, its times from SOURCE_DATE_EPOCH.
         uuid = str(uuid5(NAMESPACE_URL, f"spicebox:{plan.board.name}:{part.label}:{epoch}"))
@@ -262,11 +270,15 @@ def _disk(plan: Plan, root: Path, work: Path, release: dict[str, Any],
     disk = work / "disk.img"
     assemble(disk, plan.disk_mib, plan.sfdisk_script(),
              [(files[part.label], part.start_mib) for part in (boot, root_a, data)])
+    if plan.board.bios:
+        with disk.open("r+b") as f:
+            f.write(GPT_MBR.read_bytes()[:MBR_CODE])
     return disk, boot_files, files[root_a.label]
 
 
 def _systemd_boot(plan: Plan, root: Path, tree: Path, release: dict[str, Any]) -> None:
-    """systemd-boot as the removable disk's EFI program, and slot A's entry."""
+    """systemd-boot as the removable disk's EFI program, and slot A's entry; for a BIOS,
+    syslinux's configuration booting slot A."""
     (tree / "EFI" / "BOOT").mkdir(parents=True)
     (tree / slots.ENTRIES).mkdir(parents=True)
     loader, removable = EFI_LOADERS[plan.board.arch]
@@ -276,6 +288,17 @@ def _systemd_boot(plan: Plan, root: Path, tree: Path, release: dict[str, Any]) -
         slots.entry_text("a", 1, release["version"], plan.cmdline))
     # No default: systemd-boot's own order (slots.boot_order) picks the slot.
     (tree / "loader/loader.conf").write_text("timeout 0\n")
+    if plan.board.bios:  # syslinux, installed once the partition is made
+        (tree / slotconfig.SYSLINUX.config).write_text(slotconfig.syslinux_config("a"))
+        _first_slot(plan, tree, slotconfig.SYSLINUX, release)
+
+
+def _first_slot(plan: Plan, tree: Path, fmt: slotconfig.Format,
+                release: dict[str, Any]) -> None:
+    """Slot A's own files for a boot loader that a file names the slot for."""
+    arguments = slots.kernel_arguments(plan.source("root-a"), plan.cmdline)
+    (tree / "a" / fmt.slot_file).write_text(slotconfig.slot_file(fmt, "a", arguments))
+    (tree / "a" / slotconfig.VERSION).write_text(f"{release['version']}\n")
 
 
 def _pi_boot(plan: Plan, root: Path, kernel: Path, tree: Path,
@@ -285,10 +308,8 @@ def _pi_boot(plan: Plan, root: Path, kernel: Path, tree: Path,
     device trees, which are a slot's boot files."""
     for blob in sorted((root / "usr/lib/raspi-firmware").iterdir()):
         shutil.copy(blob, tree / blob.name)
-    (tree / pifirmware.CONFIG).write_text(pifirmware.config_text(plan.board.boot_config, "a"))
-    (tree / "a" / pifirmware.CMDLINE).write_text(
-        slots.kernel_arguments(plan.source("root-a"), plan.cmdline) + "\n")
-    (tree / "a" / pifirmware.VERSION).write_text(f"{release['version']}\n")
+    (tree / slotconfig.PI.config).write_text(slotconfig.pi_config(plan.board.boot_config, "a"))
+    _first_slot(plan, tree, slotconfig.PI, release)
     modules = root / "usr/lib" / f"linux-image-{kernel.name.removeprefix('vmlinuz-')}"
     trees = {path.name: path for pattern in plan.board.device_trees
              for path in sorted(modules.glob(pattern))}

@@ -101,6 +101,8 @@ class Plan:
                      f"type={part.type}")
             if self.board.partitions.table == "gpt":
                 entry += f', name="{part.label}"'
+            if self.board.bios and part.label == "boot":
+                entry += ', attrs="LegacyBIOSBootable"'  # where syslinux's MBR code looks
             lines.append(entry)
         return "\n".join(lines) + "\n"
 

@@ -1,7 +1,7 @@
 """`make test-image`: the qemu-x86_64 image (built by `make image`) boots under QEMU with
 UEFI firmware: into setup when nothing is configured, into the session when a .vv file is
 on its boot partition; its root stays read-only; an update in the other slot boots, or
-falls back when it does not."""
+falls back when it does not; and the same from a BIOS (SeaBIOS and syslinux)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from evdev import ecodes as e
 
 from spicebox.codecs.pixels import to_rgb
-from spicebox.system import slots
+from spicebox.system import slotconfig, slots
 from spicebox.ui.pages.home import HomePage
 from tests.guests import console
 from tests.rig.image import (
@@ -25,6 +25,7 @@ from tests.rig.image import (
     PARTITIONS,
     board_vm,
     copy_of_image,
+    esp,
     home_screen,
     install_update,
     is_splash,
@@ -45,8 +46,9 @@ pytestmark = [pytest.mark.skipif(not IMAGE.is_file(),
               pytest.mark.timeout(4 * BOOT_TIMEOUT)]  # the fallback boots four times
 
 
-def thin_client(tmp_path: Path, disk: Path = IMAGE, snapshot: bool = True) -> list[str]:
-    return board_vm("qemu-x86_64", disk, tmp_path, snapshot)
+def thin_client(tmp_path: Path, disk: Path = IMAGE, snapshot: bool = True,
+                bios: bool = False) -> list[str]:
+    return board_vm("qemu-x86_64", disk, tmp_path, snapshot, bios)
 
 
 def test_first_boot_shows_setup_and_takes_keys_from_the_keyboard(tmp_path: Path) -> None:
@@ -149,14 +151,17 @@ def the_tone_in(played: Path) -> str:
             f"longest gap {gap_ms:.1f} ms")
 
 
-def boot_and_power_off(tmp_path: Path, disk: Path, timeout: float = BOOT_TIMEOUT) -> None:
+def boot_and_power_off(tmp_path: Path, disk: Path, timeout: float = BOOT_TIMEOUT,
+                       bios: bool = False) -> float:
     """Boots ``disk`` (written to) until setup is on the screen, then powers it off the
-    way its button does (ACPI: systemd shuts down cleanly)."""
-    with QemuServer(thin_client(tmp_path, disk, snapshot=False), serial=True,
+    way its button does (ACPI: systemd shuts down cleanly); returns the seconds to
+    setup."""
+    with QemuServer(thin_client(tmp_path, disk, snapshot=False, bios=bios), serial=True,
                     memory=1024) as qemu:
-        wait_for_screen(qemu, home_screen(tmp_path), timeout, "setup")
-        time.sleep(5)  # systemd-bless-boot, right after the kiosk's screen
+        seconds = wait_for_screen(qemu, home_screen(tmp_path), timeout, "setup")
+        time.sleep(10)  # systemd-bless-boot or spicebox-boot-keep, after the kiosk's screen
         power_off(qemu)
+    return seconds
 
 
 def test_first_boot_keeps_the_root_read_only_and_grows_the_data_partition(
@@ -200,7 +205,7 @@ def test_an_update_boots_from_the_other_slot_and_is_kept(tmp_path: Path) -> None
     and once the kiosk's screen is up systemd-bless-boot keeps it (its entry loses its
     tries counter; had slot A booted instead, slot B's would still read +3)."""
     disk = copy_of_image(tmp_path)
-    install_update(disk, tmp_path)
+    assert install_update(disk, tmp_path) == "spicebox-b+3.conf"
     assert loader_entries(disk) == ["spicebox-a.conf", "spicebox-b+3.conf"]
     boot_and_power_off(tmp_path, disk)
     assert loader_entries(disk) == ["spicebox-a.conf", "spicebox-b.conf"]
@@ -216,3 +221,35 @@ def test_a_slot_that_does_not_boot_falls_back_to_the_other(tmp_path: Path) -> No
         f.write(bytes(64 * 1024))
     boot_and_power_off(tmp_path, disk, timeout=3 * BOOT_TIMEOUT)
     assert loader_entries(disk) == ["spicebox-a.conf", f"spicebox-b+0-{slots.TRIES}.conf"]
+
+
+def syslinux_naming(disk: Path) -> slotconfig.Naming:
+    text = subprocess.run(["mtype", "-i", esp(disk), "::/syslinux.cfg"], capture_output=True,
+                          text=True, check=True).stdout
+    return slotconfig.parse(slotconfig.SYSLINUX, text)
+
+
+def test_from_a_bios_it_boots_and_an_update_is_tried_once_and_kept(tmp_path: Path) -> None:
+    """QEMU's own BIOS (SeaBIOS) instead of UEFI: syslinux boots slot A into setup; an
+    update names slot B, which boots and is kept once the kiosk is up."""
+    disk = copy_of_image(tmp_path)
+    seconds = boot_and_power_off(tmp_path, disk, bios=True)
+    print(f"BIOS: power-on to setup on the screen: {seconds:.0f} s (TCG)")
+    assert install_update(disk, tmp_path, bios=True) == "syslinux.cfg"
+    assert loader_entries(disk) == ["spicebox-a.conf"]  # UEFI's are left as they were
+    assert syslinux_naming(disk) == slotconfig.Naming("b", "b", None)
+    boot_and_power_off(tmp_path, disk, bios=True)
+    assert syslinux_naming(disk) == slotconfig.Naming("b", None, None)
+
+
+def test_from_a_bios_a_slot_that_does_not_boot_is_given_up_after_one_try(
+        tmp_path: Path) -> None:
+    """Slot B's root cannot be mounted: its initramfs has named slot A again before it
+    tried, the kernel restarts (panic=10), and syslinux boots slot A into setup."""
+    disk = copy_of_image(tmp_path)
+    install_update(disk, tmp_path, bios=True)
+    with disk.open("r+b") as f:  # slot B's ext4 superblock, gone
+        f.seek(PARTITIONS["root-b"].start_mib * 1024 * 1024)
+        f.write(bytes(64 * 1024))
+    boot_and_power_off(tmp_path, disk, timeout=2 * BOOT_TIMEOUT, bios=True)
+    assert syslinux_naming(disk) == slotconfig.Naming("a", None, "b")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from imagebuild.build import GPT_MBR, MBR_CODE
 
 from spicebox.system.update import describe
 from tests.rig.image import PARTITIONS, esp, install_update, loader_entries, read_partition
@@ -49,9 +50,17 @@ def test_the_image_is_an_a_b_disk_that_boots_slot_a(built: Path) -> None:
                            capture_output=True, text=True, check=True).stdout
     assert "options root=PARTLABEL=root-a ro panic=10 quiet" in entry
     assert " splash " in entry
-    listed = subprocess.run(["mdir", "-b", "-s", "-i", esp(built / "disk.img"), "::/"],
+    listed = subprocess.run(["mdir", "-a", "-b", "-s", "-i", esp(built / "disk.img"), "::/"],
                             capture_output=True, text=True, check=True).stdout.split()
     assert {"::/EFI/BOOT/BOOTX64.EFI", "::/a/linux", "::/a/initrd"} <= set(listed)
+    # And for a BIOS: syslinux (its MBR code starts the partition marked bootable).
+    assert {"::/ldlinux.sys", "::/syslinux.cfg", "::/a/slot.cfg"} <= set(listed)
+    assert table["partitions"][0]["attrs"] == "LegacyBIOSBootable"
+    with (built / "disk.img").open("rb") as disk:
+        assert disk.read(MBR_CODE) == GPT_MBR.read_bytes()[:MBR_CODE]
+    label = subprocess.run(["mtype", "-i", esp(built / "disk.img"), "::/a/slot.cfg"],
+                           capture_output=True, text=True, check=True).stdout
+    assert "  APPEND root=PARTLABEL=root-a ro panic=10 quiet" in label
     # Slot B is blank until the first update: the compressed image carries one root.
     with (built / "disk.img").open("rb") as disk:
         disk.seek(PARTITIONS["root-b"].start_mib * 1024 * 1024)
@@ -80,7 +89,7 @@ def test_the_root_holds_the_client_and_the_firmware(built: Path, tmp_path: Path)
 def test_its_update_bundle_installs_into_slot_b(built: Path, tmp_path: Path) -> None:
     disk = tmp_path / "disk.img"
     subprocess.run(["cp", "--sparse=always", str(built / "disk.img"), str(disk)], check=True)
-    install_update(disk, tmp_path, out=built)
+    assert install_update(disk, tmp_path, out=built) == "spicebox-b+3.conf"
     assert loader_entries(disk) == ["spicebox-a.conf", "spicebox-b+3.conf"]
     root_a, root_b = (describe(read_partition(disk, PARTITIONS[label], tmp_path / "p.img"))
                       for label in ("root-a", "root-b"))

@@ -37,15 +37,17 @@ def board_qemu(board: str) -> str:
     return str(load(board).qemu["binary"])
 
 
-def board_vm(board: str, disk: Path, scratch: Path, snapshot: bool = True) -> list[str]:
-    """QEMU's arguments for ``board`` booting ``disk`` (not written with ``snapshot``)."""
+def board_vm(board: str, disk: Path, scratch: Path, snapshot: bool = True,
+             bios: bool = False) -> list[str]:
+    """QEMU's arguments for ``board`` booting ``disk`` (not written with ``snapshot``):
+    with its UEFI firmware, or with ``bios`` QEMU's own BIOS (SeaBIOS)."""
     qemu = load(board).qemu
     firmware = Path(qemu["firmware"])
     variables = scratch / "vars.fd"
     shutil.copy(firmware.with_name(firmware.name.replace("CODE", "VARS")), variables)
-    return [*qemu["args"],
-            "-drive", f"if=pflash,format=raw,readonly=on,file={firmware}",
-            "-drive", f"if=pflash,format=raw,file={variables}",
+    uefi = ["-drive", f"if=pflash,format=raw,readonly=on,file={firmware}",
+            "-drive", f"if=pflash,format=raw,file={variables}"]
+    return [*qemu["args"], *([] if bios else uefi),
             "-drive", f"file={disk},if=virtio,format=raw{',snapshot=on' if snapshot else ''}"]
 
 
@@ -158,13 +160,15 @@ def loader_entries(disk: Path) -> list[str]:
     return sorted(Path(line).name for line in listed.split())
 
 
-def install_update(disk: Path, tmp_path: Path, out: Path = OUT) -> None:
-    """What `spicebox update install OUT/update.tar` does on a box running slot A, done
-    to its disk image: the real code, on the boot partition's files copied out and back
-    with mtools, and slot B's partition as a file placed with dd."""
+def install_update(disk: Path, tmp_path: Path, out: Path = OUT, bios: bool = False) -> str:
+    """What `spicebox update install OUT/update.tar` does on a box running slot A (started
+    by UEFI, or by a BIOS), done to its disk image: the real code, on the boot partition's
+    files copied out and back with mtools, and slot B's partition as a file placed with
+    dd. Returns the file that makes slot B boot."""
     boot = tmp_path / "esp"
     boot.mkdir()
-    subprocess.run(["mcopy", "-s", "-i", esp(disk), "::/loader", str(boot)], check=True)
+    loader = "::/syslinux.cfg" if bios else "::/loader"
+    subprocess.run(["mcopy", "-s", "-i", esp(disk), loader, str(boot)], check=True)
     devices = tmp_path / "dev"
     (devices / "by-partlabel").mkdir(parents=True)
     with (devices / "by-partlabel" / "root-b").open("wb") as f:
@@ -174,11 +178,13 @@ def install_update(disk: Path, tmp_path: Path, out: Path = OUT) -> None:
     (tmp_path / "release.json").write_text(json.dumps(
         {key: manifest[key] for key in ("board", "version", "build")}))
     device = Device(boot=boot, cmdline=tmp_path / "cmdline", disks=devices,
-                    release=tmp_path / "release.json")
+                    release=tmp_path / "release.json",
+                    efi=tmp_path / "no-efi" if bios else tmp_path)  # there: UEFI started it
     with (out / "update.tar").open("rb") as bundle:
-        assert install(bundle, device).entry == "spicebox-b+3.conf"
+        entry = install(bundle, device).entry
     subprocess.run(["mcopy", "-s", "-o", "-i", esp(disk), str(boot / "b"),
-                    str(boot / "loader"), "::/"], check=True)
+                    str(boot / loader.removeprefix("::/")), "::/"], check=True)
     subprocess.run(["dd", f"if={devices / 'by-partlabel/root-b'}", f"of={disk}", "bs=1M",
                     f"seek={PARTITIONS['root-b'].start_mib}", "conv=notrunc,sparse",
                     "status=none"], check=True)
+    return entry

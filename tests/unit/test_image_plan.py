@@ -48,7 +48,7 @@ def test_the_partition_table_is_an_sfdisk_script() -> None:
     script = plan(load("qemu-x86_64")).sfdisk_script()
     assert script.splitlines() == [
         "label: gpt", "unit: sectors", "",
-        f'start=2048, size=524288, type={ESP}, name="boot"',
+        f'start=2048, size=524288, type={ESP}, name="boot", attrs="LegacyBIOSBootable"',
         f'start=526336, size=2621440, type={ROOT["amd64"]}, name="root-a"',
         f'start=3147776, size=2621440, type={ROOT["amd64"]}, name="root-b"',
         'start=5769216, size=131072, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="data"',
@@ -82,6 +82,10 @@ data = 64
     ("boot = 256", "boot = 1", "partitions.boot must be a size in MiB"),
     ('method = "uefi"', 'method = "pxe"', "boot.method must be one of uefi, raspberrypi"),
     ("[partitions]", "[partitions", "not valid TOML"),
+    ('cmdline = "quiet"', 'cmdline = "quiet"\nbios = "yes"', "boot.bios must be true or false"),
+    ('arch = "amd64"\npackages = ["linux-image-amd64"]\n[boot]\nmethod = "uefi"\n'
+     'cmdline = "quiet"', 'arch = "arm64"\npackages = ["linux-image-arm64"]\n[boot]\n'
+     'method = "uefi"\ncmdline = "quiet"\nbios = true', "boot.bios is for amd64 boards"),
 ])
 def test_broken_board_data_is_named(tmp_path: Path, old: str, new: str, words: str) -> None:
     (tmp_path / "bad").mkdir()
@@ -127,6 +131,11 @@ def test_an_mbr_names_partitions_by_the_boards_disk_identifier() -> None:
     uefi = plan(load("qemu-x86_64"))
     assert uefi.source("boot") == "PARTLABEL=boot" and "fdisk" not in uefi.packages
     assert "label-id" not in uefi.sfdisk_script()
+
+
+def test_only_the_x86_board_also_boots_from_a_bios() -> None:
+    assert load("qemu-x86_64").bios and not load("qemu-arm64").bios
+    assert "attrs" not in plan(load("qemu-arm64")).sfdisk_script()
 
 
 def test_a_board_that_cannot_be_built_yet_says_why(capsys: pytest.CaptureFixture[str]) -> None:
