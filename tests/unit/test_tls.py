@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,24 @@ def test_trust_on_first_use_pins_one_certificate(tmp_path: Path) -> None:
         verifier.check_peer(Peer(ssl.PEM_cert_to_DER_cert(other.read_text())))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="64 hex digits"):
         parse_fingerprint("AB:CD")
+
+
+def test_the_subject_keys_oids_are_x509s_and_x509_loads_only_when_needed() -> None:
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    from spicebox.net import tls  # noqa: PLC0415
+    expected = {
+        key: oid.dotted_string for key, oid in (
+            ("C", NameOID.COUNTRY_NAME), ("ST", NameOID.STATE_OR_PROVINCE_NAME),
+            ("L", NameOID.LOCALITY_NAME), ("STREET", NameOID.STREET_ADDRESS),
+            ("O", NameOID.ORGANIZATION_NAME), ("OU", NameOID.ORGANIZATIONAL_UNIT_NAME),
+            ("CN", NameOID.COMMON_NAME), ("SERIALNUMBER", NameOID.SERIAL_NUMBER),
+            ("DC", NameOID.DOMAIN_COMPONENT), ("UID", NameOID.USER_ID),
+            ("EMAILADDRESS", NameOID.EMAIL_ADDRESS), ("E", NameOID.EMAIL_ADDRESS))}
+    assert dict(tls._SHORT_NAMES) == expected
+    # A session without a host-subject check never needs it.
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, spicebox.cli, spicebox.session; "
+                               "print('cryptography.x509' in sys.modules)"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert imported == "False"

@@ -11,25 +11,27 @@ from __future__ import annotations
 import hashlib
 import ssl
 from dataclasses import dataclass
-
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING
 
 from ..config.target import ConfigError
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 class TlsVerificationFailed(Exception):
     """The server's certificate is not trusted or does not name the expected server."""
 
 
-# The keys OpenSSL prints in one-line subjects, which is what users copy into host-subject.
+# The keys OpenSSL prints in one-line subjects, which is what users copy into host-subject,
+# and their OIDs. Written out, not taken from cryptography's NameOID: its x509 module costs
+# the client 1.3 MiB more than the RSA it needs anyway, and only a subject check or
+# setup's certificate page needs it.
 _SHORT_NAMES = {
-    "C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME,
-    "L": NameOID.LOCALITY_NAME, "STREET": NameOID.STREET_ADDRESS,
-    "O": NameOID.ORGANIZATION_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
-    "CN": NameOID.COMMON_NAME, "SERIALNUMBER": NameOID.SERIAL_NUMBER,
-    "DC": NameOID.DOMAIN_COMPONENT, "UID": NameOID.USER_ID,
-    "EMAILADDRESS": NameOID.EMAIL_ADDRESS, "E": NameOID.EMAIL_ADDRESS,
+    "C": "2.5.4.6", "ST": "2.5.4.8", "L": "2.5.4.7", "STREET": "2.5.4.9", "O": "2.5.4.10",
+    "OU": "2.5.4.11", "CN": "2.5.4.3", "SERIALNUMBER": "2.5.4.5",
+    "DC": "0.9.2342.19200300.100.1.25", "UID": "0.9.2342.19200300.100.1.1",
+    "EMAILADDRESS": "1.2.840.113549.1.9.1", "E": "1.2.840.113549.1.9.1",
 }
 
 Subject = list[tuple[str, str]]
@@ -63,7 +65,7 @@ def parse_subject(text: str) -> Subject:
         if not sep or oid is None:
             raise ConfigError(f"host-subject {text!r} is not of the form 'C=..,O=..,CN=..' "
                               f"(keys: {', '.join(sorted(_SHORT_NAMES))})")
-        pairs.append((oid.dotted_string, _canonical(value)))
+        pairs.append((oid, _canonical(value)))
     return sorted(pairs)
 
 
@@ -125,7 +127,7 @@ class TlsVerifier:
                     f"certificate, trust it again in setup; else someone may be in between")
             return
         assert self.subject is not None
-        cert = x509.load_der_x509_certificate(der)
+        cert = _load(der)
         actual = sorted((a.oid.dotted_string, _canonical(str(a.value))) for a in cert.subject)
         if actual != self.subject:
             raise TlsVerificationFailed(
@@ -142,7 +144,7 @@ class ServerCertificate:
 
     @property
     def _cert(self) -> x509.Certificate:
-        return x509.load_der_x509_certificate(self.der)
+        return _load(self.der)
 
     @property
     def pem(self) -> str:
@@ -166,7 +168,12 @@ class ServerCertificate:
         return self._cert.not_valid_after_utc.strftime("%Y-%m-%d")
 
 
-_SHORT_OF = {oid.dotted_string: key for key, oid in _SHORT_NAMES.items() if key != "E"}
+_SHORT_OF = {oid: key for key, oid in _SHORT_NAMES.items() if key != "E"}
+
+
+def _load(der: bytes) -> x509.Certificate:
+    from cryptography import x509  # noqa: PLC0415 - see _SHORT_NAMES
+    return x509.load_der_x509_certificate(der)
 
 
 def parse_fingerprint(text: str) -> str:
