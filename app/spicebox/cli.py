@@ -169,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
         "from-site", parents=[configured, site],
         help="install the provisioning site's firmware for this box's update channel, if "
              "it is newer (root; the image runs it when provisioning changes)")
+    ssh = commands.add_parser("ssh", help="SSH for administrators, off unless provisioned")
+    ssh_what = ssh.add_subparsers(dest="what", required=True)
+    ssh_what.add_parser(
+        "from-site", parents=[configured, site],
+        help="let the keys the signed provisioning site gives this box (system.ssh-keys) "
+             "log in as root, or turn SSH off if it gives none (root; the image runs it "
+             "when provisioning changes)")
     provision = commands.add_parser(
         "provision", parents=[configured, site],
         help="fetch the administrators' signed configuration, check it, apply it")
@@ -728,15 +735,22 @@ def _site(args: argparse.Namespace, store: ConfigStore) -> tuple[str | None, str
     return args.server or server, _read_trust(args.trust) if args.trust else trust
 
 
-def _update_from_site(args: argparse.Namespace, device: Device) -> int:
+def _roots_site(args: argparse.Namespace, store: ConfigStore) -> tuple[str | None, str | None]:
+    """The site and key for root's own reading of the site (firmware, SSH): as the agent
+    finds the site, or where the agent last found it, and only a key root holds."""
     from .provisioning.agent import read_state, state_path  # noqa: PLC0415
-    from .provisioning.firmware import STATE, trusted_key, update_from_site  # noqa: PLC0415
-    store = _store(args)
-    config = store.load()
+    from .provisioning.firmware import STATE, trusted_key  # noqa: PLC0415
     server, trust = _site(args, store)
     agents = read_state(state_path(store)).get("server")
-    server = server or (agents if isinstance(agents, str) else None)
-    trust = trusted_key(trust, STATE, state_path(store))
+    return (server or (agents if isinstance(agents, str) else None),
+            trusted_key(trust, STATE, state_path(store)))
+
+
+def _update_from_site(args: argparse.Namespace, device: Device) -> int:
+    from .provisioning.firmware import STATE, update_from_site  # noqa: PLC0415
+    store = _store(args)
+    config = store.load()
+    server, trust = _roots_site(args, store)
     if not server or not trust:
         log.info("this box is not provisioned: no firmware to look for")
         return EXIT_OK
@@ -745,6 +759,20 @@ def _update_from_site(args: argparse.Namespace, device: Device) -> int:
     if outcome.installed and config.system.update_reboot == "now":
         log.info("restarting into it (system.update-reboot is now)")
         subprocess.run(["systemctl", "reboot"], check=True)
+    return EXIT_OK
+
+
+def _ssh(args: argparse.Namespace) -> int:
+    from . import identity  # noqa: PLC0415 - provisioning only
+    from .provisioning.agent import device_ids  # noqa: PLC0415
+    from .provisioning.ssh import apply, keys_from_site  # noqa: PLC0415
+    server, trust = _roots_site(args, _store(args))
+    if not server or not trust:
+        log.info("this box is not provisioned: SSH stays off")
+        return EXIT_OK
+    key = identity.load(identity.KEY_FILE) if identity.KEY_FILE.exists() else None
+    ids = device_ids(identity.public_key(key) if key else None)
+    log.info("%s", apply(keys_from_site(server, trust, ids, ca_file=args.ca_file)))
     return EXIT_OK
 
 
@@ -861,7 +889,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "connect": _connect, "run": _run, "setup": _setup, "config": _config,
-    "identity": _identity, "update": _update, "provision": _provision, "usb": _usb,
+    "identity": _identity, "update": _update, "ssh": _ssh, "provision": _provision, "usb": _usb,
     "diag": _diag}
 
 if __name__ == "__main__":

@@ -10,8 +10,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from spicebox.admin import main as admin
 from spicebox.provisioning.dns import site_from_dns
+from spicebox.provisioning.site import Refused
+from spicebox.provisioning.ssh import keys_from_site
 from tests.rig.cli import COMMAND, assert_kiosk_shows_bios, spicebox
 from tests.rig.nginx import Nginx
 from tests.rig.qemu import VGA_DEVICES, QemuServer, free_port
@@ -156,3 +160,32 @@ def test_a_box_finds_the_site_by_its_dns_srv_record(tmp_path: Path) -> None:
             assert done.returncode == 0, done.stderr
         finally:
             dns.terminate()
+
+
+def test_ssh_keys_come_only_from_the_signed_site_and_never_go_back(tmp_path: Path) -> None:
+    """Root's own reading of the site (spicebox ssh from-site): the keys the signed
+    configuration gives the box; none once the administrators take them away; and an
+    older signed index served again (keys since taken away) is refused."""
+    keys, docs, site = (tmp_path / name for name in ("keys", "profiles", "site"))
+    assert admin(["keygen", "--out", str(keys)]) == 0
+    docs.mkdir()
+    ops = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHMnHFZuVa7jDwu/5qFN+X/fpQuHGdCAf+EGRvS/2irG ops"
+    trust = (keys / "signing.pub").read_text().strip()
+    state = tmp_path / "ssh-state.json"
+
+    def publish(text: str) -> None:
+        (docs / "default.toml").write_text(text)
+        assert admin(["publish", "--key", str(keys / "signing.key"), "--profiles",
+                      str(docs), "--out", str(site)]) == 0
+
+    with Nginx(site, tmp_path / "web") as web:
+        publish(f'[system]\nssh-keys = ["{ops}"]\n')
+        old = {p.name: p.read_bytes() for p in site.iterdir() if p.is_file()}
+        assert keys_from_site(web.url, trust, [], state, str(web.ca)) == (ops,)
+        publish('[system]\ntime-zone = "Europe/Berlin"\n')
+        assert keys_from_site(web.url, trust, [], state, str(web.ca)) == ()
+        for name, data in old.items():
+            (site / name).write_bytes(data)
+        with pytest.raises(Refused, match=r"older than the \d+ applied: refused \(a rollback\), "
+                                          r"SSH left as it is"):
+            keys_from_site(web.url, trust, [], state, str(web.ca))

@@ -9,6 +9,7 @@ setting and what it accepts.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import hmac
@@ -421,6 +422,34 @@ def _flag(value: object) -> bool:
     raise ValueError("true or false is expected")
 
 
+# OpenSSH's public key types (ssh-keygen -t), as their lines in authorized_keys begin.
+_SSH_KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+                  "ecdsa-sha2-nistp521", "ssh-rsa", "sk-ssh-ed25519@openssh.com",
+                  "sk-ecdsa-sha2-nistp256@openssh.com")
+
+
+def _ssh_keys(value: object) -> tuple[str, ...]:
+    """OpenSSH public keys: a list, or text with one key per line."""
+    lines = value if isinstance(value, list) else _text(value).splitlines()
+    keys = []
+    for line in lines:
+        text = " ".join(_text(line).split())
+        if not text:
+            continue
+        kind, _, rest = text.partition(" ")
+        blob = rest.partition(" ")[0]
+        try:
+            decoded = base64.b64decode(blob, validate=True)
+        except ValueError:
+            decoded = b""
+        # The key's data starts with its type again (a length, then the name).
+        if kind not in _SSH_KEY_TYPES or decoded[4:4 + len(kind)] != kind.encode():
+            raise ValueError(f"{text[:40]!r} is not an OpenSSH public key (one per line, "
+                             f"as in a .pub file: ssh-ed25519 AAAA... comment)")
+        keys.append(text)
+    return tuple(keys)
+
+
 def _admin_pin(value: object) -> str:
     """A PIN (4 to 12 digits) as set by the user, or the hash it is stored as."""
     text = _text(value).strip()
@@ -504,6 +533,10 @@ class System:
     update_reboot: str = _one_of(
         "next-boot", ("next-boot", "now"), "when firmware from provisioning starts: at "
         "the next boot, or at once (a session in progress ends)")
+    ssh_keys: tuple[str, ...] = _setting(
+        (), _ssh_keys, "OpenSSH public keys that may log in as root; SSH is off while there "
+        "are none. Only the signed provisioning site's count (spicebox ssh from-site)",
+        to_toml=list)
 
 
 SECTIONS: dict[str, type[Any]] = {"display": Display, "input": Input, "audio": Audio,

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -36,6 +37,7 @@ from .site import (
     MAX_INDEX,
     REPORTS,
     SIGNATURE,
+    Index,
     Refused,
     configuration,
     document,
@@ -121,10 +123,7 @@ def provision_once(store: ConfigStore, server: str, trust: str | None,
     if index.version < applied:
         raise Refused(f"the site's version {index.version} is older than the {applied} "
                       f"applied: refused (a rollback), nothing changed")
-    names = index.wanted(ids)
-    docs = [document(index, name, fetched(base + index.documents[name]["path"], context,
-                                           MAX_DOCUMENT)) for name in names]
-    new = configuration(docs)
+    names, new = box_configuration(index, ids, base, context)
     before = store.paths.provisioned.read_bytes() if store.paths.provisioned.is_file() \
         else None
     store.apply_provisioned(new, f"{server} version {index.version}")
@@ -133,6 +132,16 @@ def provision_once(store: ConfigStore, server: str, trust: str | None,
                                          "server": server, "documents": names,
                                          "etag": etag}).encode(), 0o644)
     return Applied(index.version, names, changed)
+
+
+def box_configuration(index: Index, ids: list[str], base: str,
+                      context: ssl.SSLContext) -> tuple[list[str], dict[str, Any]]:
+    """The documents the signed index names for the box with ``ids``: their names, and
+    their settings fetched, checked against the index and merged."""
+    names = index.wanted(ids)
+    docs = [document(index, name, fetched(base + index.documents[name]["path"], context,
+                                           MAX_DOCUMENT)) for name in names]
+    return names, configuration(docs)
 
 
 def apply_system(store: ConfigStore) -> None:
