@@ -9,8 +9,12 @@ chown spicebox:spicebox /var/lib/spicebox
 systemctl enable spicebox-kiosk.service spicebox-preconfigure.service \
     spicebox-identity.service spicebox-boot-check.service spicebox-boot-keep.service \
     spicebox-grow-data.service spicebox-provision.service \
-    spicebox-firmware.path spicebox-firmware.timer \
+    spicebox-firmware.path spicebox-firmware.timer spicebox-ssh.path \
     NetworkManager.service
+# SSH is off until provisioning turns it on (spicebox-ssh.service), and has no host keys
+# until then: each box makes its own (ssh.service.d/spicebox.conf).
+systemctl disable ssh.service
+rm -f /etc/ssh/ssh_host_*
 # The boot loader is firmware like the rest: it changes with an update, not on its own.
 systemctl mask systemd-boot-update.service
 # No login prompt on the display; the serial console keeps one for the test rig.

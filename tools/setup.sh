@@ -39,9 +39,10 @@ APT_PACKAGES=(
 [ "${1:-}" != "--bench" ] || APT_PACKAGES+=(virt-viewer gstreamer1.0-plugins-base)
 # `make image` (tools/setup.sh --image): what building arm64 images needs beyond the
 # default (qemu-user-static runs arm64 programs in an arm64 root, arch-test lets mmdebstrap
-# check that it can), and QEMU and UEFI firmware for booting the images.
+# check that it can), QEMU and UEFI firmware for booting the images, and ssh for logging
+# into a provisioned one.
 [ "${1:-}" != "--image" ] || APT_PACKAGES+=(ovmf qemu-user-static arch-test qemu-system-arm
-                                           qemu-efi-aarch64)
+                                           qemu-efi-aarch64 openssh-client)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -19,7 +19,8 @@ COMPONENTS = ("main", "non-free-firmware")
 # loads libasound, pyusb libusb, and alsa-utils keeps the mixer's levels across boots);
 # e2fsck for the data partition (in the initramfs), zstd for updates (spicebox update
 # install), plymouth for the boot splash (its initramfs hook needs fontconfig's
-# configuration for a graphical theme); python-evdev has no wheels, Debian's is used.
+# configuration for a graphical theme); python-evdev has no wheels, Debian's is used;
+# openssh-server for administrators, off unless provisioning turns it on.
 BASE_PACKAGES = (
     "systemd", "systemd-sysv", "udev", "dbus", "polkitd", "network-manager",
     "systemd-timesyncd", "kmod", "ca-certificates", "python3", "python3-venv",
@@ -28,6 +29,7 @@ BASE_PACKAGES = (
     "liblz4-1", "libxkbcommon0", "xkb-data", "libasound2", "alsa-utils", "libopus0",
     "libusb-1.0-0",
     "fonts-dejavu-core",
+    "openssh-server",
 )
 # GPT partition types (the Discoverable Partitions Specification's, so systemd finds the
 # root by itself) and their MBR equivalents.

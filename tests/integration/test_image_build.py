@@ -84,6 +84,11 @@ def test_the_root_holds_the_client_and_the_firmware(built: Path, tmp_path: Path)
     assert "/alsaaudio.cpython-311-" in listing
     assert "gcc" not in manifest["packages"] and "python3-dev" not in manifest["packages"]
     assert len((built / "rootfs.list").read_text().splitlines()) > 10000
+    # SSH: there, off until provisioning turns it on, and without host keys to share.
+    assert manifest["packages"]["openssh-server"] and "/usr/sbin/sshd" in listing
+    assert "/etc/ssh/ssh_host_" not in listing
+    wants = "/etc/systemd/system/multi-user.target.wants/"
+    assert wants + "spicebox-ssh.path" in listing and wants + "ssh.service" not in listing
 
 
 def test_its_update_bundle_installs_into_slot_b(built: Path, tmp_path: Path) -> None:
