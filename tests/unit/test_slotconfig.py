@@ -27,13 +27,14 @@ def test_the_first_config_txt_boots_slot_a_with_the_boards_settings() -> None:
     lines = FIRST[PI].splitlines()
     assert lines[lines.index("[all]") + 1:] == [
         "arm_64bit=1", "upstream_kernel=1", "kernel=linux", "initramfs initrd followkernel",
-        "os_prefix=a/"]
+        "os_prefix=a/", "# spicebox: kept    "]
     assert slot_file(PI, "a", "root=X ro") == "root=X ro\n"
 
 
 def test_syslinux_boots_the_default_slots_label_without_a_menu() -> None:
     assert FIRST[SYSLINUX].splitlines()[2:] == [
-        "PROMPT 0", "TIMEOUT 0", "DEFAULT a", "INCLUDE /a/slot.cfg", "INCLUDE /b/slot.cfg"]
+        "PROMPT 0", "TIMEOUT 0", "DEFAULT a", "# spicebox: kept    ", "INCLUDE /a/slot.cfg",
+        "INCLUDE /b/slot.cfg"]
     assert slot_file(SYSLINUX, "b", "root=X ro").splitlines() == [
         "LABEL b", "  LINUX /b/linux", "  INITRD /b/initrd", "  APPEND root=X ro"]
 
@@ -47,9 +48,18 @@ def test_a_new_slot_is_tried_then_given_up_or_kept(fmt: Format) -> None:
     # What its initramfs writes before it mounts its root (the same change in shell).
     tried = naming(fmt, trying, "a", "tried b")
     assert parse(fmt, tried) == Naming("a", None, "b")
-    assert tried.splitlines()[:-1] == kept.splitlines()  # the other lines are untouched
+    assert naming(fmt, tried, "a") == kept  # only the slot and its state line change
     assert naming(fmt, tried, "b") == naming(fmt, kept, "b")
     assert parse(fmt, naming(fmt, tried, "b")) == Naming("b", None, None)
+    # Each change keeps the file's length: it is written over in place.
+    assert {len(text) for text in (kept, trying, tried, naming(fmt, tried, "b"))} == {len(kept)}
+
+
+def test_a_file_with_no_state_line_gets_one_and_extra_ones_go() -> None:
+    bare = "PROMPT 0\nDEFAULT a\n"
+    assert naming(SYSLINUX, bare, "b", "trying b") == "PROMPT 0\nDEFAULT b\n# spicebox: trying b\n"
+    doubled = "DEFAULT a\n# spicebox: tried b \n# spicebox: trying a\n"
+    assert naming(SYSLINUX, doubled, "a") == "DEFAULT a\n# spicebox: kept    \n"
 
 
 def test_a_file_that_names_no_slot_is_not_rewritten() -> None:

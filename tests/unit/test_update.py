@@ -293,8 +293,10 @@ def pi_bundle(tmp: Path, build: int = 200) -> bytes:
 def test_a_pi_update_goes_into_the_other_slot_and_is_tried_at_the_next_boot(
         tmp_path: Path) -> None:
     box = PiBox(tmp_path / "box")
+    inode = box.config.stat().st_ino
     installed = install(io.BytesIO(pi_bundle(tmp_path / "bundle")), box.device)
     assert (installed.slot, installed.entry) == ("b", "config.txt")
+    assert box.config.stat().st_ino == inode  # written over in place, not renamed over
     assert box.device.slot_device("b") == tmp_path / f"box/dev/by-partuuid/{DISK}-03"
     assert box.device.slot_device("b").read_bytes() != b"\xee" * SLOT_SIZE
     b = box.device.boot / "b"

@@ -9,7 +9,10 @@ boot partition names, and count nothing:
 (On UEFI machines systemd-boot counts tries itself: :mod:`.slots`.) Neither can try a slot
 once by itself as used here: the Pi's ``tryboot`` has to be asked for by the kernel, which
 only Raspberry Pi's kernel can, not Debian's. So a new slot is tried this way, its state
-kept in a comment of that same file (one rename changes the slot and its state together):
+kept in a comment of that same file. Every change keeps the file's length (the slot's
+letter, a state padded to one width), so it is written over in place, one sector of a
+small file: FAT has no atomic rename, and a card whose config.txt went missing in a power
+cut would not boot at all.
 
 - an update writes the other slot's folder and root, then the file naming that slot,
   marked ``# spicebox: trying b``;
@@ -35,7 +38,8 @@ from .slots import INITRD, KERNEL, SLOTS
 
 VERSION = "version"  # in the slot's folder: its firmware version, for `update status`
 TRIAL = "/run/spicebox/trial"  # left by the initramfs of a slot on trial
-_MARK = re.compile(r"# spicebox: (?P<state>trying|tried) (?P<slot>[ab])")
+_MARK = re.compile(r"# spicebox: (?P<state>trying|tried|kept) ?(?P<slot>[ab]?)")
+_MARK_WIDTH = len("trying b")
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,8 @@ def pi_config(board_lines: Sequence[str], slot: str) -> str:
         "# Spicebox: os_prefix names the root slot that boots; `spicebox update` writes",
         "# this file (settings for the board belong in its board.toml).",
         "[all]", *board_lines,
-        f"kernel={KERNEL}", f"initramfs {INITRD} followkernel", PI.naming_line.format(slot=slot)]
-    ) + "\n"
+        f"kernel={KERNEL}", f"initramfs {INITRD} followkernel", PI.naming_line.format(slot=slot),
+        _mark_line(None)]) + "\n"
 
 
 def syslinux_config(slot: str) -> str:
@@ -80,7 +84,7 @@ def syslinux_config(slot: str) -> str:
     return "\n".join([
         "# Spicebox: DEFAULT names the root slot that boots; `spicebox update` writes",
         "# this file and each slot's slot.cfg.",
-        "PROMPT 0", "TIMEOUT 0", SYSLINUX.naming_line.format(slot=slot),
+        "PROMPT 0", "TIMEOUT 0", SYSLINUX.naming_line.format(slot=slot), _mark_line(None),
         *(f"INCLUDE /{s}/{SYSLINUX.slot_file}" for s in SLOTS)]) + "\n"
 
 
@@ -101,21 +105,31 @@ def parse(fmt: Format, text: str) -> Naming:
         elif found := _MARK.fullmatch(line.strip()):
             if found["state"] == "trying":
                 trying = found["slot"]
-            else:
+            elif found["state"] == "tried":
                 tried = found["slot"]
     return Naming(slot, trying, tried)
 
 
 def naming(fmt: Format, text: str, slot: str, mark: str | None = None) -> str:
-    """``text`` booting ``slot``, marked ``mark`` (``"trying b"``) or unmarked."""
+    """``text`` booting ``slot``, marked ``mark`` (``"trying b"``) or kept; as long as
+    ``text`` if that has its state line."""
     if slot not in SLOTS:
         raise ValueError(f"no slot {slot!r}")
     named = fmt.naming_line.format(slot=slot)
-    lines = [named if fmt.names(line) else line
-             for line in text.splitlines() if not _MARK.fullmatch(line.strip())]
+    lines = [named if fmt.names(line) else line for line in text.splitlines()]
     if named not in lines:
         raise ValueError(f"{fmt.config} names no slot: not Spicebox's")
-    return "\n".join([*lines, *([f"# spicebox: {mark}"] if mark else [])]) + "\n"
+    state = [i for i, line in enumerate(lines) if _MARK.fullmatch(line.strip())]
+    if not state:
+        lines.append(_mark_line(mark))
+    else:
+        lines[state[0]] = _mark_line(mark)
+        lines = [line for i, line in enumerate(lines) if i not in state[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def _mark_line(mark: str | None) -> str:
+    return f"# spicebox: {mark or 'kept':<{_MARK_WIDTH}}"
 
 
 def slot_states(naming: Naming, running: str, versions: dict[str, str]) -> list[tuple[str, str]]:

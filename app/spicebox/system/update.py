@@ -148,7 +148,7 @@ class SlotConfig:
         running = slots.other(slot)
         text = self.config.read_text()
         if slotconfig.parse(self.fmt, text) != slotconfig.Naming(running, None, None):
-            _write_atomically(self.config, slotconfig.naming(self.fmt, text, running).encode())
+            _write_in_place(self.config, slotconfig.naming(self.fmt, text, running).encode())
         for name in (self.fmt.slot_file, slotconfig.VERSION):
             (self.device.boot / slot / name).unlink(missing_ok=True)
 
@@ -159,7 +159,7 @@ class SlotConfig:
         _write_atomically(folder / slotconfig.VERSION, f"{manifest['version']}\n".encode())
         _write_atomically(folder / self.fmt.slot_file,
                           slotconfig.slot_file(self.fmt, slot, arguments).encode())
-        _write_atomically(self.config, slotconfig.naming(
+        _write_in_place(self.config, slotconfig.naming(
             self.fmt, self.config.read_text(), slot, f"trying {slot}").encode())
         return self.fmt.config
 
@@ -177,7 +177,7 @@ class SlotConfig:
         text = self.config.read_text()
         if slotconfig.parse(self.fmt, text).tried != running:
             return False
-        _write_atomically(self.config, slotconfig.naming(self.fmt, text, running).encode())
+        _write_in_place(self.config, slotconfig.naming(self.fmt, text, running).encode())
         return True
 
 
@@ -521,6 +521,18 @@ def _write_atomically(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
     partial.replace(path)
     _sync_directory(path.parent)
+
+
+def _write_in_place(path: Path, data: bytes) -> None:
+    """Over the file's own bytes when it keeps its length (FAT has no atomic rename, but a
+    small file's one sector is written whole), else as a new file renamed over it."""
+    if not path.is_file() or path.stat().st_size != len(data):
+        _write_atomically(path, data)
+        return
+    with path.open("r+b") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _sync_directory(directory: Path) -> None:
