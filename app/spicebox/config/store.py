@@ -200,6 +200,15 @@ def _table(doc: Document, path: tuple[str, ...]) -> Document:
     return doc
 
 
+def _layered(*docs: Mapping[str, Any]) -> Document:
+    """The configuration's layers, later ones over earlier ones: the image's defaults,
+    the device's settings, its secrets, then what provisioning applied."""
+    whole: Document = {}
+    for doc in docs:
+        whole = merged(whole, doc)
+    return whole
+
+
 def _prune(doc: Document) -> Document:
     """Without empty tables: an unset profile leaves nothing behind."""
     pruned = {}
@@ -227,9 +236,7 @@ class ConfigStore:
                 _config_from(doc, complete=False)
             except ConfigError as exc:
                 raise ConfigError(f"{path}: {exc}") from None
-        whole: Document = {}
-        for _, doc in layers:
-            whole = merged(whole, doc)
+        whole = _layered(*(doc for _, doc in layers))
         return _config_from(whole, complete=True), layers[1][1], layers[2][1]
 
     def apply_provisioned(self, doc: Mapping[str, Any], source: str) -> Config:
@@ -237,11 +244,8 @@ class ConfigStore:
         configuration it makes is checked as a whole first."""
         check_document(doc, source)
         with self._locked():
-            layers = [_read(p) for p in (self.paths.defaults, self.paths.state,
-                                          self.paths.secrets)]
-            whole: Document = {}
-            for layer in (*layers, doc):
-                whole = merged(whole, layer)
+            whole = _layered(*(_read(p) for p in (self.paths.defaults, self.paths.state,
+                                                  self.paths.secrets)), doc)
             try:
                 config = _config_from(whole, complete=True)
             except ConfigError as exc:
@@ -272,8 +276,8 @@ class ConfigStore:
             new_state, new_secrets = _copy(state), _copy(secrets)
             edit(new_state, new_secrets)
             new_state, new_secrets = _prune(new_state), _prune(new_secrets)
-            whole = merged(merged(merged(_read(self.paths.defaults), new_state), new_secrets),
-                           _read(self.paths.provisioned))
+            whole = _layered(_read(self.paths.defaults), new_state, new_secrets,
+                             _read(self.paths.provisioned))
             config = _config_from(whole, complete=True)
             for path, new, old, mode in ((self.paths.secrets, new_secrets, secrets, 0o600),
                                          (self.paths.state, new_state, state, 0o644)):
