@@ -9,10 +9,7 @@ boot partition names, and count nothing:
 (On UEFI machines systemd-boot counts tries itself: :mod:`.slots`.) Neither can try a slot
 once by itself as used here: the Pi's ``tryboot`` has to be asked for by the kernel, which
 only Raspberry Pi's kernel can, not Debian's. So a new slot is tried this way, its state
-kept in a comment of that same file. Every change keeps the file's length (the slot's
-letter, a state padded to one width), so it is written over in place, one sector of a
-small file: FAT has no atomic rename, and a card whose config.txt went missing in a power
-cut would not boot at all.
+kept in a comment of that same file:
 
 - an update writes the other slot's folder and root, then the file naming that slot,
   marked ``# spicebox: trying b``;
@@ -23,6 +20,10 @@ cut would not boot at all.
 - once the kiosk is up, ``spicebox update keep`` names the new slot again, for good.
 
 Not caught: a kernel that fails before its initramfs runs restarts into itself.
+
+Every change keeps the file's length (the slot's letter, a state padded to one width), so
+it is written over in place, one sector of a small file: FAT has no atomic rename, and a
+card whose config.txt went missing in a power cut would not boot at all.
 
 Pure: the image builder writes the first files with the same functions, and the initramfs
 script makes the same change as :func:`naming` in shell.
@@ -37,7 +38,6 @@ from dataclasses import dataclass
 from .slots import INITRD, KERNEL, SLOTS
 
 VERSION = "version"  # in the slot's folder: its firmware version, for `update status`
-TRIAL = "/run/spicebox/trial"  # left by the initramfs of a slot on trial
 _MARK = re.compile(r"# spicebox: (?P<state>trying|tried|kept) ?(?P<slot>[ab]?)")
 _MARK_WIDTH = len("trying b")
 
