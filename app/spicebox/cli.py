@@ -163,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="install it only if BUNDLE.sig (spicebox-admin sign) "
                                      "is this key's signature of it (signing.pub)")
     update_what.add_parser(
-        "keep", help="keep the running slot, which is on trial after an update (Raspberry "
-                     "Pi; the image runs it once the kiosk is up)")
+        "keep", help="keep the running slot, which is on trial after an update (a Raspberry "
+                     "Pi, or x86 from a BIOS; the image runs it once the kiosk is up)")
     update_what.add_parser(
         "from-site", parents=[configured, site],
         help="install the provisioning site's firmware for this box's update channel, if "
