@@ -9,7 +9,7 @@ chown spicebox:spicebox /var/lib/spicebox
 systemctl enable spicebox-kiosk.service spicebox-preconfigure.service \
     spicebox-identity.service spicebox-boot-check.service spicebox-boot-keep.service \
     spicebox-grow-data.service spicebox-provision.service \
-    spicebox-firmware.path spicebox-firmware.timer spicebox-ssh.path \
+    spicebox-firmware.path spicebox-firmware.timer spicebox-ssh.path spicebox-ssh.timer \
     NetworkManager.service
 # SSH is off until provisioning turns it on (spicebox-ssh.service), and has no host keys
 # until then: each box makes its own (ssh.service.d/spicebox.conf).

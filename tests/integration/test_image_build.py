@@ -89,6 +89,7 @@ def test_the_root_holds_the_client_and_the_firmware(built: Path, tmp_path: Path)
     assert "/etc/ssh/ssh_host_" not in listing
     wants = "/etc/systemd/system/multi-user.target.wants/"
     assert wants + "spicebox-ssh.path" in listing and wants + "ssh.service" not in listing
+    assert "/etc/systemd/system/timers.target.wants/spicebox-ssh.timer" in listing
 
 
 def test_its_update_bundle_installs_into_slot_b(built: Path, tmp_path: Path) -> None:
