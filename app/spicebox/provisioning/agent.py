@@ -134,6 +134,24 @@ def provision_once(store: ConfigStore, server: str, trust: str | None,
     return Applied(index.version, names, changed)
 
 
+@dataclass(frozen=True)
+class SignedSite:
+    """A site's index as root's services (firmware, SSH) read it: checked against the key
+    root trusts, fetched afresh (no ETag, none of the agent's state)."""
+    index: Index
+    base: str  # the site's address, ending in /
+    context: ssl.SSLContext
+
+
+def read_signed_site(server: str, trust: str, ca_file: str | None = None) -> SignedSite:
+    trusted = parse_public(trust, "the trusted key")
+    context = ssl.create_default_context(cafile=ca_file)
+    base = server.rstrip("/") + "/"
+    index = verify_index(fetched(base + INDEX, context, MAX_INDEX),
+                         fetched(base + SIGNATURE, context, 4096), trusted)
+    return SignedSite(index, base, context)
+
+
 def box_configuration(index: Index, ids: list[str], base: str,
                       context: ssl.SSLContext) -> tuple[list[str], dict[str, Any]]:
     """The documents the signed index names for the box with ``ids``: their names, and

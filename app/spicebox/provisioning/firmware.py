@@ -10,15 +10,13 @@ image, else the first key the agent trusted, which root then keeps in a file of 
 from __future__ import annotations
 
 import json
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config.store import ConfigStore, write_atomic
 from ..system.update import Device, Installed, install
-from .agent import read_state
-from .fetch import fetched, opened
-from .site import INDEX, MAX_INDEX, SIGNATURE, parse_public, verify_index
+from .agent import read_signed_site, read_state
+from .fetch import opened
 
 STATE = Path("/var/lib/spicebox-firmware/state.json")
 
@@ -49,11 +47,8 @@ def update_from_site(store: ConfigStore, device: Device, server: str, trust: str
                      state_file: Path = STATE, ca_file: str | None = None) -> Outcome:
     """Install the channel's firmware if it is newer than the running one and has not
     been installed before (a box that came back from it does not loop)."""
-    trusted = parse_public(trust, "the trusted key")
-    context = ssl.create_default_context(cafile=ca_file)
-    base = server.rstrip("/") + "/"
-    index = verify_index(fetched(base + INDEX, context, MAX_INDEX),
-                         fetched(base + SIGNATURE, context, 4096), trusted)
+    site = read_signed_site(server, trust, ca_file)
+    index = site.index
     channel = store.load().system.update_channel
     release = device.running_release()
     board, running = release.get("board"), release.get("version", "?")
@@ -67,7 +62,7 @@ def update_from_site(store: ConfigStore, device: Device, server: str, trust: str
         return Outcome(f"firmware {bundle.version} was installed before: it starts at the "
                        f"next boot, or this box came back from it to {running}; not again "
                        f"until the site names another")
-    with opened(base + bundle.path, context) as reply:
+    with opened(site.base + bundle.path, site.context) as reply:
         installed = install(reply, device, sha256=bundle.sha256)
     write_atomic(state_file, json.dumps({**state, "installed": bundle.build}).encode(),
                  0o644)

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from ..config.settings import System, fields_of, parse_value
 from ..config.store import write_atomic
-from .agent import box_configuration, read_state
-from .fetch import fetched
-from .site import INDEX, MAX_INDEX, SIGNATURE, Refused, parse_public, verify_index
+from .agent import box_configuration, read_signed_site, read_state
+from .site import Refused
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +34,14 @@ Systemctl = Callable[..., None]
 def keys_from_site(server: str, trust: str, ids: list[str], state_file: Path = STATE,
                    ca_file: str | None = None) -> tuple[str, ...]:
     """The keys the site's signed configuration gives the box with ``ids``."""
-    trusted = parse_public(trust, "the trusted key")
-    context = ssl.create_default_context(cafile=ca_file)
-    base = server.rstrip("/") + "/"
-    index = verify_index(fetched(base + INDEX, context, MAX_INDEX),
-                         fetched(base + SIGNATURE, context, 4096), trusted)
+    site = read_signed_site(server, trust, ca_file)
+    index = site.index
     state = read_state(state_file)
     applied = state.get("version", 0)
     if isinstance(applied, int) and index.version < applied:
         raise Refused(f"the site's version {index.version} is older than the {applied} "
                       f"applied: refused (a rollback), SSH left as it is")
-    _, config = box_configuration(index, ids, base, context)
+    _, config = box_configuration(index, ids, site.base, site.context)
     keys: tuple[str, ...] = parse_value(fields_of(System)["ssh-keys"],
                                         config.get("system", {}).get("ssh-keys", []),
                                         "system.ssh-keys")
