@@ -162,29 +162,38 @@ def loader_entries(disk: Path) -> list[str]:
 
 def install_update(disk: Path, tmp_path: Path, out: Path = OUT, bios: bool = False) -> str:
     """What `spicebox update install OUT/update.tar` does on a box running slot A (started
-    by UEFI, or by a BIOS), done to its disk image: the real code, on the boot partition's
-    files copied out and back with mtools, and slot B's partition as a file placed with
-    dd. Returns the file that makes slot B boot."""
-    boot = tmp_path / "esp"
-    boot.mkdir()
-    loader = "::/syslinux.cfg" if bios else "::/loader"
-    subprocess.run(["mcopy", "-s", "-i", esp(disk), loader, str(boot)], check=True)
-    devices = tmp_path / "dev"
-    (devices / "by-partlabel").mkdir(parents=True)
-    with (devices / "by-partlabel" / "root-b").open("wb") as f:
-        f.truncate(PARTITIONS["root-b"].size_mib * 1024 * 1024)
-    (tmp_path / "cmdline").write_text("root=PARTLABEL=root-a ro\n")
+    by UEFI, or by a BIOS), done to its disk image (see install_into)."""
+    return install_into(disk, tmp_path, out, boot=esp(disk),
+                        loader="syslinux.cfg" if bios else "loader",
+                        cmdline="root=PARTLABEL=root-a ro\n", root_b=PARTITIONS["root-b"],
+                        uefi=not bios)
+
+
+def install_into(disk: Path, tmp_path: Path, out: Path, *, boot: str, loader: str,
+                 cmdline: str, root_b: Partition, uefi: bool) -> str:
+    """What `spicebox update install OUT/update.tar` does on a box running slot A (its
+    kernel's ``cmdline``; started by UEFI or not), done to its disk image: the real code,
+    on the boot partition's (``boot``, mtools' name for it) ``loader`` files copied out
+    and back, and slot B's partition as a file placed with dd. Returns the file that
+    makes slot B boot."""
+    files = tmp_path / "boot"
+    files.mkdir()
+    subprocess.run(["mcopy", "-s", "-i", boot, f"::/{loader}", str(files)], check=True)
+    (tmp_path / "cmdline").write_text(cmdline)
     manifest = json.loads((out / "manifest.json").read_text())
     (tmp_path / "release.json").write_text(json.dumps(
         {key: manifest[key] for key in ("board", "version", "build")}))
-    device = Device(boot=boot, cmdline=tmp_path / "cmdline", disks=devices,
+    device = Device(boot=files, cmdline=tmp_path / "cmdline", disks=tmp_path / "dev",
                     release=tmp_path / "release.json",
-                    efi=tmp_path / "no-efi" if bios else tmp_path)  # there: UEFI started it
+                    efi=tmp_path if uefi else tmp_path / "no-efi")  # there: UEFI started it
+    slot_b = device.slot_device("b")
+    slot_b.parent.mkdir(parents=True)
+    with slot_b.open("wb") as f:
+        f.truncate(root_b.size_mib * 1024 * 1024)
     with (out / "update.tar").open("rb") as bundle:
         entry = install(bundle, device).entry
-    subprocess.run(["mcopy", "-s", "-o", "-i", esp(disk), str(boot / "b"),
-                    str(boot / loader.removeprefix("::/")), "::/"], check=True)
-    subprocess.run(["dd", f"if={devices / 'by-partlabel/root-b'}", f"of={disk}", "bs=1M",
-                    f"seek={PARTITIONS['root-b'].start_mib}", "conv=notrunc,sparse",
-                    "status=none"], check=True)
+    subprocess.run(["mcopy", "-s", "-o", "-i", boot, str(files / "b"), str(files / loader),
+                    "::/"], check=True)
+    subprocess.run(["dd", f"if={slot_b}", f"of={disk}", "bs=1M", f"seek={root_b.start_mib}",
+                    "conv=notrunc,sparse", "status=none"], check=True)
     return entry

@@ -13,7 +13,6 @@ a Pi can.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -21,12 +20,12 @@ from imagebuild.boards import load
 from imagebuild.plan import Partition, plan
 
 from spicebox.system import slotconfig
-from spicebox.system.update import Device, install
+
+from .image import install_into
 
 OUT = Path(__file__).parents[2] / "out" / "rpi4"
 IMAGE = OUT / "disk.img"  # made by `make image BOARD=rpi4`
-PLAN = plan(load("rpi4"))
-PARTITIONS: dict[str, Partition] = {part.label: part for part in PLAN.partitions}
+PARTITIONS: dict[str, Partition] = {part.label: part for part in plan(load("rpi4")).partitions}
 # The virt machine, as the qemu-arm64 board's; its UART is ttyAMA0, not the Pi's ttyS1.
 QEMU = "qemu-system-aarch64"
 MACHINE = ["-machine", "virt", "-cpu", "cortex-a72", "-device", "virtio-gpu-pci"]
@@ -64,28 +63,7 @@ def power_on(disk: Path, scratch: Path, serial_log: Path) -> list[str]:
 
 def install_update(disk: Path, tmp_path: Path, out: Path = OUT) -> str:
     """What `spicebox update install OUT/update.tar` does on a Pi running slot A, done to
-    its card's image: the real code, on the boot partition's files copied out and back
-    with mtools, and slot B's partition as a file placed with dd. Returns the file that
-    makes it boot (config.txt)."""
-    boot = tmp_path / "boot"
-    boot.mkdir()
-    subprocess.run(["mcopy", "-i", boot_partition(disk), "::/config.txt", str(boot)],
-                   check=True)
-    slot_b = tmp_path / "dev" / "by-partuuid" / PLAN.source("root-b").removeprefix("PARTUUID=")
-    slot_b.parent.mkdir(parents=True)
-    with slot_b.open("wb") as f:
-        f.truncate(PARTITIONS["root-b"].size_mib * 1024 * 1024)
-    (tmp_path / "cmdline").write_text(read_boot_file(disk, "a/cmdline.txt"))
-    manifest = json.loads((out / "manifest.json").read_text())
-    (tmp_path / "release.json").write_text(json.dumps(
-        {key: manifest[key] for key in ("board", "version", "build")}))
-    device = Device(boot=boot, cmdline=tmp_path / "cmdline", disks=tmp_path / "dev",
-                    release=tmp_path / "release.json")
-    with (out / "update.tar").open("rb") as bundle:
-        entry = install(bundle, device).entry
-    subprocess.run(["mcopy", "-s", "-o", "-i", boot_partition(disk), str(boot / "b"),
-                    str(boot / "config.txt"), "::/"], check=True)
-    subprocess.run(["dd", f"if={slot_b}", f"of={disk}", "bs=1M",
-                    f"seek={PARTITIONS['root-b'].start_mib}", "conv=notrunc,sparse",
-                    "status=none"], check=True)
-    return entry
+    its card's image (see image.install_into)."""
+    return install_into(disk, tmp_path, out, boot=boot_partition(disk), loader="config.txt",
+                        cmdline=read_boot_file(disk, "a/cmdline.txt"),
+                        root_b=PARTITIONS["root-b"], uefi=False)
