@@ -34,10 +34,9 @@ def site_in(options: list[dict[str, str]]) -> str | None:
 
 def site_from_dhcp() -> str | None:
     """What the leases NetworkManager holds say (None if it cannot be asked)."""
-    async def ask() -> list[dict[str, str]]:
-        return await on_system_bus(lambda bus: NetworkManager(bus).dhcp_options())
     try:
-        return site_in(asyncio.run(ask()))
+        return site_in(asyncio.run(on_system_bus(
+            lambda bus: NetworkManager(bus).dhcp_options())))
     except ServiceError as exc:
         log.info("DHCP leases cannot be read: %s", exc)
         return None

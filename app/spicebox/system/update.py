@@ -164,9 +164,8 @@ class SlotConfig:
         return self.fmt.config
 
     def states(self) -> list[tuple[str, str, str]]:
-        versions = {slot: (self.device.boot / slot / slotconfig.VERSION).read_text().strip()
-                    for slot in slots.SLOTS
-                    if (self.device.boot / slot / slotconfig.VERSION).is_file()}
+        versions = {slot: path.read_text().strip() for slot in slots.SLOTS
+                    if (path := self.device.boot / slot / slotconfig.VERSION).is_file()}
         found = slotconfig.slot_states(slotconfig.parse(self.fmt, self.config.read_text()),
                                        self.device.running(), versions)
         return [(slot, f"Spicebox {versions[slot]} (slot {slot.upper()})", state)
