@@ -40,12 +40,16 @@ ERROR line as the console guest so ``console.SerialConsole`` serves both):
 * host ``animate stop``    -> stop after the current frame; the box keeps that frame
 * host ``render``          -> translucent RENDER drawing over the tiles and colour bars
 * host ``xlog``            -> X's log as ``SPICEBOX-GUEST LOG`` lines, for diagnosis
+* host ``agentlog``        -> spice-vdagent's debug log, the same way
 * host ``agent``           -> ``DONE agent port=yes|no running=<agent processes>``
 * host ``heads 2``         -> (booted with ``qemu_args(heads=2)`` and ``qxl-vga`` with
   ``max_outputs=2``) grow the X screen to 2048x768 and switch the second output on to its
   right through RandR, draw a distinct scene on it and redraw scene 0 on the first
 * host ``copy TEXT``       -> own X's CLIPBOARD with TEXT (the agent offers it to the client)
 * host ``paste``           -> ``DONE paste TEXT``: CLIPBOARD's text, ``NONE`` if none came
+* host ``copy-image B64``  -> own CLIPBOARD with the PNG image whose base64 is B64
+* host ``paste-image``     -> ``DONE paste-image B64``: CLIPBOARD's image/png in base64,
+  ``NONE`` if none came
 * host ``mode WxH``        -> switch the output to one of the QXL driver's modes (such as
   1920x1080); the scene stays in the top-left 1024x768
 * host ``ping``
@@ -91,6 +95,15 @@ def command(serial: console.SerialConsole, line: str, timeout: float = 30.0) -> 
     """Send the scene program ``line``; return its DONE line once X has drawn it."""
     serial.send(line)
     return serial.wait_for(f"{DONE} {line}", timeout)
+
+
+def agent_log(serial: console.SerialConsole) -> str:
+    """spice-vdagent's recent debug log, to explain a clipboard that never arrived."""
+    before = len(serial.transcript)
+    command(serial, "agentlog")
+    return "\n".join(serial.transcript[before:])
+
+
 ERROR = console.ERROR
 
 # What the guest is made of. Dependencies come along, recommends do not.
@@ -272,6 +285,7 @@ and RENDER compositing (DRAW_COMPOSITE from ARGB and A8 surfaces, when the SPICE
 announced COMPOSITE; drawn by X in software otherwise).
 """
 
+import base64
 import os
 import select
 import sys
@@ -327,6 +341,17 @@ def x_log(count):
             lines = [line for line in f.read().splitlines() if ", orientation " not in line]
     except OSError as exc:
         lines = [f"no X log: {exc}"]
+    for line in lines[-count:]:
+        say(f"LOG {line}")
+
+
+def vdagent_log(count):
+    """The last ``count`` lines of spice-vdagent's (debug) log."""
+    try:
+        with open("/tmp/spice-vdagent.log", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        lines = [f"no agent log: {exc}"]
     for line in lines[-count:]:
         say(f"LOG {line}")
 
@@ -659,22 +684,25 @@ def uptime():
 
 class Clipboard:
     """The scene's side of X's CLIPBOARD selection, which spice-vdagent bridges to the
-    client: ``copy`` owns it with a text, ``paste`` asks its owner for the text."""
+    client: ``copy`` owns it with a text or a PNG image, ``paste`` asks its owner for
+    one (small ones only: no INCR transfers)."""
 
     def __init__(self, d, window):
-        self.d, self.window, self.text = d, window, b""
+        self.d, self.window = d, window
         self.selection = d.intern_atom("CLIPBOARD")
         self.utf8 = d.intern_atom("UTF8_STRING")
+        self.png = d.intern_atom("image/png")
         self.targets = d.intern_atom("TARGETS")
         self.property = d.intern_atom("SPICEBOX_PASTE")
+        self.kind, self.data = self.utf8, b""
 
-    def copy(self, text):
-        self.text = text.encode()
+    def copy(self, data, kind=None):
+        self.kind, self.data = kind or self.utf8, data
         self.window.set_selection_owner(self.selection, X.CurrentTime)
         self.d.sync()
 
-    def paste(self, timeout=30.0):
-        self.window.convert_selection(self.selection, self.utf8, self.property,
+    def paste(self, kind=None, timeout=30.0):
+        self.window.convert_selection(self.selection, kind or self.utf8, self.property,
                                       X.CurrentTime)
         self.d.flush()
         deadline = time.monotonic() + timeout
@@ -697,9 +725,9 @@ class Clipboard:
             return
         prop = event.property
         if event.target == self.targets:
-            event.requestor.change_property(prop, Xatom.ATOM, 32, [self.targets, self.utf8])
-        elif event.target == self.utf8:
-            event.requestor.change_property(prop, self.utf8, 8, self.text)
+            event.requestor.change_property(prop, Xatom.ATOM, 32, [self.targets, self.kind])
+        elif event.target == self.kind:
+            event.requestor.change_property(prop, self.kind, 8, self.data)
         else:
             prop = X.NONE
         event.requestor.send_event(Xevent.SelectionNotify(
@@ -721,7 +749,7 @@ def main():
     if os.path.exists(AGENT_PORT):
         import subprocess  # only here: every import costs under TCG
         with open("/tmp/spice-vdagent.log", "wb") as agent_log:
-            subprocess.Popen(["spice-vdagent", "-x"], env=dict(os.environ, DISPLAY=":0"),
+            subprocess.Popen(["spice-vdagent", "-x", "-d"], env=dict(os.environ, DISPLAY=":0"),
                              stdin=subprocess.DEVNULL, stdout=agent_log, stderr=agent_log)
     scene = Scene(d)
     scene.clipboard = Clipboard(d, scene.win)
@@ -734,10 +762,12 @@ def main():
     animating = False
     next_frame = 0.0
     while True:
-        timeout = max(0.0, next_frame - time.monotonic()) if animating else None
-        readable, _, _ = select.select([0, d.fileno()], [], [], timeout)
+        # Before waiting: a command's round trips (XSync) may have read events off the
+        # socket, such as the agent asking for the clipboard, which select will not show.
         while d.pending_events():
             scene.clipboard.handle(d.next_event())
+        timeout = max(0.0, next_frame - time.monotonic()) if animating else None
+        readable, _, _ = select.select([0, d.fileno()], [], [], timeout)
         if 0 in readable:
             chunk = os.read(0, 4096)
             if not chunk:
@@ -759,11 +789,17 @@ def main():
                 elif word == "scroll" and arg.isdigit():
                     scene.scroll(int(arg))
                 elif word == "copy":
-                    scene.clipboard.copy(arg)
+                    scene.clipboard.copy(arg.encode())
                 elif command == "paste":
                     text = scene.clipboard.paste()
                     reply = f"{command} " + ("NONE" if text is None else
                                             text.decode(errors="replace"))
+                elif word == "copy-image":
+                    scene.clipboard.copy(base64.b64decode(arg), scene.clipboard.png)
+                elif command == "paste-image":
+                    image = scene.clipboard.paste(scene.clipboard.png)
+                    reply = f"{command} " + ("NONE" if image is None else
+                                            base64.b64encode(image).decode())
                 elif command == "render":
                     scene.render()
                 elif word == "mode" and "x" in arg:
@@ -772,6 +808,8 @@ def main():
                     scene.heads(int(arg))
                 elif command == "xlog":
                     x_log(1000)
+                elif command == "agentlog":
+                    vdagent_log(200)
                 elif command == "agent":
                     reply = f"{command} {agent_status()}"
                 elif command == "animate start":
