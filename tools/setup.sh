@@ -18,6 +18,7 @@ APT_PACKAGES=(
   libusb-1.0-0        # pyusb's backend: local USB devices for redirection
   libasound2-dev      # ALSA's headers: pyalsaaudio is built from source (PyPI has no wheels)
   xvfb                # an X server for testing the x11 presenter
+  xclip               # the x11 window's clipboard images (display/x11clipboard.py)
   tinyproxy           # a real HTTP CONNECT proxy for the proxy tests
   nginx-light         # a real web server for the provisioning site's tests
   dnsmasq-base        # a real DNS server for finding that site by its SRV record

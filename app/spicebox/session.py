@@ -22,7 +22,7 @@ from .canvas.damage import Damage
 from .canvas.monitors import MAX_MONITORS, Monitor
 from .codecs.pixels import Pixels
 from .config.target import Target
-from .display.base import Presenter
+from .display.base import Presenter, WindowClipboard
 from .display.screenshot import save_png
 from .input.evdev_source import EvdevInput
 from .input.events import (
@@ -30,7 +30,7 @@ from .input.events import (
     FocusLost,
     InputEvent,
     Key,
-    LocalClipboard,
+    LocalClipboardChanged,
     Locks,
     OutputResized,
     PointerMotion,
@@ -292,8 +292,8 @@ class Session:
             self._request_resolution()
         elif isinstance(event, GuestClipboard):
             self.clipboard = event
-            if event.type == ClipboardType.UTF8_TEXT:
-                self.presenter.set_clipboard_text(event.data.decode(errors="replace"))
+            if self.presenter.clipboard is not None:
+                self._spawn(self._paste_here(self.presenter.clipboard, event))
         elif isinstance(event, GuestLocks):
             log.debug("guest lock keys: %s", event.locks)
             if self.local_input is not None:
@@ -333,10 +333,20 @@ class Session:
         self.display_channels[ch.id] = channel
         return channel
 
-    def copy_to_guest(self, text: str) -> bool:
-        """Make ``text`` the guest's clipboard; False without an agent that has one."""
-        return self.main is not None and self.main.offer_clipboard(ClipboardType.UTF8_TEXT,
-                                                                   text.encode())
+    def copy_to_guest(self, kind: ClipboardType, data: bytes) -> bool:
+        """Make ``data`` (UTF-8 text, or a PNG image) the guest's clipboard; False
+        without an agent that has one."""
+        return self.main is not None and self.main.offer_clipboard(kind, data)
+
+    async def _paste_here(self, clipboard: WindowClipboard, copied: GuestClipboard) -> None:
+        await clipboard.put(copied.type, copied.data)
+        # SDL sends X the selection's new owner only when it next reads events.
+        self._wakeup.set()
+
+    async def _copy_local_clipboard(self, clipboard: WindowClipboard) -> None:
+        copied = await clipboard.get()
+        if copied is not None:
+            self.copy_to_guest(*copied)
 
     def set_resolution(self, sizes: list[tuple[int, int]]) -> None:
         """Ask the guest for monitors of these sizes, left to right (now, or as soon as
@@ -506,8 +516,9 @@ class Session:
             self._local_locks = event.modifiers
             if inputs is not None:
                 inputs.set_locks(event.modifiers)
-        elif isinstance(event, LocalClipboard):
-            self.copy_to_guest(event.text)
+        elif isinstance(event, LocalClipboardChanged):
+            if self.presenter.clipboard is not None:
+                self._spawn(self._copy_local_clipboard(self.presenter.clipboard))
         elif isinstance(event, OutputResized):
             # Dragging a window's edge resizes it many times a second: ask the guest
             # once the size has held still for a moment.

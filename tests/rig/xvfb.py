@@ -36,6 +36,15 @@ def xvfb(size: str = "1280x1024x24") -> Iterator[str]:
         process.wait(10)
 
 
+def copy_elsewhere(display: str, data: bytes, target: str | None = None) -> None:
+    """Copy ``data`` as another X client would (xclip, as text unless ``target`` names
+    another form)."""
+    # xclip leaves a child serving the copy: its output must not be a pipe of ours.
+    subprocess.run(["xclip", "-display", display, "-selection", "clipboard",
+                    *(["-t", target] if target else []), "-i"],
+                   input=data, check=True, timeout=30, stdout=subprocess.DEVNULL)
+
+
 def named_windows(x: xdisplay.Display) -> list[tuple[Any, str]]:
     """The top-level windows that have a title, with it (python-xlib's Window: no types)."""
     found = []

@@ -9,6 +9,18 @@ from ..canvas.monitors import Monitor
 from ..canvas.surface import Box
 from ..codecs.cursor import CursorShape
 from ..input.events import InputEvent
+from ..spice.agent import ClipboardType
+
+
+class WindowClipboard(Protocol):
+    """The clipboard other local applications share (a window system's)."""
+
+    async def put(self, kind: ClipboardType, data: bytes) -> None:
+        """Hold what the guest copied, for other applications to paste."""
+
+    async def get(self) -> tuple[ClipboardType, bytes] | None:
+        """What another application copied, in a form the guest takes; None for nothing
+        new (including what the guest copied itself)."""
 
 
 class Presenter(Protocol):
@@ -21,6 +33,11 @@ class Presenter(Protocol):
     # Whether its pointer is the window system's, to be captured for server mouse mode
     # (a window), or read from evdev beside it (devices, tests).
     captures_pointer: bool
+
+    @property
+    def clipboard(self) -> WindowClipboard | None:
+        """None where no other application could copy or paste: the session's own record
+        of the guest's last copy is the only clipboard then."""
 
     def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
         """Show every monitor; ``damage[i]`` are the changed boxes of monitor i in its own
@@ -40,9 +57,6 @@ class Presenter(Protocol):
         """The guest pointer's hot spot is now at (x, y) of monitor 0 (where the local
         pointer is, or where the server says in server mouse mode). Window systems with
         a pointer of their own show it there already."""
-
-    def set_clipboard_text(self, text: str) -> None:
-        """Put what the guest copied into the window system's clipboard, if it has one."""
 
     def capture_pointer(self, captured: bool) -> None:
         """Server mouse mode in a window: keep the local pointer inside it, hidden, and

@@ -83,6 +83,7 @@ class FbdevPresenter:
     event_fds: tuple[int, ...] = ()
     polled = False  # no window system to ask
     captures_pointer = False  # mice are read from evdev
+    clipboard = None  # no other applications
 
     def __init__(self, device: Path = Path("/dev/fb0"),
                  sysfs: Path = Path("/sys/class/graphics/fb0")) -> None:
@@ -177,9 +178,6 @@ class FbdevPresenter:
                                     b.left - at.left:b.right - at.left]
         under = self._pixels[b.top:b.bottom, b.left:b.right]
         self._fb[b.top:b.bottom, b.left:b.right] = self._convert(over(shape, under))
-
-    def set_clipboard_text(self, text: str) -> None:
-        pass  # no other applications: the session's own clipboard is the only one
 
     def capture_pointer(self, captured: bool) -> None:
         pass  # evdev gives relative motion already

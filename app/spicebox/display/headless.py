@@ -15,6 +15,7 @@ class HeadlessPresenter:
     event_fds: tuple[int, ...] = ()
     polled = False
     captures_pointer = False
+    clipboard = None
 
     def __init__(self) -> None:
         self.frames = 0
@@ -33,9 +34,6 @@ class HeadlessPresenter:
 
     def move_pointer(self, x: int, y: int) -> None:
         self.pointer = (x, y)
-
-    def set_clipboard_text(self, text: str) -> None:
-        pass  # no other applications: the session's own clipboard is the only one
 
     def capture_pointer(self, captured: bool) -> None:
         self.pointer_captured = captured  # what a window would do

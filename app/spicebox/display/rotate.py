@@ -85,6 +85,7 @@ class Rotated:
         self.event_fds = inner.event_fds
         self.polled = inner.polled
         self.captures_pointer = inner.captures_pointer
+        self.clipboard = inner.clipboard
         self._layout: list[Monitor] = []
         self._screens: list[Surface] = []
 
@@ -130,9 +131,6 @@ class Rotated:
         size = self._picture_size()
         if size is not None:
             self.inner.move_pointer(*self.rotation.point_to_screen(x, y, *size))
-
-    def set_clipboard_text(self, text: str) -> None:
-        self.inner.set_clipboard_text(text)
 
     def capture_pointer(self, captured: bool) -> None:
         self.inner.capture_pointer(captured)

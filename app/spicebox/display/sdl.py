@@ -23,7 +23,7 @@ from ..input.events import (
     FocusLost,
     InputEvent,
     Key,
-    LocalClipboard,
+    LocalClipboardChanged,
     Locks,
     OutputResized,
     PointerMotion,
@@ -32,6 +32,7 @@ from ..input.events import (
 from ..input.scancodes import linux_from_sdl
 from ..logonce import LogOnce
 from ..spice.constants import KeyModifiers, MouseButton
+from .x11clipboard import X11Clipboard
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class SdlPresenter:
         self.event_fds = _x11_sockets() if backend == "x11" else ()
         self.polled = not self.event_fds
         self.captures_pointer = backend == "x11"  # KMS mice are read from evdev
+        self.clipboard = X11Clipboard(pygame.scrap) if backend == "x11" else None
         self._title = title
         self._fullscreen = backend == "kmsdrm"
         self._layout: list[Monitor] = []
@@ -79,7 +81,6 @@ class SdlPresenter:
         self._windows: list[Any] = []
         self._sources: dict[int, Any] = {}
         self._unshown = LogOnce(log, logging.WARNING)
-        self._pasted = ""
 
     def _attach(self, monitors: Sequence[Monitor]) -> None:
         pg = self._pg
@@ -151,10 +152,6 @@ class SdlPresenter:
         if self.name == "kmsdrm" and self._targets:
             self._pg.mouse.set_pos((x, y))
 
-    def set_clipboard_text(self, text: str) -> None:
-        self._pasted = text  # its CLIPBOARDUPDATE is ours, not news for the guest
-        self._pg.scrap.put_text(text)
-
     def capture_pointer(self, captured: bool) -> None:
         # SDL's relative mode: the pointer is hidden and held in the window, motion comes
         # as deltas (X input 2 raw events), as spice-gtk grabs in server mouse mode. On
@@ -195,10 +192,8 @@ class SdlPresenter:
                 monitor = self._layout[0]
                 if (event.w, event.h) != (monitor.width, monitor.height):
                     found.append(OutputResized(event.w, event.h))
-            elif kind == pg.CLIPBOARDUPDATE:
-                text = pg.scrap.get_text()
-                if text and text != self._pasted:
-                    found.append(LocalClipboard(text))
+            elif kind == pg.CLIPBOARDUPDATE and self.clipboard is not None:
+                found.append(LocalClipboardChanged())
             elif kind == pg.WINDOWFOCUSLOST:
                 found.append(FocusLost())
             elif kind == pg.WINDOWFOCUSGAINED:

@@ -44,10 +44,9 @@ class FocusLost:
 
 
 @dataclass(frozen=True)
-class LocalClipboard:
-    """Something was copied on this side (another window of the development desktop)."""
-
-    text: str
+class LocalClipboardChanged:
+    """Something may have been copied on this side (in another window of the development
+    desktop): the presenter's clipboard says what."""
 
 
 @dataclass(frozen=True)
@@ -63,5 +62,5 @@ class QuitRequested:
     """The user closed the window (development backend)."""
 
 
-InputEvent = (Key | PointerMotion | Button | Locks | FocusLost | LocalClipboard
+InputEvent = (Key | PointerMotion | Button | Locks | FocusLost | LocalClipboardChanged
               | OutputResized | QuitRequested)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..codecs.cursor import CursorShape
+from .agent import ClipboardType
 from .constants import KeyModifiers, MouseMode
 from .messages import ChannelId
 from .wire import Message
@@ -73,9 +74,9 @@ class AgentChanged(Event):
 
 @dataclass(frozen=True)
 class GuestClipboard(Event):
-    """What the guest copied (VD_AGENT_CLIPBOARD_* type: UTF-8 text or a PNG)."""
+    """What the guest copied: UTF-8 text or a PNG."""
 
-    type: int
+    type: ClipboardType
     data: bytes
 
 
