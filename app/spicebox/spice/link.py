@@ -13,11 +13,6 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.serialization import load_der_public_key
-
 from .constants import (
     MAGIC,
     MAX_PASSWORD_LENGTH,
@@ -29,6 +24,7 @@ from .constants import (
     LinkError,
 )
 from .errors import AuthenticationFailed, LinkRefused, ProtocolError
+from .ticket import encrypt_ticket
 
 LINK_HEADER = struct.Struct("<4sIII")  # magic, major, minor, size of what follows
 LINK_MESS = struct.Struct("<IBBIII")  # connection id, type, id, #common, #channel, caps offset
@@ -63,19 +59,6 @@ def caps_to_words(caps: Iterable[int]) -> list[int]:
 
 def words_to_caps(words: Iterable[int]) -> frozenset[int]:
     return frozenset(i * 32 + b for i, w in enumerate(words) for b in range(32) if w >> b & 1)
-
-
-def encrypt_ticket(public_key_der: bytes, password: str) -> bytes:
-    """RSA-OAEP (SHA-1, MGF1-SHA-1) of the NUL-terminated password, as spice-server expects."""
-    try:
-        key = load_der_public_key(public_key_der)
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise ProtocolError("the server's ticket key is not an RSA key")
-        sha1 = hashes.SHA1()  # the protocol fixes SHA-1 for OAEP
-        return key.encrypt(password.encode() + b"\0", padding.OAEP(
-            mgf=padding.MGF1(algorithm=sha1), algorithm=sha1, label=None))
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise ProtocolError(f"the server's ticket key is unusable: {exc}") from None
 
 
 def _raise_link_error(code: int) -> None:
