@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
+
 from ...config.target import ConfigError
 from ..app import CONNECT, Page, SetupApp
 from ..widgets import Button, Choice, Note, Widget
-from .audio import AudioPage
-from .diagnostics import DiagnosticsPage
 from .lock import guarded
-from .network import NetworkPage
-from .profiles import ProfilesPage
 from .settings import SectionPage
-from .system import SystemPage
-from .usb import UsbPage
+
+
+def page_class(module: str, name: str) -> type[Page]:
+    """A page, imported when it is first opened. A kiosk imports this page for its
+    session's setup hotkey; the pages behind it bring cryptography (System: the
+    provisioning key), dbus-fast (Network, System) and more, 13 MiB that the session
+    would otherwise carry all day."""
+    found: type[Page] = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+    return found
 
 
 class HomePage(Page):
@@ -37,22 +42,25 @@ class HomePage(Page):
             widgets.append(Note("No connection is set up yet: add a profile, or import a "
                                 ".vv file from a USB stick, under Connection profiles."))
 
-        def page(label: str, make: type[Page] | None = None, section: str = "",
+        def page(label: str, make: tuple[str, str] | None = None, section: str = "",
                  detail: str = "") -> Button:
             def open_page() -> None:
                 guarded(app, lambda: app.open(
-                    SectionPage(app, section, label) if make is None else make(app)))
+                    SectionPage(app, section, label) if make is None
+                    else page_class(*make)(app)))
             return Button(label, open_page, detail=detail)
         widgets += [
-            page("Connection profiles", ProfilesPage, detail=f"{len(config.profiles)} set up"),
-            page("Network", NetworkPage, detail="Ethernet, Wi-Fi"),
+            page("Connection profiles", ("profiles", "ProfilesPage"),
+                 detail=f"{len(config.profiles)} set up"),
+            page("Network", ("network", "NetworkPage"), detail="Ethernet, Wi-Fi"),
             page("Display", section="display", detail="screen, resolution, compression"),
             page("Keyboard and input", section="input", detail="layout, mice, touch"),
-            page("Sound", AudioPage, detail="speakers, microphone"),
-            page("USB devices", UsbPage, detail="what goes to the desktop"),
+            page("Sound", ("audio", "AudioPage"), detail="speakers, microphone"),
+            page("USB devices", ("usb", "UsbPage"), detail="what goes to the desktop"),
             page("Hotkeys", section="hotkeys", detail="setup, Ctrl+Alt+Del, fullscreen"),
-            page("System", SystemPage, detail="name, time, PIN, restart"),
-            Button("Diagnostics", lambda: app.open(DiagnosticsPage(app)),
+            page("System", ("system", "SystemPage"), detail="name, time, PIN, restart"),
+            Button("Diagnostics", lambda: app.open(page_class("diagnostics",
+                                                              "DiagnosticsPage")(app)),
                    detail="addresses, server, recent problems"),
         ]
         self.widgets = widgets
