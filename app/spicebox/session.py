@@ -574,8 +574,10 @@ class Session:
 
     def _present(self) -> bool:
         """Show what changed since the last present; whether there was anything."""
-        monitors = self.monitors()
         pending = {channel: d.take() for channel, d in self._damage.items()}
+        if not any(pending.values()):  # most wake-ups: window events, or a paced round
+            return False
+        monitors = self.monitors()
         damage = [monitor.damage(pending.get(channel, ())) for channel, monitor in monitors]
         if not any(damage):
             return False
