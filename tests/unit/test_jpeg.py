@@ -7,7 +7,7 @@ import pytest
 
 from spicebox import sdl_loader
 from spicebox.canvas.canvas import Canvas
-from spicebox.codecs.jpeg import decode_jpeg, jpeg_size
+from spicebox.codecs.jpeg import decode_jpeg, decode_jpeg_into, jpeg_size
 from spicebox.codecs.lz import XXXA
 from spicebox.spice import messages as m
 from spicebox.spice.constants import (
@@ -89,6 +89,35 @@ def test_streams_end_and_unknown_codecs_are_unsupported() -> None:
     with pytest.raises(Unsupported):
         c.apply(m.StreamCreate(0, 8, 0, VideoCodec.VP8, 0, 16, 8, 16, 8,
                                m.Rect(0, 0, 8, 16), m.Clip(ClipType.NONE)))
+
+
+def test_whole_frames_in_plain_sight_are_decoded_into_place() -> None:
+    frame = jpeg(16, 8, (40, 200, 90), (0, 0, 8, 8))
+    c = Canvas()
+    c.apply(m.SurfaceCreate(0, 64, 48, 32, SurfaceFlags.PRIMARY))
+    c.apply(m.StreamCreate(0, 7, StreamFlags.TOP_DOWN, VideoCodec.MJPEG, 0, 16, 8, 16, 8,
+                           m.Rect(10, 20, 18, 36), m.Clip(ClipType.NONE)))
+    damage = c.apply(m.StreamData(m.StreamDataHeader(7, 0), frame))
+    assert c.primary is not None and damage is not None
+    assert (damage.left, damage.top, damage.width, damage.height) == (20, 10, 16, 8)
+    expected = np.zeros((48, 64), np.uint32)
+    expected[10:18, 20:36] = decode_jpeg(frame, 16 * 8)
+    assert np.array_equal(c.primary.pixels, expected)
+
+
+@pytest.mark.parametrize(("left", "top", "width", "height", "fits"), [
+    (0, 0, 16, 8, True), (48, 40, 16, 8, False),  # last row flush, right of column 0
+    (0, 40, 16, 8, True), (1, 1, 15, 8, False),  # a frame of another size
+])
+def test_decoding_into_place_says_when_it_cannot(left: int, top: int, width: int,
+                                                height: int, fits: bool) -> None:
+    surface = np.zeros((48, 64), np.uint32)
+    assert decode_jpeg_into(jpeg(16, 8, (255, 255, 255)), surface, left, top, width,
+                            height) == fits
+    assert bool(surface.any()) == fits
+    if fits:
+        assert (surface[top:top + 8, left:left + 16] & 0xFFFFFF > 0xF0F0F0).all()
+        assert int((surface != 0).sum()) == 16 * 8
 
 
 def test_bottom_up_stream_frames_are_flipped() -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..codecs import glz, lz, lz4, quic
 from ..codecs.bitmap import decode_bitmap
-from ..codecs.jpeg import decode_jpeg
+from ..codecs.jpeg import decode_jpeg, decode_jpeg_into
 from ..codecs.pixels import Pixels, from_rgb555, from_rgb565
 from ..spice import messages as m
 from ..spice.constants import (
@@ -340,13 +340,17 @@ class Canvas:
             raise ProtocolError(f"frame for unknown stream {stream_id}")
         if dest is not None:
             stream.dest = dest
-        frame = decode_jpeg(data, MAX_IMAGE_PIXELS)
-        if not stream.top_down:
-            frame = frame[::-1]
-        self.stream_frames += 1
         base = m.DisplayBase(stream.surface_id, stream.dest, stream.clip)
         surface, boxes = self._target(base)
-        _blit(surface, boxes, Box.of(stream.dest), frame, self._masked(_put, None, base))
+        box = Box.of(stream.dest)
+        # The common case, a whole frame in plain sight, is decoded into place.
+        if not (stream.top_down and boxes == [box] and decode_jpeg_into(
+                data, surface.pixels, box.left, box.top, box.width, box.height)):
+            frame = decode_jpeg(data, MAX_IMAGE_PIXELS)
+            if not stream.top_down:
+                frame = frame[::-1]
+            _blit(surface, boxes, box, frame, self._masked(_put, None, base))
+        self.stream_frames += 1
         return self._damage(surface, boxes)
 
     def _stream_data(self, msg: m.StreamData) -> Box | None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 
@@ -41,17 +42,41 @@ def jpeg_size(data: memoryview) -> tuple[int, int]:
 
 
 def decode_jpeg(data: memoryview, max_pixels: int) -> Pixels:
+    image = _load(data, max_pixels)
+    width, height = image.get_size()
+    pixels: Pixels = np.empty((height, width), np.uint32)
+    # SDL's BGRA byte order is the canvas's XRGB in a little-endian u32; SDL converts the
+    # decoded RGB into it as it blits, with no intermediate copy.
+    sdl_loader.pygame().image.frombuffer(pixels, (width, height), "BGRA").blit(image, (0, 0))
+    return pixels
+
+
+def decode_jpeg_into(data: memoryview, surface: Pixels, left: int, top: int, width: int,
+                     height: int) -> bool:
+    """Decode a ``width`` x ``height`` JPEG straight into ``surface`` (a whole, C-ordered
+    surface) at (left, top), saving a video frame's intermediate copy; False, with
+    nothing drawn, for a JPEG of another size or a box SDL cannot be given (its last
+    row flush with the surface's end, right of column 0)."""
+    rows, columns = surface.shape
+    start = top * columns + left
+    if jpeg_size(data) != (width, height) or start + height * columns > rows * columns:
+        return False
+    image = _load(data, width * height)
+    if image.get_size() != (width, height):
+        return False
+    # SDL takes a surface's pixels as one buffer of pitch x height bytes.
+    region = surface.reshape(-1)[start:start + height * columns]
+    sdl_loader.pygame().image.frombuffer(region, (width, height), "BGRA",
+                                         columns * 4).blit(image, (0, 0))
+    return True
+
+
+def _load(data: memoryview, max_pixels: int) -> Any:  # a pygame Surface (no types)
     width, height = jpeg_size(data)
     if not 0 < width * height <= max_pixels:
         raise ProtocolError(f"JPEG of {width}x{height} is out of range")
     pygame = sdl_loader.pygame()
     try:
-        image = pygame.image.load(io.BytesIO(data), "frame.jpg")
+        return pygame.image.load(io.BytesIO(data), "frame.jpg")
     except pygame.error as exc:
         raise ProtocolError(f"corrupt JPEG: {exc}") from None
-    width, height = image.get_size()
-    pixels: Pixels = np.empty((height, width), np.uint32)
-    # SDL's BGRA byte order is the canvas's XRGB in a little-endian u32; SDL converts the
-    # decoded RGB into it as it blits, with no intermediate copy.
-    pygame.image.frombuffer(pixels, (width, height), "BGRA").blit(image, (0, 0))
-    return pixels
