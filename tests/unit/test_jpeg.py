@@ -108,6 +108,7 @@ def test_whole_frames_in_plain_sight_are_decoded_into_place() -> None:
 @pytest.mark.parametrize(("left", "top", "width", "height", "fits"), [
     (0, 0, 16, 8, True), (48, 40, 16, 8, False),  # last row flush, right of column 0
     (0, 40, 16, 8, True), (1, 1, 15, 8, False),  # a frame of another size
+    (50, 0, 16, 8, False),  # past the right edge
 ])
 def test_decoding_into_place_says_when_it_cannot(left: int, top: int, width: int,
                                                 height: int, fits: bool) -> None:

@@ -59,7 +59,8 @@ def decode_jpeg_into(data: memoryview, surface: Pixels, left: int, top: int, wid
     row flush with the surface's end, right of column 0)."""
     rows, columns = surface.shape
     start = top * columns + left
-    if jpeg_size(data) != (width, height) or start + height * columns > rows * columns:
+    if jpeg_size(data) != (width, height) or left + width > columns \
+            or start + height * columns > rows * columns:
         return False
     image = _load(data, width * height)
     if image.get_size() != (width, height):
