@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import io
-import subprocess
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -22,7 +21,7 @@ from spicebox.spice.agent import AgentCap, ClipboardType
 from tests.guests import console, desktop
 from tests.rig.client import ClientThread, assert_shows_guest_screen
 from tests.rig.qemu import VGA_DEVICES, QemuServer
-from tests.rig.xvfb import copy_elsewhere, window_named, xvfb
+from tests.rig.xvfb import copy_elsewhere, paste_elsewhere, window_named, xvfb
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 Booted = tuple[QemuServer, console.SerialConsole, ClientThread, str]
@@ -46,14 +45,6 @@ def agent_desktop(desktop_guest: desktop.DesktopGuest) -> Iterator[Booted]:
                         f"no agent that can resize: {desktop.command(serial, 'agent')}")
                     time.sleep(0.2)
                 yield qemu, serial, client, display
-
-
-def paste_elsewhere(display: str, target: str | None = None) -> bytes | None:
-    """What another X client pastes (None: nothing, or not in that form)."""
-    done = subprocess.run(["xclip", "-display", display, "-selection", "clipboard",
-                           *(["-t", target] if target else []), "-o"],
-                          check=False, timeout=30, capture_output=True)
-    return done.stdout if done.returncode == 0 else None
 
 
 def png(width: int, height: int, seed: int) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from spicebox.display.sdl import SdlPresenter
 from spicebox.display.x11clipboard import X11Clipboard
 from spicebox.input.events import LocalClipboardChanged
 from spicebox.spice.agent import ClipboardType
-from tests.rig.xvfb import copy_elsewhere, xvfb
+from tests.rig.xvfb import copy_elsewhere, paste_elsewhere, xvfb
 
 # Not decoded on the way: any bytes stand for an image here.
 IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 1024  # past one X request: INCR
@@ -38,21 +37,6 @@ def clipboard_of(window: SdlPresenter) -> X11Clipboard:
     return window.clipboard
 
 
-def paste_elsewhere(window: SdlPresenter, *args: str) -> bytes | None:
-    """What another window pastes; the window answers it meanwhile if it owns the
-    clipboard (as the session's loop would)."""
-    with subprocess.Popen(["xclip", "-selection", "clipboard", *args, "-o"],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as paste:
-        deadline = time.monotonic() + 30
-        while True:
-            window.events()
-            try:
-                pasted, _ = paste.communicate(timeout=0.02)  # keeps what came so far
-                return pasted if paste.returncode == 0 else None
-            except subprocess.TimeoutExpired:
-                assert time.monotonic() < deadline, "xclip got no answer"
-
-
 def wait_for_change(window: SdlPresenter) -> None:
     deadline = time.monotonic() + 10
     while not any(isinstance(e, LocalClipboardChanged) for e in window.events()):
@@ -66,7 +50,7 @@ def test_an_image_from_the_guest_can_be_pasted_in_other_windows(
     asyncio.run(clipboard.put(ClipboardType.IMAGE_PNG, IMAGE))
     wait_for_change(window)  # xclip took the selection...
     assert asyncio.run(clipboard.get()) is None  # ...with the guest's own copy
-    assert paste_elsewhere(window, "-t", "image/png") == IMAGE
+    assert paste_elsewhere(os.environ["DISPLAY"], "image/png", window.events) == IMAGE
 
 
 def test_an_image_copied_in_another_window_is_offered(window: SdlPresenter) -> None:
@@ -101,4 +85,4 @@ def test_without_xclip_images_are_left_out_with_a_warning(
         "copying images needs xclip (apt install xclip); text is copied without it"]
     asyncio.run(clipboard.put(ClipboardType.UTF8_TEXT, b"text still works"))
     monkeypatch.setenv("PATH", path)
-    assert paste_elsewhere(window) == b"text still works"
+    assert paste_elsewhere(os.environ["DISPLAY"], pump=window.events) == b"text still works"

@@ -6,7 +6,8 @@ import os
 import select
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,6 +44,25 @@ def copy_elsewhere(display: str, data: bytes, target: str | None = None) -> None
     subprocess.run(["xclip", "-display", display, "-selection", "clipboard",
                     *(["-t", target] if target else []), "-i"],
                    input=data, check=True, timeout=30, stdout=subprocess.DEVNULL)
+
+
+def paste_elsewhere(display: str, target: str | None = None,
+                    pump: Callable[[], object] | None = None) -> bytes | None:
+    """What another X client pastes (xclip; None: nothing, or not in that form).
+    ``pump`` reads the events of a window on this thread that may own the clipboard, so
+    that it answers meanwhile (as a session's loop would)."""
+    with subprocess.Popen(["xclip", "-display", display, "-selection", "clipboard",
+                           *(["-t", target] if target else []), "-o"],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as paste:
+        deadline = time.monotonic() + 30
+        while True:
+            if pump is not None:
+                pump()
+            try:
+                pasted, _ = paste.communicate(timeout=0.02)  # keeps what came so far
+                return pasted if paste.returncode == 0 else None
+            except subprocess.TimeoutExpired:
+                assert time.monotonic() < deadline, "xclip got no answer"
 
 
 def named_windows(x: xdisplay.Display) -> list[tuple[Any, str]]:
