@@ -42,7 +42,10 @@ def jpeg_size(data: memoryview) -> tuple[int, int]:
 
 
 def decode_jpeg(data: memoryview, max_pixels: int) -> Pixels:
-    image = _load(data, max_pixels)
+    width, height = jpeg_size(data)
+    if not 0 < width * height <= max_pixels:
+        raise ProtocolError(f"JPEG of {width}x{height} is out of range")
+    image = _load(data)
     width, height = image.get_size()
     pixels: Pixels = np.empty((height, width), np.uint32)
     # SDL's BGRA byte order is the canvas's XRGB in a little-endian u32; SDL converts the
@@ -59,10 +62,10 @@ def decode_jpeg_into(data: memoryview, surface: Pixels, left: int, top: int, wid
     row flush with the surface's end, right of column 0)."""
     rows, columns = surface.shape
     start = top * columns + left
-    if jpeg_size(data) != (width, height) or left + width > columns \
-            or start + height * columns > rows * columns:
+    if width * height <= 0 or jpeg_size(data) != (width, height) \
+            or left + width > columns or start + height * columns > rows * columns:
         return False
-    image = _load(data, width * height)
+    image = _load(data)  # its header's size was checked above
     if image.get_size() != (width, height):
         return False
     # SDL takes a surface's pixels as one buffer of pitch x height bytes.
@@ -72,10 +75,7 @@ def decode_jpeg_into(data: memoryview, surface: Pixels, left: int, top: int, wid
     return True
 
 
-def _load(data: memoryview, max_pixels: int) -> Any:  # a pygame Surface (no types)
-    width, height = jpeg_size(data)
-    if not 0 < width * height <= max_pixels:
-        raise ProtocolError(f"JPEG of {width}x{height} is out of range")
+def _load(data: memoryview) -> Any:  # a pygame Surface (no types)
     pygame = sdl_loader.pygame()
     try:
         return pygame.image.load(io.BytesIO(data), "frame.jpg")
