@@ -3,9 +3,12 @@ one is exercised in the image VM, where QEMU emulates USB devices)."""
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import lz4.block
 import pytest
@@ -17,6 +20,7 @@ from spicebox.spice.errors import ProtocolError
 from spicebox.spice.events import UsbData
 from spicebox.spice.usbchannel import UsbredirChannel
 from spicebox.spice.usbredir import UsbredirParser
+from spicebox.usb import device, redirect
 from spicebox.usb.device import DeviceGone, Location, TransferFailed
 from spicebox.usb.filter import UsbDevice, UsbInterface, parse
 from spicebox.usb.host import UsbredirHost
@@ -352,6 +356,81 @@ def test_a_device_the_redirect_filter_blocks_stays_local() -> None:
     redirection.start([0], lambda c, h: None, lambda c: None)
     assert redirection.redirect(Plugged(1)) == (
         "the redirect filter's rule 0x08,-1,-1,-1,0 blocks it")
+
+
+
+class _Stop(Exception):
+    pass
+
+
+Look = frozenset[tuple[str, int]] | None
+
+
+class Looks:
+    """sysfs as ``watch()`` sees it, one look a round (a callable: something happens
+    first); the watch ends when they run out."""
+
+    def __init__(self, *looks: Look | Callable[[], Look]) -> None:
+        self.left = list(looks)
+
+    def __call__(self) -> Look:
+        if not self.left:
+            raise _Stop
+        look = self.left.pop(0)
+        return look() if callable(look) else look
+
+
+def watch_until_out_of_looks(redirection: UsbRedirection,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redirect, "POLL_SECONDS", 0)
+    with pytest.raises(_Stop):
+        asyncio.run(redirection.watch())
+
+
+def test_devices_are_listed_only_when_something_was_plugged_or_pulled(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    listings = []
+
+    def nothing_plugged() -> list[Plugged]:
+        listings.append(1)
+        return []
+    one, two = frozenset({("1-1", 10)}), frozenset({("1-1", 11)})  # plugged out and in
+    redirection = UsbRedirection(UsbPolicy(parse("-1,-1,-1,-1,1"), parse("-1,-1,-1,-1,1")),
+                                 nothing_plugged, Looks(one, one, one, two, two, None, None))
+    redirection.start([0], lambda c, h: None, lambda c: None)
+    watch_until_out_of_looks(redirection, monkeypatch)
+    assert len(listings) == 4  # the first look, the change, and each unknown
+
+
+def test_a_device_waiting_for_a_channel_is_looked_at_every_round(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    plugged = [Plugged(1), Plugged(2)]
+    connected: list[tuple[int, UsbredirHost]] = []
+
+    def first_let_go() -> Look:
+        assert Location(1, (2,)) not in redirection.redirected  # one channel: it waits
+        connected[0][1].end("the guest let it go")
+        return frozenset()  # nothing plugged or pulled meanwhile
+    redirection = UsbRedirection(UsbPolicy(parse("-1,-1,-1,-1,1"), parse("-1,-1,-1,-1,1")),
+                                 lambda: plugged, Looks(frozenset(), first_let_go))
+    redirection.start([0], lambda c, h: connected.append((c, h)), lambda c: None)
+    watch_until_out_of_looks(redirection, monkeypatch)
+    assert Location(1, (2,)) in redirection.redirected
+
+
+def test_sysfs_tells_a_device_plugged_out_and_in_from_one_left_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(device, "SYSFS_DEVICES", tmp_path / "devices")
+    assert device.plugged() is None  # no sysfs: the caller lists every time
+    (tmp_path / "devices").mkdir()
+    (tmp_path / "devices" / "1-1").mkdir()
+    first = device.plugged()
+    assert first is not None and first == device.plugged()
+    (tmp_path / "devices" / "1-1").rmdir()
+    (tmp_path / "devices" / "other").mkdir()  # takes the freed inode number, if reused
+    (tmp_path / "devices" / "1-1").mkdir()
+    again = device.plugged()
+    assert again is not None and dict(again)["1-1"] != dict(first)["1-1"]
 
 
 # --- the SPICE channel that carries the stream -----------------------------------------
