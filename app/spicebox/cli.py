@@ -41,11 +41,12 @@ from .spice.errors import AccessDenied, ProtocolError
 from .spice.link import check_password
 from .spice.policy import AUDIO_CODECS, DecodingPolicy, compression_for
 from .spice.recording import Recorder
-from .system.update import Device, UpdateError, install, keep, status
+from .system.errors import UpdateError
 from .usb.filter import parse as parse_usb_filter
 from .usb.redirect import UsbPolicy
 
 if TYPE_CHECKING:
+    from .system.update import Device
     from .ui.app import Idle, Page, SetupApp
 
 RETRY_FIRST_SECONDS = 1.0  # the kiosk's reconnect delay, doubling up to the max
@@ -688,6 +689,8 @@ def _identity(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace) -> int:
+    # Not imported with the rest: tarfile and the slots' code cost a session 0.5 MiB.
+    from .system.update import Device, install, keep, status  # noqa: PLC0415
     device = Device()
     if args.what == "status":
         print("\n".join(status(device)))

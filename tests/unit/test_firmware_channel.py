@@ -14,7 +14,7 @@ from spicebox.config.store import ConfigPaths, ConfigStore
 from spicebox.provisioning.firmware import trusted_key, update_from_site
 from spicebox.provisioning.site import FIRMWARE, INDEX
 from spicebox.system import slots
-from spicebox.system.update import UpdateError
+from spicebox.system.errors import UpdateError
 
 from .test_provisioning import profiles, site  # noqa: F401 - a fixture
 from .test_update import Box, make_bundle

@@ -17,9 +17,9 @@ import pytest
 
 from spicebox.cli import main
 from spicebox.system import slotconfig, slots
+from spicebox.system.errors import UpdateError
 from spicebox.system.update import (
     Device,
-    UpdateError,
     describe,
     install,
     keep,

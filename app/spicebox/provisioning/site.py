@@ -41,7 +41,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from ..config.store import check_document, merged, write_atomic
 from ..config.target import ConfigError
 from ..identity import public_text, read_key, write_key
-from ..system.update import UpdateError, read_manifest, sha256_of
+from ..system.errors import UpdateError
+from ..system.update import read_manifest, sha256_of
 
 FORMAT = "spicebox-provisioning 1"
 INDEX, SIGNATURE = "index.json", "index.json.sig"

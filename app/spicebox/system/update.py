@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from . import slotconfig, slots
+from .errors import UpdateError
 
 MANIFEST = "manifest.json"
 ROOT_IMAGE = "root.img"
@@ -45,10 +46,6 @@ BOOT_FILES = (slots.KERNEL, slots.INITRD)  # a manifest without ``boot`` means t
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 RELEASE = Path("/usr/lib/spicebox/release.json")
 CHUNK = 1 << 20
-
-
-class UpdateError(Exception):
-    """The update cannot be installed: the message says why; the running slot is untouched."""
 
 
 @dataclass(frozen=True)
