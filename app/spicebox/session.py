@@ -230,7 +230,7 @@ class Session:
         await self._serve(self.main)
 
     async def _serve(self, channel: Channel) -> None:
-        reader, writer = await open_stream(self.endpoint)
+        _, writer = await open_stream(self.endpoint)
         if self._closing:  # stopped while this channel was still connecting
             writer.transport.abort()
             return
@@ -238,7 +238,9 @@ class Session:
         if channel is self.main:
             peer = writer.get_extra_info("peername")
             self._server_address = peer[0] if peer else None
-        conn = ChannelConnection(channel, reader, writer, self._on_event)
+        transport = writer.transport
+        assert isinstance(transport, asyncio.Transport)  # TCP, or TLS over it: both read
+        conn = ChannelConnection(channel, transport, self._on_event)
         self._connections[key] = conn
         try:
             await conn.run()

@@ -9,7 +9,6 @@ TimeoutError, and a swallowed cancellation keeps a session from ever ending.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import ssl
 from collections.abc import Callable
@@ -153,66 +152,102 @@ async def round_trip(endpoint: Endpoint) -> float:
     return elapsed
 
 
-class ChannelConnection:
-    """Pumps bytes between a socket and a channel; events go to ``on_event``."""
+class ChannelConnection(asyncio.Protocol):
+    """Pumps bytes between a connection and a channel; events go to ``on_event``.
 
-    def __init__(self, channel: Channel, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter,
+    It takes the connection over as its protocol, so that received bytes go straight
+    from the socket's callback into the channel: a stream reader would add a task
+    wake-up, a future and a copy to every read, which on a busy display channel is a
+    good part of the client's CPU time."""
+
+    def __init__(self, channel: Channel, transport: asyncio.Transport,
                  on_event: Callable[[Channel, ChannelEvent], None]) -> None:
         self.channel = channel
-        self._reader = reader
-        self._writer = writer
+        self._transport = transport
         self._on_event = on_event
+        loop = asyncio.get_running_loop()
+        self._ended: asyncio.Future[None] = loop.create_future()  # run()'s outcome
+        self._lost: asyncio.Future[None] = loop.create_future()  # the socket is released
+        self._link_timer: asyncio.TimerHandle | None = None
+        # The server speaks only after the client's link message, so nothing can wait
+        # unread in the stream reader this replaces.
+        transport.set_protocol(self)
         # Whatever the channel queues, from a reply or from the user, leaves at once.
         channel.set_wakeup(self.flush)
 
     def flush(self) -> None:
         data = self.channel.data_to_send()
-        if data and not self._writer.is_closing():
-            self._writer.write(data)
+        if data and not self._transport.is_closing():
+            self._transport.write(data)
 
     async def run(self) -> None:
         """Link and serve the channel until it is closed; the socket is always released."""
+        self._link_timer = asyncio.get_running_loop().call_later(LINK_TIMEOUT, self._unlinked)
         try:
-            self._writer.write(self.channel.initiate())
-            while True:
-                timeout = None if self.channel.linked else LINK_TIMEOUT
-                try:
-                    async with asyncio.timeout(timeout):
-                        data = await self._reader.read(READ_SIZE)
-                except TimeoutError:
-                    raise CannotConnect(f"{self.channel.name}: the server accepted the "
-                                        f"connection but never answered the link") from None
-                except (OSError, ssl.SSLError) as exc:
-                    if self.channel.closed:  # the server dropped it after our goodbye
-                        return
-                    raise CannotConnect(f"{self.channel.name}: connection lost: {exc}") from None
-                if not data:
-                    if self.channel.closed:
-                        return
-                    raise CannotConnect(f"the server closed the {self.channel.name} channel")
-                for event in self.channel.receive_data(data):
-                    self._on_event(self.channel, event)
-                try:
-                    await self._writer.drain()
-                except (OSError, ssl.SSLError) as exc:
-                    if self.channel.closed:
-                        return
-                    raise CannotConnect(f"{self.channel.name}: connection lost: {exc}") from None
+            self._transport.write(self.channel.initiate())
+            await self._ended
         finally:
-            if not self._writer.is_closing():
-                self._writer.transport.abort()
+            if self._link_timer is not None:
+                self._link_timer.cancel()
+            if not self._transport.is_closing():
+                self._transport.abort()
+
+    def _end(self, error: Exception | None = None) -> None:
+        if not self._ended.done():
+            if error is None:
+                self._ended.set_result(None)
+            else:
+                self._ended.set_exception(error)
+
+    def _unlinked(self) -> None:
+        self._end(CannotConnect(f"{self.channel.name}: the server accepted the connection "
+                                f"but never answered the link"))
+        self._transport.abort()
+
+    # --- asyncio.Protocol ------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self.channel.receive_data(data)
+            if self.channel.linked and self._link_timer is not None:
+                self._link_timer.cancel()
+                self._link_timer = None
+            for event in events:
+                self._on_event(self.channel, event)
+        except Exception as exc:  # a malformed message, or one the session cannot take
+            self._end(exc)
+            self._transport.abort()
+
+    def eof_received(self) -> bool:
+        self._end(None if self.channel.closed else
+                  CannotConnect(f"the server closed the {self.channel.name} channel"))
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.channel.closed:  # the server dropped it after our goodbye
+            self._end()
+        elif exc is not None:
+            self._end(CannotConnect(f"{self.channel.name}: connection lost: {exc}"))
+        else:
+            self._end(CannotConnect(f"the server closed the {self.channel.name} channel"))
+        if not self._lost.done():
+            self._lost.set_result(None)
+
+    # Replies wait while the server is not taking what was sent: read no more meanwhile.
+    def pause_writing(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._transport.resume_reading()
 
     async def close(self) -> None:
         """Say goodbye and close, within CLOSE_TIMEOUT whatever the peer does."""
         self.channel.disconnect()
+        # Closing sends what is queued first; TLS then waits for the peer's close_notify,
+        # which a dead or impolite server never sends.
+        self._transport.close()
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                with contextlib.suppress(OSError, ssl.SSLError):
-                    await self._writer.drain()
-                    self._writer.close()
-                    # TLS waits here for the peer's close_notify, which a dead or impolite
-                    # server never sends.
-                    await self._writer.wait_closed()
+                await asyncio.shield(self._lost)
         except TimeoutError:
-            self._writer.transport.abort()
+            self._transport.abort()
