@@ -7,7 +7,6 @@ decides what connects when, and when frames reach the presenter.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -120,7 +119,10 @@ class Session:
         self._closing = False
         self._tasks: asyncio.TaskGroup | None = None
         self._damage: dict[int, Damage] = {}  # per display channel
-        self._wakeup = asyncio.Event()  # new damage, or window-system events
+        self._frames: asyncio.Future[None] | None = None  # while frames are presented
+        self._frame_timer: asyncio.TimerHandle | None = None  # the next present
+        self._poll_timer: asyncio.TimerHandle | None = None  # a polled window's next look
+        self._next_frame = 0.0  # loop time before which no present starts
         self._first_frame = asyncio.Event()
         self._stop = asyncio.Event()
         self._skip = LogOnce(log, logging.WARNING)
@@ -343,7 +345,7 @@ class Session:
     async def _paste_here(self, clipboard: WindowClipboard, copied: GuestClipboard) -> None:
         await clipboard.put(copied.type, copied.data)
         # SDL sends X the selection's new owner only when it next reads events.
-        self._wakeup.set()
+        self._window_events()
 
     async def _copy_local_clipboard(self, clipboard: WindowClipboard) -> None:
         copied = await clipboard.get()
@@ -465,41 +467,81 @@ class Session:
             return
         if damage is not None:
             self._damage.setdefault(channel.channel_id, Damage()).add(damage)
-            self._wakeup.set()
+            self._frame_soon()
 
     # --- frames ---------------------------------------------------------------------
 
+    # Frames are driven by callbacks rather than by a task waiting on an event: a frame
+    # is one timer and one call, where a task's round adds an event, a future and two
+    # task steps, and the display path goes round for nearly every drawing.
+
     async def _present_loop(self) -> None:
+        """Take the window's events and show the server's drawings until the window is
+        closed; what goes wrong in a frame ends the session."""
         loop = asyncio.get_running_loop()
+        self._frames = loop.create_future()
         for fd in self.presenter.event_fds:
-            loop.add_reader(fd, self._wakeup.set)
+            loop.add_reader(fd, self._window_events)
         try:
-            while True:
-                # Without a descriptor to watch, wake every IDLE_POLL_SECONDS so a window
-                # stays responsive (and can be closed) while the remote screen is still.
-                # (asyncio.timeout, not wait_for: 3.11's wait_for can swallow the task
-                # group's cancellation here.)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(IDLE_POLL_SECONDS if self.presenter.polled
-                                               else None):
-                        await self._wakeup.wait()
-                self._wakeup.clear()
-                for event in self.presenter.events():
-                    if isinstance(event, QuitRequested):
-                        log.info("window closed")
-                        self.stop()
-                        return
-                    self._on_input(event)
-                started = loop.time()
-                if self._present():
-                    # At most one present per refresh: damage arriving meanwhile is
-                    # merged. Then go round once more: presenting may have read window
-                    # events off the socket that no descriptor will announce again.
-                    await asyncio.sleep(max(0.0, REFRESH_SECONDS - (loop.time() - started)))
-                    self._wakeup.set()
+            if self.presenter.polled:
+                # Nothing to watch: look every IDLE_POLL_SECONDS, so that a window stays
+                # responsive (and can be closed) while the remote screen is still.
+                self._poll_window()
+            self._frame_soon()
+            await self._frames
         finally:
+            self._frames = None
+            for timer in (self._frame_timer, self._poll_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._frame_timer = self._poll_timer = None
             for fd in self.presenter.event_fds:
                 loop.remove_reader(fd)
+
+    def _end_frames(self, error: Exception | None = None) -> None:
+        if self._frames is not None and not self._frames.done():
+            if error is None:
+                self._frames.set_result(None)
+            else:
+                self._frames.set_exception(error)
+
+    def _frame_soon(self) -> None:
+        """Present what changed as soon as the refresh allows: damage arriving meanwhile
+        is merged, so the window is presented at most once per refresh."""
+        if self._frame_timer is None and self._frames is not None:
+            loop = asyncio.get_running_loop()
+            self._frame_timer = loop.call_at(max(loop.time(), self._next_frame), self._frame)
+
+    def _frame(self) -> None:
+        self._frame_timer = None
+        started = asyncio.get_running_loop().time()
+        try:
+            if self._present():
+                self._next_frame = started + REFRESH_SECONDS
+        except Exception as exc:
+            self._end_frames(exc)
+            return
+        # Presenting may have read window events off the socket, which no descriptor
+        # will announce again.
+        self._window_events()
+
+    def _poll_window(self) -> None:
+        self._window_events()
+        self._poll_timer = asyncio.get_running_loop().call_later(IDLE_POLL_SECONDS,
+                                                                 self._poll_window)
+
+    def _window_events(self) -> None:
+        """Take what the window system has queued: input, resizes, closing."""
+        try:
+            for event in self.presenter.events():
+                if isinstance(event, QuitRequested):
+                    log.info("window closed")
+                    self.stop()
+                    self._end_frames()
+                    return
+                self._on_input(event)
+        except Exception as exc:
+            self._end_frames(exc)
 
     def _on_local_input(self, event: InputEvent) -> None:
         self._on_input(self.presenter.from_screen(event))
