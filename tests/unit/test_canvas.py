@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from spicebox.canvas import canvas as canvas_module
 from spicebox.canvas.canvas import Canvas
 from spicebox.canvas.surface import Box
 from spicebox.codecs.lz import PLT8
@@ -95,6 +96,27 @@ def test_copy_bits_scrolls_overlapping_regions() -> None:
     c.apply(m.CopyBits(base(rect(0, 0, W, H - 2)), m.Point(0, 2)))
     np.testing.assert_array_equal(c.primary.pixels[:, 0], [2, 3, 4, 5, 6, 7, 6, 7])
 
+
+
+@pytest.mark.parametrize("dx, dy", [(0, 1), (0, -1), (0, 3), (0, -3), (2, 0), (-2, 0),
+                                    (5, 0), (3, 2), (-3, -2), (1, -1), (0, 7), (-15, 0),
+                                    (0, 0)])
+@pytest.mark.parametrize("banded", [True, False])
+def test_copy_bits_within_a_surface_equals_a_copy_of_the_source(
+        dx: int, dy: int, banded: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if banded:  # as a big scroll is copied, on this small surface
+        monkeypatch.setattr(canvas_module, "_BANDED_SCROLL_PIXELS", 0)
+        monkeypatch.setattr(canvas_module, "_BAND_PIXELS", 0)
+    c = canvas()
+    assert c.primary is not None
+    pixels = c.primary.pixels
+    pixels[:] = np.random.default_rng(7).integers(0, 2**32, pixels.shape, dtype=np.uint32)
+    left, top = max(0, -dx), max(0, -dy)
+    right, bottom = W - max(0, dx), H - max(0, dy)
+    expected = pixels.copy()
+    expected[top:bottom, left:right] = pixels[top + dy:bottom + dy, left + dx:right + dx]
+    c.apply(m.CopyBits(base(rect(left, top, right, bottom)), m.Point(left + dx, top + dy)))
+    np.testing.assert_array_equal(pixels, expected)
 
 def test_copy_from_another_surface() -> None:
     c = canvas()
