@@ -15,6 +15,7 @@ APT_PACKAGES=(
   ca-certificates
   liblz4-1            # the LZ4 image decoder (ctypes, see codecs/lz4.py)
   libopus0            # Opus sound (ctypes, see audio/opus.py)
+  libturbojpeg0       # JPEG images and MJPEG video (ctypes, see codecs/jpeg.py)
   libusb-1.0-0        # pyusb's backend: local USB devices for redirection
   libasound2-dev      # ALSA's headers: pyalsaaudio is built from source (PyPI has no wheels)
   xvfb                # an X server for testing the x11 presenter

@@ -27,7 +27,7 @@ BASE_PACKAGES = (
     "python3-evdev", "e2fsprogs", "zstd", "plymouth", "fontconfig",
     "libdrm2", "libgbm1", "libegl1", "libgles2", "libegl-mesa0", "libgl1-mesa-dri",
     "liblz4-1", "libxkbcommon0", "xkb-data", "libasound2", "alsa-utils", "libopus0",
-    "libusb-1.0-0",
+    "libturbojpeg0", "libusb-1.0-0",
     "fonts-dejavu-core",
     "openssh-server",
 )

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import contextlib
 import io
+import random
 
 import numpy as np
 import pytest
@@ -50,6 +52,18 @@ def test_decode_gives_xrgb_close_to_the_source() -> None:
 def test_corrupt_jpeg(data: bytes) -> None:
     with pytest.raises(ProtocolError):
         decode_jpeg(memoryview(data), 1000)
+
+
+def test_a_corrupt_jpeg_leaves_the_next_one_decodable() -> None:
+    good = bytes(jpeg(16, 8, (255, 128, 0)))
+    rng = random.Random(1)
+    for _ in range(20):
+        bad = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            bad[rng.randrange(len(bad))] = rng.choice((0, 0xFF, 0x7F, 0x80))
+        with contextlib.suppress(ProtocolError):
+            decode_jpeg(memoryview(bytes(bad)), 1000)
+        assert decode_jpeg(memoryview(good), 1000).shape == (8, 16)
 
 
 def test_oversized_jpeg_is_refused_before_decoding() -> None:
@@ -106,9 +120,9 @@ def test_whole_frames_in_plain_sight_are_decoded_into_place() -> None:
 
 
 @pytest.mark.parametrize(("left", "top", "width", "height", "fits"), [
-    (0, 0, 16, 8, True), (48, 40, 16, 8, False),  # last row flush, right of column 0
-    (0, 40, 16, 8, True), (1, 1, 15, 8, False),  # a frame of another size
-    (50, 0, 16, 8, False),  # past the right edge
+    (0, 0, 16, 8, True), (48, 40, 16, 8, True), (0, 40, 16, 8, True),  # the corners
+    (1, 1, 15, 8, False),  # a frame of another size
+    (50, 0, 16, 8, False), (0, 41, 16, 8, False),  # past the right edge, the bottom
 ])
 def test_decoding_into_place_says_when_it_cannot(left: int, top: int, width: int,
                                                 height: int, fits: bool) -> None:
