@@ -19,7 +19,6 @@ from ..spice.events import ChannelEvent
 from .proxy import Proxy, ProxyRefused, check_reply
 from .tls import ServerCertificate, TlsVerificationFailed, TlsVerifier
 
-READ_SIZE = 256 * 1024
 CONNECT_TIMEOUT = 10.0
 LINK_TIMEOUT = 10.0  # a server that accepts but never answers the link is as good as down
 CLOSE_TIMEOUT = 2.0
