@@ -402,6 +402,23 @@ def test_devices_are_listed_only_when_something_was_plugged_or_pulled(
     assert len(listings) == 4  # the first look, the change, and each unknown
 
 
+def test_a_listing_that_failed_is_tried_again_though_nothing_changed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts = []
+
+    def libusb_once_busy() -> list[Plugged]:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("busy")
+        return [Plugged(1)]
+    same = frozenset({("1-1", 10)})
+    redirection = UsbRedirection(UsbPolicy(parse("-1,-1,-1,-1,1"), parse("-1,-1,-1,-1,1")),
+                                 libusb_once_busy, Looks(same, same, same))
+    redirection.start([0], lambda c, h: None, lambda c: None)
+    watch_until_out_of_looks(redirection, monkeypatch)
+    assert len(attempts) == 2 and Location(1, (1,)) in redirection.redirected
+
+
 def test_a_device_waiting_for_a_channel_is_looked_at_every_round(
         monkeypatch: pytest.MonkeyPatch) -> None:
     plugged = [Plugged(1), Plugged(2)]

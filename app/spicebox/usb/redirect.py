@@ -71,17 +71,17 @@ class UsbRedirection:
         last: Hashable | None = None
         while True:
             now = self._changes()
-            if now is None or now != last or self._waiting:
-                self.scan()
-                last = now
+            if (now is None or now != last or self._waiting) and self.scan():
+                last = now  # a listing that failed is tried again next time
             await asyncio.sleep(POLL_SECONDS)
 
-    def scan(self) -> None:
+    def scan(self) -> bool:
+        """Look at what is plugged in; whether the devices could be listed."""
         try:
             present = {device.location: device for device in self._list()}
         except OSError as exc:
             log.warning("USB devices cannot be listed: %s", exc)
-            return
+            return False
         for location in self._seen - present.keys():
             self._refused.discard(location)
             self._waiting.discard(location)
@@ -96,6 +96,7 @@ class UsbRedirection:
                 else:
                     self._waiting.discard(location)
         self._seen = set(present)
+        return True
 
     def redirect(self, device: LocalDevice, info: UsbDevice | None = None) -> str | None:
         """Send ``device`` (described by ``info``, if the caller has it) to the server;
