@@ -77,22 +77,19 @@ def _failed(handle: int) -> ProtocolError:
 
 def jpeg_size(data: memoryview) -> tuple[int, int]:
     """(width, height) from the frame header, read before anything is allocated."""
-    handle = _handle()
-    width, height, subsampling, colorspace = (ctypes.c_int() for _ in range(4))
     held, address = _address(data)
-    if _lib.tjDecompressHeader3(handle, address, len(held), ctypes.byref(width),
-                                ctypes.byref(height), ctypes.byref(subsampling),
-                                ctypes.byref(colorspace)) != 0:
-        raise _failed(handle)
-    return width.value, height.value
+    return _size(_handle(), address, len(held))
 
 
 def decode_jpeg(data: memoryview, max_pixels: int) -> Pixels:
-    width, height = jpeg_size(data)
+    handle = _handle()
+    held, address = _address(data)
+    width, height = _size(handle, address, len(held))
     if not 0 < width * height <= max_pixels:
         raise ProtocolError(f"JPEG of {width}x{height} is out of range")
     pixels: Pixels = np.empty((height, width), np.uint32)
-    _decode(data, pixels.ctypes.data, width, width * 4, height, bottom_up=False)
+    _decode(handle, address, len(held), pixels.ctypes.data, width, width * 4, height,
+            bottom_up=False)
     return pixels
 
 
@@ -105,18 +102,29 @@ def decode_jpeg_into(data: memoryview, surface: Pixels, left: int, top: int, wid
     if not surface.flags.c_contiguous:  # TurboJPEG writes rows at the surface's pitch
         raise ValueError("decoding into a view of a surface, not the surface")
     if width <= 0 or height <= 0 or left < 0 or top < 0 or left + width > columns \
-            or top + height > rows or jpeg_size(data) != (width, height):
+            or top + height > rows:
+        return False
+    handle = _handle()
+    held, address = _address(data)
+    if _size(handle, address, len(held)) != (width, height):
         return False
     start = surface.ctypes.data + (top * columns + left) * 4
-    _decode(data, start, width, columns * 4, height, bottom_up)
+    _decode(handle, address, len(held), start, width, columns * 4, height, bottom_up)
     return True
 
 
-def _decode(data: memoryview, target: int, width: int, pitch: int, height: int,
-            bottom_up: bool) -> None:
-    handle = _handle()
-    held, address = _address(data)
-    if _lib.tjDecompress2(handle, address, len(held), target, width, pitch, height,
+def _size(handle: int, address: int, length: int) -> tuple[int, int]:
+    width, height, subsampling, colorspace = (ctypes.c_int() for _ in range(4))
+    if _lib.tjDecompressHeader3(handle, address, length, ctypes.byref(width),
+                                ctypes.byref(height), ctypes.byref(subsampling),
+                                ctypes.byref(colorspace)) != 0:
+        raise _failed(handle)
+    return width.value, height.value
+
+
+def _decode(handle: int, address: int, length: int, target: int, width: int, pitch: int,
+            height: int, bottom_up: bool) -> None:
+    if _lib.tjDecompress2(handle, address, length, target, width, pitch, height,
                           _TJPF_BGRX, _TJFLAG_BOTTOMUP if bottom_up else 0) != 0:
         warning = _lib.tjGetErrorCode(handle) == _TJERR_WARNING
         error = _failed(handle)
