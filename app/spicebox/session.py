@@ -619,7 +619,7 @@ class Session:
     def _present(self) -> bool:
         """Show what changed since the last present; whether there was anything."""
         pending = {channel: d.take() for channel, d in self._damage.items()}
-        if not any(pending.values()):  # most wake-ups: window events, or a paced round
+        if not any(pending.values()):  # the loop's first frame, or an empty box drawn
             return False
         monitors = self.monitors()
         damage = [monitor.damage(pending.get(channel, ())) for channel, monitor in monitors]

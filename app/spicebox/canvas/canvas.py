@@ -745,7 +745,6 @@ def _scale_nearest(src: Pixels, dest: Box, visible: Box) -> Pixels:
     return scaled
 
 
-
 # Scrolling in bands pays off where numpy's temporary would not fit in the cache, and
 # when each band (a numpy call) moves enough pixels (measured on 200x200 to 1920x1000).
 _BANDED_SCROLL_PIXELS = 1 << 18
