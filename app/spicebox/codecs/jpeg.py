@@ -5,7 +5,7 @@ TurboJPEG writes the canvas's pixel format itself (B, G, R, X in memory: XRGB in
 little-endian u32), at any pitch and in either row order, so a video frame is decoded
 straight into its place on the surface: no intermediate RGB image and no conversion
 pass. The desktop workload's 82 MJPEG frames took 24.6 ms through SDL_image and a blit,
-and take 11.6 ms this way, to the same pixels.
+and take 9.9 ms this way, to the same pixels.
 """
 
 from __future__ import annotations
