@@ -105,6 +105,33 @@ def test_streams_end_and_unknown_codecs_are_unsupported() -> None:
                                m.Rect(0, 0, 8, 16), m.Clip(ClipType.NONE)))
 
 
+def textured_jpeg(width: int, height: int) -> memoryview:
+    """A JPEG whose chroma changes from pixel to pixel: the fast and the accurate
+    decoders disagree on it."""
+    pygame = sdl_loader.pygame()
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack([(x * 37 + y * 11) % 256, (x * x + y * 53) % 256, (y * y * 7) % 256], -1)
+    out = io.BytesIO()
+    pygame.image.save(pygame.surfarray.make_surface(rgb.astype(np.uint8).transpose(1, 0, 2)),
+                      out, "frame.jpg")
+    return memoryview(out.getvalue())
+
+
+def test_video_frames_take_the_fast_decoder_still_images_the_accurate_one() -> None:
+    frame = textured_jpeg(16, 8)
+    fast, accurate = decode_jpeg(frame, 16 * 8, fast=True), decode_jpeg(frame, 16 * 8)
+    assert not np.array_equal(fast, accurate)
+    c = stream_canvas()
+    c.apply(m.StreamCreate(0, 7, StreamFlags.TOP_DOWN, VideoCodec.MJPEG, 0, 16, 8, 16, 8,
+                           m.Rect(10, 20, 18, 36), m.Clip(ClipType.NONE)))
+    c.apply(m.StreamData(m.StreamDataHeader(7, 0), frame))
+    assert c.primary is not None and np.array_equal(c.primary.pixels[10:18, 20:36], fast)
+    image = m.Image(m.ImageDescriptor(1, ImageType.JPEG, 0, 16, 8), m.BinaryData(frame))
+    c.apply(m.DrawCopy(m.DisplayBase(0, m.Rect(0, 0, 8, 16), m.Clip(ClipType.NONE)), image,
+                       m.Rect(0, 0, 8, 16), Ropd.OP_PUT, 0, m.NO_MASK))
+    assert np.array_equal(c.primary.pixels[0:8, 0:16] & 0xFFFFFF, accurate & 0xFFFFFF)
+
+
 def test_whole_frames_in_plain_sight_are_decoded_into_place() -> None:
     frame = jpeg(16, 8, (40, 200, 90), (0, 0, 8, 8))
     c = Canvas()
@@ -115,7 +142,7 @@ def test_whole_frames_in_plain_sight_are_decoded_into_place() -> None:
     assert c.primary is not None and damage is not None
     assert (damage.left, damage.top, damage.width, damage.height) == (20, 10, 16, 8)
     expected = np.zeros((48, 64), np.uint32)
-    expected[10:18, 20:36] = decode_jpeg(frame, 16 * 8)
+    expected[10:18, 20:36] = decode_jpeg(frame, 16 * 8, fast=True)
     assert np.array_equal(c.primary.pixels, expected)
 
 

@@ -346,8 +346,9 @@ class Canvas:
         # The common case, a whole frame in plain sight, is decoded into place.
         if not (boxes == [box] and decode_jpeg_into(data, surface.pixels, box.left, box.top,
                                                     box.width, box.height,
-                                                    bottom_up=not stream.top_down)):
-            frame = decode_jpeg(data, MAX_IMAGE_PIXELS)
+                                                    bottom_up=not stream.top_down,
+                                                    fast=True)):
+            frame = decode_jpeg(data, MAX_IMAGE_PIXELS, fast=True)
             if not stream.top_down:
                 frame = frame[::-1]
             _blit(surface, boxes, box, frame, self._masked(_put, None, base))
