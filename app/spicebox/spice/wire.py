@@ -108,6 +108,7 @@ class Prim(Codec[int]):
 
 
 _U32 = struct.Struct("<I")
+_U32_PRIM = Prim("I")
 
 U8 = typing.Annotated[int, Prim("B")]
 U16 = typing.Annotated[int, Prim("H")]
@@ -191,7 +192,10 @@ class Ptr(Codec[T | None]):
         self.min_size = _U32.size
 
     def read(self, r: Reader) -> T | None:
-        offset: int = r.unpack(_U32)[0]
+        return self.follow(r, r.unpack(_U32)[0])
+
+    def follow(self, r: Reader, offset: int) -> T | None:
+        """The structure at ``offset`` of the body ``r`` reads."""
         if offset == 0:
             return None
         target: Codec[T] = codec_of(self.target_type)
@@ -205,7 +209,13 @@ class Ptr(Codec[T | None]):
 
 
 class StructCodec(Codec[T]):
-    """Codec compiled from a dataclass; runs of integer fields share one struct.unpack."""
+    """Codec compiled from a dataclass; runs of integer fields share one struct.unpack.
+
+    Reading is the hot path (every drawing is decoded): ``read`` is generated Python
+    source, one function per structure with nested structures written out inline, so
+    a DrawCopy is two struct.unpack calls and its constructors instead of a walk through
+    a dozen codec objects. Writing walks the steps below.
+    """
 
     def __init__(self, cls: type[T]) -> None:
         self.cls = cls
@@ -231,17 +241,7 @@ class StructCodec(Codec[T]):
         self.steps = steps
         self.min_size = sum(arg[0].size if kind == "prims" else
                             0 if kind == "counted" else arg.min_size for kind, arg in steps)
-
-    def read(self, r: Reader) -> T:
-        values: list[Any] = []
-        for kind, arg in self.steps:
-            if kind == "prims":
-                values.extend(r.unpack(arg[0]))
-            elif kind == "counted":
-                values.append(arg[0].read_n(r, values[arg[1]]))
-            else:
-                values.append(arg.read(r))
-        return self.cls(*values)
+        self.read = _ReaderSource(cls).compile()  # type: ignore[method-assign,assignment]
 
     def write(self, w: Writer, value: T) -> None:
         values = [getattr(value, name) for name in self.field_names]
@@ -255,6 +255,115 @@ class StructCodec(Codec[T]):
                 codec = arg[0] if kind == "counted" else arg
                 codec.write(w, values[i])
                 i += 1
+
+
+def _truncated(need: int, pos: int, end: int) -> ProtocolError:
+    return ProtocolError(f"message truncated: need {need} bytes at offset {pos}, "
+                         f"have {end - pos}")
+
+
+class _ReaderSource:
+    """Writes the source of one structure's reader.
+
+    Integer fields, including those of nested structures, pointer offsets and counts,
+    collect in a run that one bounds check and one ``unpack_from`` read. Whatever needs
+    those values (a nested structure's constructor, a pointer's target) is deferred until
+    the run is read; anything of variable size (a blob, an array, a ``Custom`` type) ends
+    the run.
+    """
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.lines: list[str] = []
+        self.globals: dict[str, Any] = {"_truncated": _truncated}
+        self.run_format = ""
+        self.run_vars: list[str] = []
+        self.deferred: list[str] = []
+        self.count = 0
+
+    def compile(self) -> Callable[[Reader], Any]:
+        result = self.struct(self.cls)
+        self.flush()
+        body = "\n".join("    " + line for line in self.lines)
+        source = (f"def read(r):\n    buf, pos, end = r.buf, r.pos, r.end\n{body}\n"
+                  f"    r.pos = pos\n    return {result}\n")
+        namespace = dict(self.globals)
+        exec(compile(source, f"<reader of {self.cls.__name__}>", "exec"), namespace)
+        reader: Callable[[Reader], Any] = namespace["read"]
+        return reader
+
+    def var(self) -> str:
+        self.count += 1
+        return f"v{self.count}"
+
+    def constant(self, value: Any) -> str:
+        name = f"c{len(self.globals)}"
+        self.globals[name] = value
+        return name
+
+    def struct(self, cls: type) -> str:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        named: dict[str, str] = {}
+        for f in dataclasses.fields(cls):
+            named[f.name] = self.field(_field_codec(cls, f.name, hints[f.name]), named)
+        value = self.var()
+        self.deferred.append(f"{value} = {self.constant(cls)}({', '.join(named.values())})")
+        return value
+
+    def prim(self, codec: Prim) -> str:
+        value = self.var()
+        self.run_format += codec.fmt
+        self.run_vars.append(value)
+        return value
+
+    def flush(self) -> None:
+        if self.run_vars:
+            s = struct.Struct("<" + self.run_format)
+            self.lines += [f"if pos + {s.size} > end: raise _truncated({s.size}, pos, end)",
+                           f"{', '.join(self.run_vars)}, = {self.constant(s)}"
+                           f".unpack_from(buf, pos)",
+                           f"pos += {s.size}"]
+            self.run_format, self.run_vars = "", []
+        self.lines += self.deferred
+        self.deferred = []
+
+    def field(self, codec: Codec[Any], named: dict[str, str]) -> str:
+        if isinstance(codec, Prim):
+            return self.prim(codec)
+        if isinstance(codec, StructCodec):
+            return self.struct(codec.cls)
+        if isinstance(codec, Ptr):
+            offset, value = self.prim(_U32_PRIM), self.var()
+            self.deferred.append(f"{value} = None if {offset} == 0 else "
+                                 f"{self.constant(codec)}.follow(r, {offset})")
+            return value
+        if isinstance(codec, Blob):
+            length = self.prim(codec.length)
+            self.flush()
+            value = self.var()
+            self.lines += [f"if {length} > end - pos: raise _truncated({length}, pos, end)",
+                           f"{value} = buf[pos:pos + {length}]",
+                           f"pos += {length}"]
+            return value
+        if isinstance(codec, Rest):
+            self.flush()
+            value = self.var()
+            self.lines += [f"{value} = buf[pos:end]", "pos = end"]
+            return value
+        if isinstance(codec, Array):
+            count = self.prim(codec.count) if isinstance(codec.count, Prim) \
+                else named[codec.count]
+            self.flush()
+            value = self.var()
+            self.lines += ["r.pos = pos",
+                           f"{value} = {self.constant(codec)}.read_n(r, {count})",
+                           "pos = r.pos"]
+            return value
+        self.flush()  # a Custom type: it reads itself
+        value = self.var()
+        self.lines += ["r.pos = pos", f"{value} = {self.constant(codec)}.read(r)",
+                       "pos = r.pos"]
+        return value
 
 
 def _field_codec(cls: type, name: str, hint: Any) -> Codec[Any]:
