@@ -145,6 +145,39 @@ def test_framer_gives_the_same_messages_however_the_stream_is_cut(mini_header: b
         assert got == messages
 
 
+@pytest.mark.parametrize("mini_header", [True, False])
+def test_framer_reading_into_its_buffer_gives_the_same_messages(mini_header: bool) -> None:
+    rng = random.Random(5)
+    sender = Framer(mini_header)
+    sizes = [0, 1, 5, 300, 70000, 2, 200000, 3, 65536, 65537, 262144, 4]
+    messages = [(i, rng.randbytes(size)) for i, size in enumerate(sizes)]
+    stream = b"".join(sender.frame(t, body) for t, body in messages)
+    for _ in range(20):
+        framer, got, pos = Framer(mini_header), [], 0
+        while pos < len(stream):
+            target = framer.buffer()
+            assert len(target) > 0
+            n = min(len(target), len(stream) - pos, rng.choice([1, 7, 4096, 65536, 300000]))
+            target[:n] = stream[pos:pos + n]
+            pos += n
+            got += framer.filled(n)
+        # Bodies are compared only now: reusing the buffer must not have changed them.
+        assert [(t, bytes(b)) for t, b, _ in got] == messages
+
+
+def test_the_rest_of_a_large_message_is_read_into_its_own_buffer() -> None:
+    body = bytes(range(256)) * 1024
+    stream = Framer(mini_header=True).frame(9, body)
+    framer = Framer(mini_header=True)
+    framer.buffer()[:1000] = stream[:1000]
+    assert framer.filled(1000) == []
+    rest = framer.buffer()
+    assert len(rest) == len(stream) - 1000  # the body's remainder, nothing to copy later
+    rest[:] = stream[1000:]
+    [(msg_type, received, _)] = framer.filled(len(rest))
+    assert msg_type == 9 and received == body
+
+
 def test_framer_full_header_and_sub_messages() -> None:
     framer = Framer(mini_header=False)
     sub = (7).to_bytes(2, "little") + (2).to_bytes(4, "little") + b"hi"

@@ -151,12 +151,12 @@ async def round_trip(endpoint: Endpoint) -> float:
     return elapsed
 
 
-class ChannelConnection(asyncio.Protocol):
+class ChannelConnection(asyncio.BufferedProtocol):
     """Pumps bytes between a connection and a channel; events go to ``on_event``.
 
     It takes the connection over as its protocol, so that received bytes go straight
-    from the socket's callback into the channel: a stream reader would add a task
-    wake-up, a future and a copy to every read, which on a busy display channel is a
+    from the socket into the channel's buffer: a stream reader would add a task
+    wake-up, a future and two copies to every read, which on a busy display channel is a
     good part of the client's CPU time."""
 
     def __init__(self, channel: Channel, transport: asyncio.Transport,
@@ -203,11 +203,14 @@ class ChannelConnection(asyncio.Protocol):
                                 f"but never answered the link"))
         self._transport.abort()
 
-    # --- asyncio.Protocol ------------------------------------------------------------
+    # --- asyncio.BufferedProtocol ----------------------------------------------------
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.channel.receive_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
         try:
-            events = self.channel.receive_data(data)
+            events = self.channel.received(nbytes)
             if self.channel.linked and self._link_timer is not None:
                 self._link_timer.cancel()
                 self._link_timer = None

@@ -1,7 +1,8 @@
 """The sans-IO base of every channel: link, framing, and the messages all channels share.
 
-A channel is fed the bytes read from its socket (``receive_data``) and returns events;
-whatever it wants to send accumulates until the transport collects ``data_to_send()``.
+A channel is fed the bytes read from its socket (``receive_data``, or ``received`` for
+bytes read into its ``receive_buffer()``) and returns events; whatever it wants to send
+accumulates until the transport collects ``data_to_send()``.
 Subclasses handle their own message numbers in ``handle``.
 """
 
@@ -17,7 +18,7 @@ from . import messages as m
 from .constants import ChannelType, CommonCap, LinkError
 from .errors import ProtocolError, Unsupported
 from .events import ChannelEvent, ChannelLinked, ServerDisconnecting, ServerNotice
-from .framing import Framer
+from .framing import Frame, Framer
 from .link import LinkHandshake
 from .recording import Recorder
 from .wire import SERVER, Message, decode, encode, lookup
@@ -25,6 +26,7 @@ from .wire import SERVER, Message, decode, encode, lookup
 log = logging.getLogger(__name__)
 
 COMMON_CAPS = (CommonCap.PROTOCOL_AUTH_SELECTION, CommonCap.AUTH_SPICE, CommonCap.MINI_HEADER)
+LINK_READ_SIZE = 4096  # the link's replies are a few hundred bytes
 
 
 class Channel:
@@ -36,6 +38,7 @@ class Channel:
         self._link = LinkHandshake(self.channel_type, channel_id, connection_id, password,
                                    COMMON_CAPS, channel_caps)
         self._framer: Framer | None = None
+        self._link_buffer = bytearray()
         self._out = bytearray()
         self.common_caps: frozenset[int] = frozenset()
         self.channel_caps: frozenset[int] = frozenset()
@@ -85,20 +88,38 @@ class Channel:
             self.send(m.ClientDisconnecting(time.time_ns() // 1000, LinkError.OK))
         self.closed = True
 
-    def receive_data(self, data: bytes) -> list[ChannelEvent]:
-        events: list[ChannelEvent] = []
+    def receive_buffer(self) -> memoryview:
+        """Where the next bytes read from the socket may go (see ``received``): once
+        linked, straight into the framer's buffer, as asyncio's BufferedProtocol does."""
         if self._framer is None:
-            self._queue(self._link.receive_data(data))
-            result = self._link.result
-            if result is None:
-                return events
-            self._framer = Framer(result.mini_header)
-            self.common_caps, self.channel_caps = result.common_caps, result.channel_caps
-            events.append(ChannelLinked(self.channel_type, self.channel_id,
-                                        result.common_caps, result.channel_caps))
-            events.extend(self.on_linked())
-            data = self._link.leftover
-        for msg_type, body, carried in self._framer.feed(data):
+            self._link_buffer = bytearray(LINK_READ_SIZE)
+            return memoryview(self._link_buffer)
+        return self._framer.buffer()
+
+    def received(self, n: int) -> list[ChannelEvent]:
+        """The events of ``n`` bytes just read into ``receive_buffer()``."""
+        if self._framer is None:
+            return self.receive_data(bytes(self._link_buffer[:n]))
+        return self._messages(self._framer.filled(n))
+
+    def receive_data(self, data: bytes) -> list[ChannelEvent]:
+        """The events of bytes read from the socket."""
+        if self._framer is not None:
+            return self._messages(self._framer.feed(data))
+        self._queue(self._link.receive_data(data))
+        result = self._link.result
+        if result is None:
+            return []
+        self._framer = Framer(result.mini_header)
+        self.common_caps, self.channel_caps = result.common_caps, result.channel_caps
+        events: list[ChannelEvent] = [ChannelLinked(self.channel_type, self.channel_id,
+                                                    result.common_caps, result.channel_caps)]
+        events += self.on_linked()
+        return events + self._messages(self._framer.feed(self._link.leftover))
+
+    def _messages(self, frames: list[Frame]) -> list[ChannelEvent]:
+        events: list[ChannelEvent] = []
+        for msg_type, body, carried in frames:
             # spice-gtk acknowledges messages as sent, not the sub-messages they carry.
             if self._ack_window and not carried:
                 self._unacked += 1
