@@ -17,23 +17,27 @@ class Damage:
         return bool(self._boxes)
 
     def add(self, box: Box) -> None:
-        if box.empty:
+        # Called for nearly every message: the overlap tests are written out rather than
+        # built from Box.intersect, which makes a box per comparison.
+        left, top, right, bottom = box
+        if right <= left or bottom <= top:
             return
         # Merge with every box it overlaps; the union may then overlap others in turn.
-        merged = True
-        while merged:
-            merged = False
-            for i, other in enumerate(self._boxes):
-                if not box.intersect(other).empty:
-                    box = box.union(self._boxes.pop(i))
-                    merged = True
-                    break
-        self._boxes.append(box)
-        if len(self._boxes) > MAX_BOXES:
-            total = self._boxes[0]
-            for other in self._boxes[1:]:
-                total = total.union(other)
-            self._boxes = [total]
+        boxes = self._boxes
+        i = 0
+        while i < len(boxes):
+            o = boxes[i]
+            if o.left < right and left < o.right and o.top < bottom and top < o.bottom:
+                del boxes[i]
+                left, top = min(left, o.left), min(top, o.top)
+                right, bottom = max(right, o.right), max(bottom, o.bottom)
+                i = 0
+            else:
+                i += 1
+        boxes.append(Box(left, top, right, bottom))
+        if len(boxes) > MAX_BOXES:
+            self._boxes = [Box(min(b.left for b in boxes), min(b.top for b in boxes),
+                               max(b.right for b in boxes), max(b.bottom for b in boxes))]
 
     def take(self) -> list[Box]:
         boxes, self._boxes = self._boxes, []
