@@ -14,6 +14,12 @@ from .streamreport import StreamReporter
 from .wire import Message
 
 REFUSE_STREAM_DROPS = 0xFFFFFFFF
+# Most of the traffic, and nothing for the channel to do: these go to the canvas unchecked.
+_DRAWINGS = frozenset({
+    m.DrawFill, m.DrawOpaque, m.DrawCopy, m.DrawBlend, m.DrawBlackness, m.DrawWhiteness,
+    m.DrawInvers, m.DrawRop3, m.DrawStroke, m.DrawText, m.DrawTransparent,
+    m.DrawAlphaBlend, m.DrawComposite, m.CopyBits,
+})
 
 
 
@@ -42,6 +48,8 @@ class DisplayChannel(Channel):
         return []
 
     def handle(self, msg: Message) -> list[ChannelEvent]:
+        if type(msg) in _DRAWINGS:
+            return [msg]
         if isinstance(msg, m.StreamActivateReport):
             if self._stream_codecs.get(msg.stream_id) not in self.policy.video_codecs:
                 # A report of zero frames and UINT32_MAX drops is spice-server's documented
