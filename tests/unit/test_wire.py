@@ -92,6 +92,11 @@ def test_truncation_and_garbage_give_protocol_errors_only(spec: Any) -> None:
             decode(spec.cls, body)
 
 
+def test_structures_compare_and_hash_by_value() -> None:
+    assert m.Rect(1, 2, 3, 4) == m.Rect(1, 2, 3, 4) != m.Rect(1, 2, 3, 5)
+    assert len({m.Rect(1, 2, 3, 4), m.Rect(1, 2, 3, 4), m.Point(1, 2)}) == 2
+
+
 def test_draw_copy_pointer_layout() -> None:
     msg = m.DrawCopy(m.DisplayBase(0, RECT, m.Clip(ClipType.NONE)), BITMAP_IMAGE,
                      m.Rect(0, 0, 2, 2), 8, 0, m.NO_MASK)

@@ -9,7 +9,6 @@ whose shape depends on a tag.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Annotated
 
 from .constants import (
@@ -47,6 +46,7 @@ from .wire import (
     Writer,
     codec_of,
     message,
+    wire_struct,
 )
 
 MAIN = ChannelType.MAIN
@@ -67,13 +67,13 @@ MAX_HEADS = 16
 # --- shared structures --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Point:
     x: I32
     y: I32
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Rect:
     top: I32
     left: I32
@@ -81,20 +81,20 @@ class Rect:
     right: I32
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class ChannelId:
     type: U8
     id: U8
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class ChannelWait:
     channel_type: U8
     channel_id: U8
     message_serial: U64
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Clip(Custom):
     """``rects`` is empty for clip type NONE (draw the whole bounding box)."""
 
@@ -122,20 +122,20 @@ class Clip(Custom):
 _RECTS: Array[Rect] = Array(Rect, Prim("I"), limit=65536)
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DisplayBase:
     surface_id: U32
     box: Rect
     clip: Clip
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Palette:
     unique: U64
     entries: Annotated[tuple[int, ...], Array(U32, Prim("H"), limit=256)]
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class ImageDescriptor:
     id: U64
     type: U8
@@ -144,7 +144,7 @@ class ImageDescriptor:
     height: U32
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class BitmapData:
     """``palette`` is set when the bitmap carries one, ``palette_id`` when it names a cached
     one (BitmapFlags.PAL_FROM_CACHE); ``data`` holds ``height * stride`` bytes."""
@@ -159,7 +159,7 @@ class BitmapData:
     data: memoryview
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class LzPltData:
     """An LZ-compressed indexed image; its palette follows the same rules as a bitmap's."""
 
@@ -169,25 +169,25 @@ class LzPltData:
     data: memoryview
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class BinaryData:
     data: Annotated[memoryview, Blob(Prim("I"))]
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class ZlibGlzData:
     glz_data_size: U32
     data: Annotated[memoryview, Blob(Prim("I"))]
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class JpegAlphaData:
     flags: U8
     jpeg_size: U32
     data: Annotated[memoryview, Blob(Prim("I"))]
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class SurfaceImage:
     surface_id: U32
 
@@ -196,7 +196,7 @@ ImagePayload = (BitmapData | LzPltData | BinaryData | ZlibGlzData | JpegAlphaDat
                 | SurfaceImage | None)
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Image(Custom):
     """A source image, parsed for every type spice.proto defines; decoding the pixels is
     the canvas's business. ``payload`` is None for FROM_CACHE images."""
@@ -276,7 +276,7 @@ def _read_lz_plt(r: Reader) -> LzPltData:
     return LzPltData(flags, palette, palette_id, r.take(size))
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class QMask:
     flags: U8
     pos: Point
@@ -286,13 +286,13 @@ class QMask:
 NO_MASK = QMask(0, Point(0, 0), None)
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Pattern:
     image: Annotated[Image | None, Ptr(Image)]
     pos: Point
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Brush(Custom):
     type: int
     color: int = 0
@@ -318,7 +318,7 @@ class Brush(Custom):
             codec_of(Pattern).write(w, value.pattern)
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class PointFix:
     """A point in 28.4 fixed point: x / 16, y / 16."""
 
@@ -326,13 +326,13 @@ class PointFix:
     y: I32
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Point16:
     x: I16
     y: I16
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Transform:
     """The first two rows of an affine matrix in pixman's 16.16 fixed point (the wire says
     u32; pixman reads the same bits as signed)."""
@@ -363,7 +363,7 @@ class _PackedPoints(Codec[memoryview]):
         w.buf += value
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class PathSegment:
     """``points`` holds PointFix pairs (x, y: little-endian i32) back to back."""
 
@@ -375,7 +375,7 @@ class PathSegment:
 MAX_PATH_SEGMENTS = 65536
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Path:
     segments: Annotated[tuple[PathSegment, ...],
                         Array(PathSegment, Prim("I"), limit=MAX_PATH_SEGMENTS)]
@@ -384,7 +384,7 @@ class Path:
 _STYLE: Array[int] = Array(I32, "style_nseg")  # counted by LineAttr's style_nseg
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class LineAttr(Custom):
     """``style`` (dash and gap lengths in 28.4 fixed point) is read only for STYLED lines;
     it is None for plain lines and for a null style pointer."""
@@ -412,7 +412,7 @@ class LineAttr(Custom):
                 w.pointer(_STYLE, value.style)
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class RasterGlyph:
     """One glyph bitmap: rows of ``ceil(width * bpp / 8)`` bytes, the string's bpp."""
 
@@ -433,7 +433,7 @@ def glyph_bpp(flags: int) -> int | None:
     return next((bpp for flag, bpp in _GLYPH_BPP if flags & flag), None)
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class String(Custom):
     flags: int
     glyphs: tuple[RasterGlyph, ...]
@@ -466,7 +466,7 @@ _STRING_HEAD = struct.Struct("<HB")  # length, flags
 
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Head:
     id: U32
     surface_id: U32
@@ -481,20 +481,20 @@ class Head:
 
 
 @message(BASE_CHANNEL, SERVER, 1)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Migrate(Message):
     flags: U32
 
 
 @message(BASE_CHANNEL, SERVER, 3)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class SetAck(Message):
     generation: U32
     window: U32
 
 
 @message(BASE_CHANNEL, SERVER, 4)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Ping(Message):
     id: U32
     timestamp: U64
@@ -502,20 +502,20 @@ class Ping(Message):
 
 
 @message(BASE_CHANNEL, SERVER, 5)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class WaitForChannels(Message):
     waits: Annotated[tuple[ChannelWait, ...], Array(ChannelWait, Prim("B"))]
 
 
 @message(BASE_CHANNEL, SERVER, 6)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Disconnecting(Message):
     time_stamp: U64
     reason: U32
 
 
 @message(BASE_CHANNEL, SERVER, 7)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Notify(Message):
     time_stamp: U64
     severity: U32
@@ -525,26 +525,26 @@ class Notify(Message):
 
 
 @message(BASE_CHANNEL, CLIENT, 1)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class AckSync(Message):
     generation: U32
 
 
 @message(BASE_CHANNEL, CLIENT, 2)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Ack(Message):
     pass
 
 
 @message(BASE_CHANNEL, CLIENT, 3)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Pong(Message):
     id: U32
     timestamp: U64
 
 
 @message(BASE_CHANNEL, CLIENT, 6)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class ClientDisconnecting(Message):
     time_stamp: U64
     reason: U32
@@ -554,7 +554,7 @@ class ClientDisconnecting(Message):
 
 
 @message(MAIN, SERVER, 103)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class MainInit(Message):
     session_id: U32
     display_channels_hint: U32
@@ -567,86 +567,86 @@ class MainInit(Message):
 
 
 @message(MAIN, SERVER, 104)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class ChannelsList(Message):
     channels: Annotated[tuple[ChannelId, ...], Array(ChannelId, Prim("I"), limit=MAX_CHANNELS)]
 
 
 @message(MAIN, SERVER, 105)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class MouseModeMsg(Message):
     supported_modes: U16
     current_mode: U16
 
 
 @message(MAIN, SERVER, 106)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class MultiMediaTime(Message):
     time: U32
 
 
 @message(MAIN, SERVER, 107)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class AgentConnected(Message):
     pass
 
 
 @message(MAIN, SERVER, 108)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class AgentDisconnected(Message):
     error_code: U32
 
 
 @message(MAIN, SERVER, 109)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class AgentData(Message):
     data: Bytes  # a piece of the agent's message stream (see agent.py)
 
 
 @message(MAIN, SERVER, 110)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class AgentToken(Message):
     num_tokens: U32
 
 
 @message(MAIN, SERVER, 113)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class MainName(Message):
     name: Annotated[memoryview, Blob(Prim("I"))]
 
 
 @message(MAIN, SERVER, 114)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class MainUuid(Message):
     uuid: Annotated[memoryview, Rest()]
 
 
 @message(MAIN, SERVER, 115)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class AgentConnectedTokens(Message):
     num_tokens: U32
 
 
 @message(MAIN, CLIENT, 104)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class AttachChannels(Message):
     pass
 
 
 @message(MAIN, CLIENT, 105)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class MouseModeRequest(Message):
     mode: U16
 
 
 @message(MAIN, CLIENT, 106)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class AgentStart(Message):
     num_tokens: U32  # how many AGENT_DATA the server may send before we give tokens back
 
 
 @message(MAIN, CLIENT, 107)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class AgentDataOut(Message):
     data: Bytes
 
@@ -655,49 +655,49 @@ class AgentDataOut(Message):
 
 
 @message(INPUTS, SERVER, 101)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class InputsInit(Message):
     keyboard_modifiers: U16
 
 
 @message(INPUTS, SERVER, 102)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class InputsKeyModifiers(Message):
     modifiers: U16
 
 
 @message(INPUTS, SERVER, 111)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class MouseMotionAck(Message):
     pass
 
 
 @message(INPUTS, CLIENT, 101)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class KeyDown(Message):
     code: U32  # set-1 bytes, little-endian: 0x1e, or 0x1de0 for E0 1D
 
 
 @message(INPUTS, CLIENT, 102)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class KeyUp(Message):
     code: U32
 
 
 @message(INPUTS, CLIENT, 103)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class SetKeyModifiers(Message):
     modifiers: U16
 
 
 @message(INPUTS, CLIENT, 104)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class KeyScancode(Message):
     data: Bytes  # raw set-1 bytes, any number
 
 
 @message(INPUTS, CLIENT, 111)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class MouseMotion(Message):
     dx: I32
     dy: I32
@@ -705,7 +705,7 @@ class MouseMotion(Message):
 
 
 @message(INPUTS, CLIENT, 112)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class MousePosition(Message):
     x: U32
     y: U32
@@ -714,14 +714,14 @@ class MousePosition(Message):
 
 
 @message(INPUTS, CLIENT, 113)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class MousePress(Message):
     button: U8
     buttons_state: U16
 
 
 @message(INPUTS, CLIENT, 114)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class MouseRelease(Message):
     button: U8
     buttons_state: U16
@@ -733,7 +733,7 @@ _CURSOR_HEADER = struct.Struct("<QBHHHH")
 _NO_DATA = memoryview(b"")
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class Cursor(Custom):
     """A cursor shape, or (flag NONE) the absence of one; ``data`` is the rest of the
     message, its layout set by ``type`` (codecs/cursor.py)."""
@@ -768,7 +768,7 @@ _U16 = struct.Struct("<H")
 
 
 @message(CURSOR, SERVER, 101)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class CursorInit(Message):
     position: Point16
     trail_length: U16
@@ -778,13 +778,13 @@ class CursorInit(Message):
 
 
 @message(CURSOR, SERVER, 102)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class CursorReset(Message):
     pass
 
 
 @message(CURSOR, SERVER, 103)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class CursorSet(Message):
     position: Point16
     visible: U8
@@ -792,32 +792,32 @@ class CursorSet(Message):
 
 
 @message(CURSOR, SERVER, 104)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class CursorMove(Message):
     position: Point16
 
 
 @message(CURSOR, SERVER, 105)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class CursorHide(Message):
     pass
 
 
 @message(CURSOR, SERVER, 106)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class CursorTrail(Message):
     length: U16
     frequency: U16
 
 
 @message(CURSOR, SERVER, 107)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class CursorInvalOne(Message):
     id: U64
 
 
 @message(CURSOR, SERVER, 108)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class CursorInvalAll(Message):
     pass
 
@@ -826,7 +826,7 @@ class CursorInvalAll(Message):
 
 
 @message(DISPLAY, SERVER, 101)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DisplayMode(Message):
     x_res: U32
     y_res: U32
@@ -834,25 +834,25 @@ class DisplayMode(Message):
 
 
 @message(DISPLAY, SERVER, 102)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DisplayMark(Message):
     pass
 
 
 @message(DISPLAY, SERVER, 103)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DisplayReset(Message):
     pass
 
 
 @message(DISPLAY, SERVER, 104)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class CopyBits(Message):
     base: DisplayBase
     src_pos: Point
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class ResourceId:
     type: U8
     id: U64
@@ -862,37 +862,37 @@ class ResourceId:
 # always caches palettes, see canvas/palettes.py); the pixmap ones concern a cache this
 # client does not announce yet, so it has nothing to drop.
 @message(DISPLAY, SERVER, 105)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class InvalList(Message):
     resources: Annotated[tuple[ResourceId, ...], Array(ResourceId, Prim("H"))]
 
 
 @message(DISPLAY, SERVER, 106)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class InvalAllPixmaps(Message):
     waits: Annotated[tuple[ChannelWait, ...], Array(ChannelWait, Prim("B"))]
 
 
 @message(DISPLAY, SERVER, 107)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class InvalPalette(Message):
     id: U64
 
 
 @message(DISPLAY, SERVER, 108)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class InvalAllPalettes(Message):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class StreamDataHeader:
     id: U32
     multi_media_time: U32
 
 
 @message(DISPLAY, SERVER, 122)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class StreamCreate(Message):
     surface_id: U32
     id: U32
@@ -908,33 +908,33 @@ class StreamCreate(Message):
 
 
 @message(DISPLAY, SERVER, 123)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class StreamData(Message):
     base: StreamDataHeader
     data: Annotated[memoryview, Blob(Prim("I"))]
 
 
 @message(DISPLAY, SERVER, 124)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class StreamClip(Message):
     id: U32
     clip: Clip
 
 
 @message(DISPLAY, SERVER, 125)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class StreamDestroy(Message):
     id: U32
 
 
 @message(DISPLAY, SERVER, 126)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class StreamDestroyAll(Message):
     pass
 
 
 @message(DISPLAY, SERVER, 302)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawFill(Message):
     base: DisplayBase
     brush: Brush
@@ -943,7 +943,7 @@ class DrawFill(Message):
 
 
 @message(DISPLAY, SERVER, 304)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawCopy(Message):
     base: DisplayBase
     src_bitmap: Annotated[Image | None, Ptr(Image)]
@@ -954,7 +954,7 @@ class DrawCopy(Message):
 
 
 @message(DISPLAY, SERVER, 303)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawOpaque(Message):
     base: DisplayBase
     src_bitmap: Annotated[Image | None, Ptr(Image)]
@@ -966,7 +966,7 @@ class DrawOpaque(Message):
 
 
 @message(DISPLAY, SERVER, 305)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawBlend(Message):
     base: DisplayBase
     src_bitmap: Annotated[Image | None, Ptr(Image)]
@@ -977,28 +977,28 @@ class DrawBlend(Message):
 
 
 @message(DISPLAY, SERVER, 306)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawBlackness(Message):
     base: DisplayBase
     mask: QMask
 
 
 @message(DISPLAY, SERVER, 307)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawWhiteness(Message):
     base: DisplayBase
     mask: QMask
 
 
 @message(DISPLAY, SERVER, 308)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawInvers(Message):
     base: DisplayBase
     mask: QMask
 
 
 @message(DISPLAY, SERVER, 309)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawRop3(Message):
     base: DisplayBase
     src_bitmap: Annotated[Image | None, Ptr(Image)]
@@ -1010,7 +1010,7 @@ class DrawRop3(Message):
 
 
 @message(DISPLAY, SERVER, 310)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawStroke(Message):
     base: DisplayBase
     path: Annotated[Path | None, Ptr(Path)]
@@ -1021,7 +1021,7 @@ class DrawStroke(Message):
 
 
 @message(DISPLAY, SERVER, 311)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawText(Message):
     base: DisplayBase
     string: Annotated[String | None, Ptr(String)]
@@ -1033,7 +1033,7 @@ class DrawText(Message):
 
 
 @message(DISPLAY, SERVER, 312)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawTransparent(Message):
     base: DisplayBase
     src_bitmap: Annotated[Image | None, Ptr(Image)]
@@ -1043,7 +1043,7 @@ class DrawTransparent(Message):
 
 
 @message(DISPLAY, SERVER, 313)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawAlphaBlend(Message):
     base: DisplayBase
     alpha_flags: U8
@@ -1053,7 +1053,7 @@ class DrawAlphaBlend(Message):
 
 
 @message(DISPLAY, SERVER, 314)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class SurfaceCreate(Message):
     surface_id: U32
     width: U32
@@ -1063,13 +1063,13 @@ class SurfaceCreate(Message):
 
 
 @message(DISPLAY, SERVER, 315)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class SurfaceDestroy(Message):
     surface_id: U32
 
 
 @message(DISPLAY, SERVER, 317)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class MonitorsConfig(Message):
     count: U16
     max_allowed: U16
@@ -1077,7 +1077,7 @@ class MonitorsConfig(Message):
 
 
 @message(DISPLAY, SERVER, 316)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class StreamDataSized(Message):
     base: StreamDataHeader
     width: U32
@@ -1087,7 +1087,7 @@ class StreamDataSized(Message):
 
 
 @message(DISPLAY, SERVER, 318)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DrawComposite(Message, Custom):
     """spice.proto's Composite: the mask and the two transforms are on the wire only when
     ``flags`` says so (CompositeFlags)."""
@@ -1132,7 +1132,7 @@ _IMAGE_PTR: Ptr[Image] = Ptr(Image)
 
 
 @message(DISPLAY, SERVER, 319)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class StreamActivateReport(Message):
     stream_id: U32
     unique_id: U32
@@ -1141,7 +1141,7 @@ class StreamActivateReport(Message):
 
 
 @message(DISPLAY, CLIENT, 101)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class DisplayInit(Message):
     pixmap_cache_id: U8
     pixmap_cache_size: I64
@@ -1150,7 +1150,7 @@ class DisplayInit(Message):
 
 
 @message(DISPLAY, CLIENT, 102)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class StreamReport(Message):
     stream_id: U32
     unique_id: U32
@@ -1163,7 +1163,7 @@ class StreamReport(Message):
 
 
 @message(DISPLAY, CLIENT, 103)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class PreferredCompression(Message):
     image_compression: U8
 
@@ -1176,14 +1176,14 @@ _VOLUMES: Array[int] = Array(U16, Prim("B"), limit=16)
 
 
 @message(PLAYBACK, SERVER, 101)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class PlaybackData(Message):
     time: U32  # multimedia time at which the server took the samples
     data: Bytes  # raw S16 frames, or one Opus packet (see PlaybackMode)
 
 
 @message(PLAYBACK, SERVER, 102)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class PlaybackMode(Message):
     time: U32
     mode: U16
@@ -1191,7 +1191,7 @@ class PlaybackMode(Message):
 
 
 @message(PLAYBACK, SERVER, 103)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class PlaybackStart(Message):
     channels: U32
     format: U16
@@ -1200,31 +1200,31 @@ class PlaybackStart(Message):
 
 
 @message(PLAYBACK, SERVER, 104)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class PlaybackStop(Message):
     pass
 
 
 @message(PLAYBACK, SERVER, 105)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class PlaybackVolume(Message):
     volume: Annotated[tuple[int, ...], _VOLUMES]  # 0..65535 per channel
 
 
 @message(PLAYBACK, SERVER, 106)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class PlaybackMute(Message):
     mute: U8
 
 
 @message(PLAYBACK, SERVER, 107)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class PlaybackLatency(Message):
     latency_ms: U32  # how long to delay sound so that it stays in step with video
 
 
 @message(RECORD, SERVER, 101)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class RecordStart(Message):
     channels: U32
     format: U16
@@ -1232,32 +1232,32 @@ class RecordStart(Message):
 
 
 @message(RECORD, SERVER, 102)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class RecordStop(Message):
     pass
 
 
 @message(RECORD, SERVER, 103)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class RecordVolume(Message):
     volume: Annotated[tuple[int, ...], _VOLUMES]
 
 
 @message(RECORD, SERVER, 104)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class RecordMute(Message):
     mute: U8
 
 
 @message(RECORD, CLIENT, 101)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class RecordData(Message):
     time: U32
     data: Bytes
 
 
 @message(RECORD, CLIENT, 102)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class RecordMode(Message):
     time: U32
     mode: U16
@@ -1265,7 +1265,7 @@ class RecordMode(Message):
 
 
 @message(RECORD, CLIENT, 103)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class RecordStartMark(Message):
     time: U32
 
@@ -1274,13 +1274,13 @@ class RecordStartMark(Message):
 
 
 @message(USBREDIR, SERVER, 101)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class SpicevmcData(Message):
     data: Bytes
 
 
 @message(USBREDIR, SERVER, 102)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class SpicevmcCompressedData(Message):
     """Only sent to clients that offer SpicevmcCap.DATA_COMPRESS_LZ4 (this one does not);
     read anyway. ``uncompressed_size`` is absent for NONE."""
@@ -1290,6 +1290,6 @@ class SpicevmcCompressedData(Message):
 
 
 @message(USBREDIR, CLIENT, 101)
-@dataclass(frozen=True, slots=True)
+@wire_struct
 class SpicevmcDataOut(Message):
     data: Bytes
