@@ -437,15 +437,18 @@ def test_a_device_waiting_for_a_channel_is_looked_at_every_round(
 
 def test_sysfs_tells_a_device_plugged_out_and_in_from_one_left_alone(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(device, "SYSFS_DEVICES", tmp_path / "devices")
+    devices = tmp_path / "bus" / "usb" / "devices"
+    monkeypatch.setattr(device, "SYSFS_DEVICES", devices)
     assert device.plugged() is None  # no sysfs: the caller lists every time
-    (tmp_path / "devices").mkdir()
-    (tmp_path / "devices" / "1-1").mkdir()
+    (tmp_path / "bus").mkdir()
+    assert device.plugged() == frozenset()  # no USB bus: nothing can be plugged in
+    devices.mkdir(parents=True)
+    (devices / "1-1").mkdir()
     first = device.plugged()
     assert first is not None and first == device.plugged()
-    (tmp_path / "devices" / "1-1").rmdir()
-    (tmp_path / "devices" / "other").mkdir()  # takes the freed inode number, if reused
-    (tmp_path / "devices" / "1-1").mkdir()
+    (devices / "1-1").rmdir()
+    (devices / "other").mkdir()  # takes the freed inode number, if reused
+    (devices / "1-1").mkdir()
     again = device.plugged()
     assert again is not None and dict(again)["1-1"] != dict(first)["1-1"]
 

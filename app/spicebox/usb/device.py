@@ -74,6 +74,10 @@ def plugged() -> frozenset[tuple[str, int]] | None:
     try:
         with os.scandir(SYSFS_DEVICES) as entries:
             return frozenset((entry.name, entry.inode()) for entry in entries)
+    except FileNotFoundError:
+        # sysfs without a USB bus: the kernel has no USB support (yet), so nothing is
+        # plugged in until the bus appears; listing through libusb would find nothing.
+        return frozenset() if SYSFS_DEVICES.parent.parent.is_dir() else None
     except OSError:
         return None
 
