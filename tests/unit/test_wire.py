@@ -92,6 +92,13 @@ def test_truncation_and_garbage_give_protocol_errors_only(spec: Any) -> None:
             decode(spec.cls, body)
 
 
+def test_flag_tests_on_the_drawing_path_give_plain_ints() -> None:
+    assert type(5 & BitmapFlags.TOP_DOWN) is int and 5 & BitmapFlags.TOP_DOWN == 4
+    assert type(BitmapFlags.TOP_DOWN & 6) is int and not 1 & BitmapFlags.TOP_DOWN
+    combined = BitmapFlags.TOP_DOWN | BitmapFlags.PAL_FROM_CACHE  # still a flag
+    assert isinstance(combined, BitmapFlags) and BitmapFlags.TOP_DOWN in combined
+
+
 def test_structures_compare_and_hash_by_value() -> None:
     assert m.Rect(1, 2, 3, 4) == m.Rect(1, 2, 3, 4) != m.Rect(1, 2, 3, 5)
     assert len({m.Rect(1, 2, 3, 4), m.Rect(1, 2, 3, 4), m.Point(1, 2)}) == 2

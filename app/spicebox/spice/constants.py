@@ -4,6 +4,19 @@ Everything numeric about SPICE lives here so a later reader verifies one file, n
 """
 
 from enum import IntEnum, IntFlag
+from typing import TypeVar
+
+F = TypeVar("F", bound=type[IntFlag])
+
+
+def tested_as_ints(cls: F) -> F:
+    """Makes ``value & Flag.X`` a plain int. An IntFlag builds a flag object for each
+    such test (0.7 us, eight times the test itself), and drawing and decoding test the
+    flags of each message a few times: 3000 of the desktop workload's 43000 calls."""
+    for operator in ("__and__", "__rand__"):
+        setattr(cls, operator, getattr(int, operator))
+    return cls
+
 
 MAGIC = b"REDQ"
 VERSION_MAJOR = 2
@@ -142,6 +155,7 @@ class CursorType(IntEnum):
     COLOR32 = 6
 
 
+@tested_as_ints
 class CursorFlags(IntFlag):
     NONE = 1  # no cursor shape: hide it
     CACHE_ME = 2
@@ -174,6 +188,7 @@ class VideoCodec(IntEnum):
     H265 = 5
 
 
+@tested_as_ints
 class StreamFlags(IntFlag):
     TOP_DOWN = 1
 
@@ -216,6 +231,7 @@ class ImageCompression(IntEnum):
     LZ4 = 7
 
 
+@tested_as_ints
 class JpegAlphaFlags(IntFlag):
     TOP_DOWN = 1
 
@@ -225,6 +241,7 @@ class ResourceType(IntEnum):
     PIXMAP = 1
 
 
+@tested_as_ints
 class ImageFlags(IntFlag):
     CACHE_ME = 1
     HIGH_BITS_SET = 2
@@ -245,6 +262,7 @@ class BitmapFormat(IntEnum):
     BIT8_A = 10
 
 
+@tested_as_ints
 class BitmapFlags(IntFlag):
     PAL_CACHE_ME = 1
     PAL_FROM_CACHE = 2
@@ -262,6 +280,7 @@ class BrushType(IntEnum):
     PATTERN = 2
 
 
+@tested_as_ints
 class Ropd(IntFlag):
     INVERS_SRC = 1 << 0
     INVERS_BRUSH = 1 << 1
@@ -276,11 +295,13 @@ class Ropd(IntFlag):
     INVERS_RES = 1 << 10
 
 
+@tested_as_ints
 class AlphaFlags(IntFlag):
     DEST_HAS_ALPHA = 1
     SRC_SURFACE_HAS_ALPHA = 2
 
 
+@tested_as_ints
 class PathFlags(IntFlag):
     BEGIN = 1 << 0
     END = 1 << 1
@@ -288,12 +309,14 @@ class PathFlags(IntFlag):
     BEZIER = 1 << 4
 
 
+@tested_as_ints
 class LineFlags(IntFlag):
     # The values of the Windows display driver's LA_STARTGAP and LA_STYLED.
     START_WITH_GAP = 1 << 2
     STYLED = 1 << 3
 
 
+@tested_as_ints
 class StringFlags(IntFlag):
     RASTER_A1 = 1 << 0
     RASTER_A4 = 1 << 1
@@ -301,6 +324,7 @@ class StringFlags(IntFlag):
     RASTER_TOP_DOWN = 1 << 3
 
 
+@tested_as_ints
 class CompositeFlags(IntFlag):
     """DRAW_COMPOSITE's flags word. Besides these bits it packs pixman enums: the operator
     in bits 0-7, source and mask filters in bits 8-10 and 11-13, source and mask repeat
@@ -325,5 +349,6 @@ class SurfaceFormat(IntEnum):
     ARGB32 = 96
 
 
+@tested_as_ints
 class SurfaceFlags(IntFlag):
     PRIMARY = 1
