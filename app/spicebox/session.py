@@ -175,6 +175,7 @@ class Session:
     async def run(self, screenshot: Path | None = None, screenshot_after: float = 0.0,
                   exit_after: float | None = None, screenshot_dir: Path | None = None) -> None:
         """Serve the session until the server ends it, the user quits, or ``exit_after``."""
+        failure: Exception | None = None
         try:
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
@@ -202,7 +203,9 @@ class Session:
         except* _Finished:
             pass
         except* Exception as group:
-            raise _first(group) from None
+            # Raised after the try statement: Debian 12's Python (3.11.2) wraps whatever
+            # an except* clause raises in an ExceptionGroup (fixed in 3.11.4).
+            failure = _first(group)
         finally:
             self._capture(False)  # the presenter may show setup next
             if self.local_input is not None:
@@ -216,6 +219,8 @@ class Session:
                 self.microphone.stop()
             if self.usb is not None:
                 self.usb.close()  # the devices go back to the box
+        if failure is not None:
+            raise failure from None
 
     def stop(self) -> None:
         """Ask ``run`` to disconnect cleanly and return (call on the session's loop)."""
