@@ -59,9 +59,9 @@ if [ ${#missing[@]} -gt 0 ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | gr
   [ ${#missing[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Debian's own interpreter, the one the firmware runs: Debian builds it with PGO and LTO,
-# and a python3 found first on PATH (pyenv's default build, say) runs the client's Python
-# code about a quarter slower, which would skew every benchmark against remote-viewer.
+# Debian's own interpreter, the one the firmware runs (3.11.2, built with PGO and LTO).
+# A python3 found first on PATH may be another build: pyenv's default decodes messages
+# a quarter slower, and 3.11.4 and later hide except* behaviour devices have.
 PYTHON=${PYTHON:-/usr/bin/python3}
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $($PYTHON --version)"
