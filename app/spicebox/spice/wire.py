@@ -2,9 +2,10 @@
 
 A structure is declared once, as a ``wire_struct`` dataclass whose fields name their wire
 type in ``Annotated`` metadata (see ``messages.py``). ``codec_of`` compiles a reader and a
-writer from that declaration, so decoding and encoding can never drift apart. Pointers are u32
-offsets from the start of the message body, as in spice.proto's protocol-2 encoding;
-a writer lays pointed-to data after the fixed part, the way spice-server's marshaller does.
+writer from that declaration, so decoding and encoding can never drift apart. Pointers
+are u32 offsets from the start of the message body, as in spice.proto's protocol-2
+encoding; a writer lays pointed-to data after the fixed part, the way spice-server's
+marshaller does.
 """
 
 from __future__ import annotations
