@@ -20,7 +20,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -68,13 +68,6 @@ def _handle() -> int:
     return int(handle)
 
 
-def _address(data: memoryview) -> tuple[np.ndarray, int]:
-    """The bytes as an array (to keep alive across the call) and its address: ctypes
-    takes no pointer to read-only memory, which the received messages are."""
-    array = np.frombuffer(data, np.uint8)
-    return array, array.ctypes.data
-
-
 def _failed(handle: int) -> ProtocolError:
     """The error of a failed call. The handle goes with it: after some errors libjpeg-
     turbo 2.1 misreads the next, good JPEG ("Unsupported marker type")."""
@@ -86,19 +79,16 @@ def _failed(handle: int) -> ProtocolError:
 
 def jpeg_size(data: memoryview) -> tuple[int, int]:
     """(width, height) from the frame header, read before anything is allocated."""
-    held, address = _address(data)
-    return _size(_handle(), address, len(held))
+    jpeg = _open(data)
+    return jpeg.width, jpeg.height
 
 
 def decode_jpeg(data: memoryview, max_pixels: int, fast: bool = False) -> Pixels:
-    handle = _handle()
-    held, address = _address(data)
-    width, height = _size(handle, address, len(held))
-    if not 0 < width * height <= max_pixels:
-        raise ProtocolError(f"JPEG of {width}x{height} is out of range")
-    pixels: Pixels = np.empty((height, width), np.uint32)
-    _decode(handle, address, len(held), pixels.ctypes.data, width, width * 4, height,
-            _flags(fast, bottom_up=False))
+    jpeg = _open(data)
+    if not 0 < jpeg.width * jpeg.height <= max_pixels:
+        raise ProtocolError(f"JPEG of {jpeg.width}x{jpeg.height} is out of range")
+    pixels: Pixels = np.empty((jpeg.height, jpeg.width), np.uint32)
+    _decode(jpeg, pixels.ctypes.data, jpeg.width * 4, _flags(fast, bottom_up=False))
     return pixels
 
 
@@ -113,23 +103,36 @@ def decode_jpeg_into(data: memoryview, surface: Pixels, left: int, top: int, wid
     if width <= 0 or height <= 0 or left < 0 or top < 0 or left + width > columns \
             or top + height > rows:
         return False
-    handle = _handle()
-    held, address = _address(data)
-    if _size(handle, address, len(held)) != (width, height):
+    jpeg = _open(data)
+    if (jpeg.width, jpeg.height) != (width, height):
         return False
     start = surface.ctypes.data + (top * columns + left) * 4
-    _decode(handle, address, len(held), start, width, columns * 4, height,
-            _flags(fast, bottom_up))
+    _decode(jpeg, start, columns * 4, _flags(fast, bottom_up))
     return True
 
 
-def _size(handle: int, address: int, length: int) -> tuple[int, int]:
+class _Opened(NamedTuple):
+    """A JPEG whose header is read: one handle and one buffer address serve both calls.
+    ``held`` is the bytes as an array, alive across the calls: ctypes takes no pointer to
+    read-only memory, which the received messages are."""
+
+    handle: int
+    held: np.ndarray
+    address: int
+    width: int
+    height: int
+
+
+def _open(data: memoryview) -> _Opened:
+    handle = _handle()
+    held = np.frombuffer(data, np.uint8)
+    address = held.ctypes.data
     width, height, subsampling, colorspace = (ctypes.c_int() for _ in range(4))
-    if _lib.tjDecompressHeader3(handle, address, length, ctypes.byref(width),
+    if _lib.tjDecompressHeader3(handle, address, len(held), ctypes.byref(width),
                                 ctypes.byref(height), ctypes.byref(subsampling),
                                 ctypes.byref(colorspace)) != 0:
         raise _failed(handle)
-    return width.value, height.value
+    return _Opened(handle, held, address, width.value, height.value)
 
 
 def _flags(fast: bool, bottom_up: bool) -> int:
@@ -137,11 +140,10 @@ def _flags(fast: bool, bottom_up: bool) -> int:
         | (_TJFLAG_BOTTOMUP if bottom_up else 0)
 
 
-def _decode(handle: int, address: int, length: int, target: int, width: int, pitch: int,
-            height: int, flags: int) -> None:
-    if _lib.tjDecompress2(handle, address, length, target, width, pitch, height,
-                          _TJPF_BGRX, flags) != 0:
-        warning = _lib.tjGetErrorCode(handle) == _TJERR_WARNING
-        error = _failed(handle)
+def _decode(jpeg: _Opened, target: int, pitch: int, flags: int) -> None:
+    if _lib.tjDecompress2(jpeg.handle, jpeg.address, len(jpeg.held), target, jpeg.width,
+                          pitch, jpeg.height, _TJPF_BGRX, flags) != 0:
+        warning = _lib.tjGetErrorCode(jpeg.handle) == _TJERR_WARNING
+        error = _failed(jpeg.handle)
         if not warning:  # a warning (a frame cut short, say) still leaves a picture
             raise error
