@@ -22,7 +22,6 @@ _DRAWINGS = frozenset({
 })
 
 
-
 class DisplayChannel(Channel):
     channel_type: ClassVar[ChannelType] = ChannelType.DISPLAY
 
