@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import tracemalloc
+import weakref
 
 import numpy as np
 import pytest
@@ -78,6 +80,119 @@ def test_each_monitor_gets_its_own_window(monkeypatch: pytest.MonkeyPatch) -> No
             # Back to one monitor: the extra window goes.
             presenter.present(monitors[:1], [[Box(0, 0, 4, 4)]])
             assert presenter._windows == []
+        finally:
+            presenter.close()
+
+
+def window_pixels() -> np.ndarray:
+    """What monitor 0's window holds, (height, width) XRGB like a surface."""
+    pygame = sdl_loader.pygame()
+    shown: np.ndarray = pygame.surfarray.array2d(pygame.display.get_surface()).T & 0xFFFFFF
+    return shown
+
+
+def drawn_in_window(surface: Surface) -> bool:
+    """(Only while the window has its size: asking for its surface after a change is what
+    makes SDL drop the old memory.)"""
+    pygame = sdl_loader.pygame()
+    return bool(surface.pixels.ctypes.data == pygame.display.get_surface()._pixels_address)
+
+
+def patterned(width: int, height: int) -> Surface:
+    surface = Surface(0, width, height, 32, primary=True)
+    surface.pixels[:] = np.arange(width * height, dtype=np.uint32).reshape(height, width)
+    return surface
+
+
+def test_a_whole_monitor_is_drawn_in_the_windows_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    with xvfb() as display:
+        monkeypatch.setenv("DISPLAY", display)
+        presenter = SdlPresenter("x11", "direct")
+        try:
+            surface = patterned(64, 48)
+            whole = [Monitor(surface, surface.bounds)]
+            held = surface.pixels.copy()
+            presenter.present(whole, [[]])
+            assert drawn_in_window(surface)
+            assert np.array_equal(surface.pixels, held)
+            assert np.array_equal(window_pixels(), held)
+            # Drawing is all it takes; presenting the box only tells SDL to show it.
+            surface.pixels[10:20, 5:15] = 0x123456
+            presenter.present(whole, [[Box(5, 10, 15, 20)]])
+            assert np.array_equal(window_pixels(), surface.pixels)
+            # Two heads on the surface: it gets memory of its own back, unchanged.
+            held = surface.pixels.copy()
+            heads = [Monitor(surface, Box(0, 0, 32, 48)), Monitor(surface, Box(32, 0, 64, 48))]
+            presenter.present(heads, [[], []])
+            assert not drawn_in_window(surface)
+            assert np.array_equal(surface.pixels, held)
+            assert np.array_equal(window_pixels(), held[:, :32])
+        finally:
+            presenter.close()
+
+
+def test_a_surface_let_go_of_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next screen's surface replaces it: it gets no copy (a screenful of memory at
+    each change of mode), nor stays alive."""
+    with xvfb() as display:
+        monkeypatch.setenv("DISPLAY", display)
+        presenter = SdlPresenter("x11", "direct")
+        try:
+            first = patterned(640, 480)
+            presenter.present([Monitor(first, first.bounds)], [[]])
+            gone = weakref.ref(first)
+            del first
+            second = patterned(80, 60)
+            tracemalloc.start()  # numpy reports its buffers to it
+            try:
+                presenter.present([Monitor(second, second.bounds)], [[]])
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert peak < 640 * 480 * 4
+            assert gone() is None
+            assert drawn_in_window(second)
+        finally:
+            presenter.close()
+
+
+@pytest.mark.parametrize("change", ["resize", "fullscreen"])
+def test_the_window_changing_size_keeps_the_picture(monkeypatch: pytest.MonkeyPatch,
+                                                     change: str) -> None:
+    """SDL drops a window's memory when its size changes: the surface drawn in it keeps
+    its pixels, and the window in its new size shows them all again."""
+    with xvfb() as display:
+        monkeypatch.setenv("DISPLAY", display)
+        presenter = SdlPresenter("x11", "resized")
+        try:
+            surface = patterned(64, 48)
+            whole = [Monitor(surface, surface.bounds)]
+            presenter.present(whole, [[]])
+            assert drawn_in_window(surface)
+            held, window_memory = surface.pixels.copy(), surface.pixels.ctypes.data
+            if change == "resize":
+                x = xdisplay.Display(display)
+                try:  # as a window manager does when the user drags the window's corner
+                    window_named(x, "resized").configure(width=96, height=72)
+                    x.sync()
+                finally:
+                    x.close()
+            else:
+                presenter.toggle_fullscreen()
+            deadline = time.monotonic() + 10
+            while surface.pixels.ctypes.data == window_memory \
+                    or not np.array_equal(window_pixels()[:48, :64], held):
+                presenter.events()
+                assert time.monotonic() < deadline, "the window never showed it all again"
+                time.sleep(0.05)
+            if change == "resize":  # (Xvfb, without a window manager, keeps the size in
+                # fullscreen; pygame makes the window anew, which frees its memory too)
+                assert sdl_loader.pygame().display.get_window_size() == (96, 72)
+            assert np.array_equal(surface.pixels, held)
+            # Drawing goes on in the surface's own memory, and reaches the window.
+            surface.pixels[0:4, 0:4] = 0xABCDEF
+            presenter.present(whole, [[Box(0, 0, 4, 4)]])
+            assert np.array_equal(window_pixels()[:48, :64], surface.pixels)
         finally:
             presenter.close()
 

@@ -42,7 +42,11 @@ class Presenter(Protocol):
     def present(self, monitors: Sequence[Monitor], damage: Sequence[Sequence[Box]]) -> None:
         """Show every monitor; ``damage[i]`` are the changed boxes of monitor i in its own
         coordinates (disjoint, possibly none). Called at most once per refresh, always
-        with the whole current layout, which may differ from the last one."""
+        with the whole current layout, which may differ from the last one.
+
+        A presenter may give a monitor's surface other memory for its pixels (the
+        window's own, with the same picture): whoever draws takes ``surface.pixels``
+        afresh each time, and keeps no array of it between steps of the event loop."""
 
     def set_cursor(self, shape: CursorShape | None, visible: bool) -> None:
         """Show the guest's pointer shape at the local pointer (None or not visible:
