@@ -34,6 +34,7 @@ APT_PACKAGES=(
   zstd                # firmware update bundles (spicebox update install)
   dosfstools mtools fdisk  # the image builder, which the default suite runs once
   syslinux            # BIOS boot for x86 images (installed into the FAT with mtools)
+  syslinux-common     # its MBR code and modules: only a Recommends of syslinux
   iproute2            # ip: addresses in the network namespace of the network-watch test
 )
 # `make bench` (tools/setup.sh --bench) also measures remote-viewer, the reference client.

@@ -86,6 +86,8 @@ class BuildError(Exception):
 def check_tools() -> None:
     missing = [f"{tool} ({package})" for tool, package in TOOLS.items()
                if shutil.which(tool) is None]
+    if not GPT_MBR.exists():  # a Recommends of syslinux only
+        missing.append(f"{GPT_MBR} (syslinux-common)")
     if missing:
         raise BuildError(f"missing: {', '.join(missing)}: run `tools/setup.sh --image` "
                          f"(make image does)")

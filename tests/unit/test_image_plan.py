@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from imagebuild import build
 from imagebuild.__main__ import main
 from imagebuild.boards import BoardError, load, names
 from imagebuild.plan import BASE_PACKAGES, ESP, FIRMWARE_CMDLINE, ROOT, plan
@@ -142,3 +143,12 @@ def test_a_board_that_cannot_be_built_yet_says_why(capsys: pytest.CaptureFixture
     assert main(["build", "rpi5"]) == 2
     assert "rpi5 cannot be built yet: Debian 12's kernels do not drive the Pi 5's RP1" in \
         capsys.readouterr().err
+
+
+def test_a_missing_mbr_code_names_its_package(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    """syslinux only recommends the package with its MBR code: without it the builder
+    says what to install, instead of failing halfway with a traceback."""
+    monkeypatch.setattr(build, "GPT_MBR", tmp_path / "gptmbr.bin")
+    with pytest.raises(build.BuildError, match="syslinux-common"):
+        build.check_tools()
