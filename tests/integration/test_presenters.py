@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import tracemalloc
 import weakref
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -56,32 +57,40 @@ def test_x11_window_equals_the_canvas(monkeypatch: pytest.MonkeyPatch, degrees: 
             assert client.session.frames_presented > 0
 
 
-def test_each_monitor_gets_its_own_window(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def x11(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SdlPresenter, str]]:
+    """An SDL presenter (its window titled "test") on an X server of its own, and the
+    server's display name."""
     with xvfb() as display:
         monkeypatch.setenv("DISPLAY", display)
         presenter = SdlPresenter("x11", "test")
         try:
-            surface = Surface(0, 8, 4, 32, primary=True)
-            surface.pixels[:, :4] = 0x112233
-            surface.pixels[:, 4:] = 0x445566
-            monitors = [Monitor(surface, Box(0, 0, 4, 4)), Monitor(surface, Box(4, 0, 8, 4))]
-            presenter.present(monitors, [[], []])  # a new layout is shown whole anyway
-            pygame = sdl_loader.pygame()
-            first = pygame.surfarray.array2d(pygame.display.get_surface())
-            second = pygame.surfarray.array2d(presenter._windows[0].get_surface())
-            assert first.shape == second.shape == (4, 4)
-            assert {int(v) & 0xFFFFFF for v in first.flat} == {0x112233}
-            assert {int(v) & 0xFFFFFF for v in second.flat} == {0x445566}
-            # A change on the second monitor reaches its window only.
-            surface.pixels[1, 5] = 0x778899
-            presenter.present(monitors, [[], [Box(1, 1, 2, 2)]])
-            second = pygame.surfarray.array2d(presenter._windows[0].get_surface())
-            assert int(second[1, 1]) & 0xFFFFFF == 0x778899
-            # Back to one monitor: the extra window goes.
-            presenter.present(monitors[:1], [[Box(0, 0, 4, 4)]])
-            assert presenter._windows == []
+            yield presenter, display
         finally:
             presenter.close()
+
+
+def test_each_monitor_gets_its_own_window(x11: tuple[SdlPresenter, str]) -> None:
+    presenter, _ = x11
+    surface = Surface(0, 8, 4, 32, primary=True)
+    surface.pixels[:, :4] = 0x112233
+    surface.pixels[:, 4:] = 0x445566
+    monitors = [Monitor(surface, Box(0, 0, 4, 4)), Monitor(surface, Box(4, 0, 8, 4))]
+    presenter.present(monitors, [[], []])  # a new layout is shown whole anyway
+    pygame = sdl_loader.pygame()
+    first = pygame.surfarray.array2d(pygame.display.get_surface())
+    second = pygame.surfarray.array2d(presenter._windows[0].get_surface())
+    assert first.shape == second.shape == (4, 4)
+    assert {int(v) & 0xFFFFFF for v in first.flat} == {0x112233}
+    assert {int(v) & 0xFFFFFF for v in second.flat} == {0x445566}
+    # A change on the second monitor reaches its window only.
+    surface.pixels[1, 5] = 0x778899
+    presenter.present(monitors, [[], [Box(1, 1, 2, 2)]])
+    second = pygame.surfarray.array2d(presenter._windows[0].get_surface())
+    assert int(second[1, 1]) & 0xFFFFFF == 0x778899
+    # Back to one monitor: the extra window goes.
+    presenter.present(monitors[:1], [[Box(0, 0, 4, 4)]])
+    assert presenter._windows == []
 
 
 def window_pixels() -> np.ndarray:
@@ -104,97 +113,82 @@ def patterned(width: int, height: int) -> Surface:
     return surface
 
 
-def test_a_whole_monitor_is_drawn_in_the_windows_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    with xvfb() as display:
-        monkeypatch.setenv("DISPLAY", display)
-        presenter = SdlPresenter("x11", "direct")
-        try:
-            surface = patterned(64, 48)
-            whole = [Monitor(surface, surface.bounds)]
-            held = surface.pixels.copy()
-            presenter.present(whole, [[]])
-            assert drawn_in_window(surface)
-            assert np.array_equal(surface.pixels, held)
-            assert np.array_equal(window_pixels(), held)
-            # Drawing is all it takes; presenting the box only tells SDL to show it.
-            surface.pixels[10:20, 5:15] = 0x123456
-            presenter.present(whole, [[Box(5, 10, 15, 20)]])
-            assert np.array_equal(window_pixels(), surface.pixels)
-            # Two heads on the surface: it gets memory of its own back, unchanged.
-            held = surface.pixels.copy()
-            heads = [Monitor(surface, Box(0, 0, 32, 48)), Monitor(surface, Box(32, 0, 64, 48))]
-            presenter.present(heads, [[], []])
-            assert not drawn_in_window(surface)
-            assert np.array_equal(surface.pixels, held)
-            assert np.array_equal(window_pixels(), held[:, :32])
-        finally:
-            presenter.close()
+def test_a_whole_monitor_is_drawn_in_the_windows_memory(x11: tuple[SdlPresenter, str]) -> None:
+    presenter, _ = x11
+    surface = patterned(64, 48)
+    whole = [Monitor(surface, surface.bounds)]
+    held = surface.pixels.copy()
+    presenter.present(whole, [[]])
+    assert drawn_in_window(surface)
+    assert np.array_equal(surface.pixels, held)
+    assert np.array_equal(window_pixels(), held)
+    # Drawing is all it takes; presenting the box only tells SDL to show it.
+    surface.pixels[10:20, 5:15] = 0x123456
+    presenter.present(whole, [[Box(5, 10, 15, 20)]])
+    assert np.array_equal(window_pixels(), surface.pixels)
+    # Two heads on the surface: it gets memory of its own back, unchanged.
+    held = surface.pixels.copy()
+    heads = [Monitor(surface, Box(0, 0, 32, 48)), Monitor(surface, Box(32, 0, 64, 48))]
+    presenter.present(heads, [[], []])
+    assert not drawn_in_window(surface)
+    assert np.array_equal(surface.pixels, held)
+    assert np.array_equal(window_pixels(), held[:, :32])
 
 
-def test_a_surface_let_go_of_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_surface_let_go_of_is_not_kept(x11: tuple[SdlPresenter, str]) -> None:
     """The next screen's surface replaces it: it gets no copy (a screenful of memory at
     each change of mode), nor stays alive."""
-    with xvfb() as display:
-        monkeypatch.setenv("DISPLAY", display)
-        presenter = SdlPresenter("x11", "direct")
-        try:
-            first = patterned(640, 480)
-            presenter.present([Monitor(first, first.bounds)], [[]])
-            gone = weakref.ref(first)
-            del first
-            second = patterned(80, 60)
-            tracemalloc.start()  # numpy reports its buffers to it
-            try:
-                presenter.present([Monitor(second, second.bounds)], [[]])
-                peak = tracemalloc.get_traced_memory()[1]
-            finally:
-                tracemalloc.stop()
-            assert peak < 640 * 480 * 4
-            assert gone() is None
-            assert drawn_in_window(second)
-        finally:
-            presenter.close()
+    presenter, _ = x11
+    first = patterned(640, 480)
+    presenter.present([Monitor(first, first.bounds)], [[]])
+    gone = weakref.ref(first)
+    del first
+    second = patterned(80, 60)
+    tracemalloc.start()  # numpy reports its buffers to it
+    try:
+        presenter.present([Monitor(second, second.bounds)], [[]])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 640 * 480 * 4
+    assert gone() is None
+    assert drawn_in_window(second)
 
 
 @pytest.mark.parametrize("change", ["resize", "fullscreen"])
-def test_the_window_changing_size_keeps_the_picture(monkeypatch: pytest.MonkeyPatch,
+def test_the_window_changing_size_keeps_the_picture(x11: tuple[SdlPresenter, str],
                                                      change: str) -> None:
     """SDL drops a window's memory when its size changes: the surface drawn in it keeps
     its pixels, and the window in its new size shows them all again."""
-    with xvfb() as display:
-        monkeypatch.setenv("DISPLAY", display)
-        presenter = SdlPresenter("x11", "resized")
-        try:
-            surface = patterned(64, 48)
-            whole = [Monitor(surface, surface.bounds)]
-            presenter.present(whole, [[]])
-            assert drawn_in_window(surface)
-            held, window_memory = surface.pixels.copy(), surface.pixels.ctypes.data
-            if change == "resize":
-                x = xdisplay.Display(display)
-                try:  # as a window manager does when the user drags the window's corner
-                    window_named(x, "resized").configure(width=96, height=72)
-                    x.sync()
-                finally:
-                    x.close()
-            else:
-                presenter.toggle_fullscreen()
-            deadline = time.monotonic() + 10
-            while surface.pixels.ctypes.data == window_memory \
-                    or not np.array_equal(window_pixels()[:48, :64], held):
-                presenter.events()
-                assert time.monotonic() < deadline, "the window never showed it all again"
-                time.sleep(0.05)
-            if change == "resize":  # (Xvfb, without a window manager, keeps the size in
-                # fullscreen; pygame makes the window anew, which frees its memory too)
-                assert sdl_loader.pygame().display.get_window_size() == (96, 72)
-            assert np.array_equal(surface.pixels, held)
-            # Drawing goes on in the surface's own memory, and reaches the window.
-            surface.pixels[0:4, 0:4] = 0xABCDEF
-            presenter.present(whole, [[Box(0, 0, 4, 4)]])
-            assert np.array_equal(window_pixels()[:48, :64], surface.pixels)
+    presenter, display = x11
+    surface = patterned(64, 48)
+    whole = [Monitor(surface, surface.bounds)]
+    presenter.present(whole, [[]])
+    assert drawn_in_window(surface)
+    held, window_memory = surface.pixels.copy(), surface.pixels.ctypes.data
+    if change == "resize":
+        x = xdisplay.Display(display)
+        try:  # as a window manager does when the user drags the window's corner
+            window_named(x, "test").configure(width=96, height=72)
+            x.sync()
         finally:
-            presenter.close()
+            x.close()
+    else:
+        presenter.toggle_fullscreen()
+    deadline = time.monotonic() + 10
+    while surface.pixels.ctypes.data == window_memory \
+            or not np.array_equal(window_pixels()[:48, :64], held):
+        presenter.events()
+        assert time.monotonic() < deadline, "the window never showed it all again"
+        time.sleep(0.05)
+    if change == "resize":  # (Xvfb, without a window manager, keeps the size in
+        # fullscreen; pygame makes the window anew, which frees its memory too)
+        assert sdl_loader.pygame().display.get_window_size() == (96, 72)
+    assert np.array_equal(surface.pixels, held)
+    # Drawing goes on in the surface's own memory, and reaches the window.
+    surface.pixels[0:4, 0:4] = 0xABCDEF
+    presenter.present(whole, [[Box(0, 0, 4, 4)]])
+    assert np.array_equal(window_pixels()[:48, :64], surface.pixels)
 
 
 def close_window(display: str, title: str) -> None:
