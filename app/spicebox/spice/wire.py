@@ -11,6 +11,7 @@ marshaller does.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import struct
 import typing
 from collections.abc import Callable, Sequence
@@ -229,7 +230,7 @@ class StructCodec(Codec[T]):
 
     def __init__(self, cls: type[T]) -> None:
         self.cls = cls
-        hints = typing.get_type_hints(cls, include_extras=True)
+        hints = _hints(typing.cast(type, cls))
         steps: list[tuple[str, Any]] = []
         run: list[Prim] = []
         self.field_names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
@@ -312,7 +313,7 @@ class _ReaderSource:
         return name
 
     def struct(self, cls: type) -> str:
-        hints = typing.get_type_hints(cls, include_extras=True)
+        hints = _hints(cls)
         named: dict[str, str] = {}
         for f in dataclasses.fields(cls):
             named[f.name] = self.field(_field_codec(cls, f.name, hints[f.name]), named)
@@ -386,6 +387,14 @@ def _field_codec(cls: type, name: str, hint: Any) -> Codec[Any]:
 
 
 _codecs: dict[Any, Codec[Any]] = {}
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A structure's annotations, evaluated once: evaluating them is most of the cost of
+    building a codec, and a nested structure's reader is written out in each reader that
+    holds it."""
+    return typing.get_type_hints(cls, include_extras=True)
 
 
 def codec_of(cls: Any) -> Codec[Any]:
