@@ -95,6 +95,33 @@ def test_stream_clip_limits_frames() -> None:
     assert c.primary is not None and int((c.primary.pixels != 0).sum()) == 4
 
 
+def test_frames_follow_their_streams_surface_clip_and_destination() -> None:
+    """Where a stream's frames go is kept from frame to frame, and found again when the
+    surface, the clip or the destination changes."""
+    white = jpeg(16, 8, (255, 255, 255))
+    c = Canvas()
+
+    def frame_shows_at() -> tuple[int, int, int, int]:
+        """The box lit by the next frame, on a cleared surface: (top, left, bottom, right)."""
+        assert c.primary is not None
+        c.primary.pixels[:] = 0
+        c.apply(m.StreamData(m.StreamDataHeader(7, 0), white))
+        rows, columns = np.nonzero(c.primary.pixels)
+        return int(rows.min()), int(columns.min()), int(rows.max()) + 1, int(columns.max()) + 1
+
+    c.apply(m.SurfaceCreate(0, 64, 48, 32, SurfaceFlags.PRIMARY))
+    c.apply(m.StreamCreate(0, 7, StreamFlags.TOP_DOWN, VideoCodec.MJPEG, 0, 16, 8, 16, 8,
+                           m.Rect(10, 20, 18, 36), m.Clip(ClipType.NONE)))
+    assert frame_shows_at() == (10, 20, 18, 36)
+    c.apply(m.SurfaceDestroy(0))
+    c.apply(m.SurfaceCreate(0, 64, 48, 32, SurfaceFlags.PRIMARY))
+    assert frame_shows_at() == (10, 20, 18, 36)  # on the new surface
+    c.apply(m.StreamDataSized(m.StreamDataHeader(7, 0), 16, 8, m.Rect(30, 40, 38, 56), white))
+    assert frame_shows_at() == (30, 40, 38, 56)  # the sized frame's destination stays
+    c.apply(m.StreamClip(7, m.Clip(ClipType.RECTS, (m.Rect(32, 42, 34, 44),))))
+    assert frame_shows_at() == (32, 42, 34, 44)
+
+
 def test_streams_end_and_unknown_codecs_are_unsupported() -> None:
     c = stream_canvas()
     c.apply(m.StreamDestroy(7))

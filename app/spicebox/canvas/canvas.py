@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -57,12 +57,22 @@ MAX_SURFACES_PIXELS = 128 * 1024 * 1024
 MAX_STREAMS = 64  # spice-server's NUM_STREAMS is 50
 
 
+class _Placement(NamedTuple):
+    """Where a stream's frames go: the surface, the clipped boxes, the frame's box."""
+
+    surface: Surface
+    boxes: list[Box]
+    box: Box
+
+
 @dataclass
 class _Stream:
     surface_id: int
     dest: m.Rect
     clip: m.Clip
     top_down: bool
+    # Kept from frame to frame while the clip, the destination and the surface stay.
+    placement: _Placement | None = None
 
 
 _NO_COLOR = np.uint32(0)
@@ -338,11 +348,14 @@ class Canvas:
         stream = self.streams.get(stream_id)
         if stream is None:
             raise ProtocolError(f"frame for unknown stream {stream_id}")
-        if dest is not None:
-            stream.dest = dest
-        base = m.DisplayBase(stream.surface_id, stream.dest, stream.clip)
-        surface, boxes = self._target(base)
-        box = Box.of(stream.dest)
+        if dest is not None and dest != stream.dest:
+            stream.dest, stream.placement = dest, None
+        placement = stream.placement
+        if placement is None or placement.surface is not self.surfaces.get(stream.surface_id):
+            placement = stream.placement = _Placement(
+                *self._target(m.DisplayBase(stream.surface_id, stream.dest, stream.clip)),
+                Box.of(stream.dest))
+        surface, boxes, box = placement
         # The common case, a whole frame in plain sight, is decoded into place.
         if not (boxes == [box] and decode_jpeg_into(data, surface.pixels, box.left, box.top,
                                                     box.width, box.height,
@@ -351,7 +364,8 @@ class Canvas:
             frame = decode_jpeg(data, MAX_IMAGE_PIXELS, fast=True)
             if not stream.top_down:
                 frame = frame[::-1]
-            _blit(surface, boxes, box, frame, self._masked(_put, None, base))
+            _blit(surface, boxes, box, frame, self._masked(
+                _put, None, m.DisplayBase(stream.surface_id, stream.dest, stream.clip)))
         self.stream_frames += 1
         return self._damage(surface, boxes)
 
@@ -365,7 +379,7 @@ class Canvas:
         stream = self.streams.get(msg.id)
         if stream is None:
             raise ProtocolError(f"clip for unknown stream {msg.id}")
-        stream.clip = msg.clip
+        stream.clip, stream.placement = msg.clip, None
         return None
 
     def _stream_destroy(self, msg: m.StreamDestroy) -> Box | None:
