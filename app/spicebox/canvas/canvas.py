@@ -58,11 +58,13 @@ MAX_STREAMS = 64  # spice-server's NUM_STREAMS is 50
 
 
 class _Placement(NamedTuple):
-    """Where a stream's frames go: the surface, the clipped boxes, the frame's box."""
+    """Where a stream's frames go: the surface, the clipped boxes, the frame's box, and
+    all of it as a drawing's base."""
 
     surface: Surface
     boxes: list[Box]
     box: Box
+    base: m.DisplayBase
 
 
 @dataclass
@@ -352,10 +354,10 @@ class Canvas:
             stream.dest, stream.placement = dest, None
         placement = stream.placement
         if placement is None or placement.surface is not self.surfaces.get(stream.surface_id):
-            placement = stream.placement = _Placement(
-                *self._target(m.DisplayBase(stream.surface_id, stream.dest, stream.clip)),
-                Box.of(stream.dest))
-        surface, boxes, box = placement
+            base = m.DisplayBase(stream.surface_id, stream.dest, stream.clip)
+            placement = stream.placement = _Placement(*self._target(base), Box.of(stream.dest),
+                                                      base)
+        surface, boxes, box, base = placement
         # The common case, a whole frame in plain sight, is decoded into place.
         if not (boxes == [box] and decode_jpeg_into(data, surface.pixels, box.left, box.top,
                                                     box.width, box.height,
@@ -364,8 +366,7 @@ class Canvas:
             frame = decode_jpeg(data, MAX_IMAGE_PIXELS, fast=True)
             if not stream.top_down:
                 frame = frame[::-1]
-            _blit(surface, boxes, box, frame, self._masked(
-                _put, None, m.DisplayBase(stream.surface_id, stream.dest, stream.clip)))
+            _blit(surface, boxes, box, frame, self._masked(_put, None, base))
         self.stream_frames += 1
         return self._damage(surface, boxes)
 
