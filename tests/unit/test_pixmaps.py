@@ -106,6 +106,15 @@ def test_cache_holds_a_copy_not_a_view_of_a_surface() -> None:
     assert c.primary is not None and c.primary.pixels[1, :2].tolist() == [4, 4]
 
 
+def test_a_bitmap_is_cached_as_it_came_not_copied() -> None:
+    c = caching_canvas()
+    image = cached(bitmap(np.array([[1, 2], [3, 4]], np.uint32)), 7)
+    c.apply(copy(image, rect(0, 0, 2, 2)))
+    assert isinstance(image.payload, m.BitmapData)
+    assert np.shares_memory(c.pixmaps.get(7, lossless=True),
+                            np.frombuffer(image.payload.data, np.uint8))
+
+
 def test_masks_come_from_the_cache_too() -> None:
     c = caching_canvas()
     mask = cached(mask_image(["#.", ".#"]), 3)

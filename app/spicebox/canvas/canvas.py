@@ -555,13 +555,19 @@ class Canvas:
             return self.pixmaps.get(d.id, lossless=d.type == ImageType.FROM_CACHE_LOSSLESS)
         pixels = self._decode(d, p)
         self.decoded_pixels[d.type] += d.width * d.height
+        if not d.flags & _CACHING:
+            return pixels
+        # Decoded pixels are new arrays or views of the message, which nothing writes to:
+        # the cache keeps them as they are. A surface changes with later draws: the cache
+        # gets a copy of it.
+        kept = pixels.copy() if isinstance(p, m.SurfaceImage) else pixels
         if d.flags & ImageFlags.CACHE_ME:
-            self.pixmaps.put(d.id, pixels, lossy=d.type in _LOSSY, fmt=_format_of(image))
-        elif d.flags & ImageFlags.CACHE_REPLACE_ME:
+            self.pixmaps.put(d.id, kept, lossy=d.type in _LOSSY, fmt=_format_of(image))
+        else:
             if d.type in _LOSSY:
                 raise ProtocolError(f"image {d.id:#x} replaces a lossy cache entry with "
                                     f"another lossy one")
-            self.pixmaps.replace_lossy(d.id, pixels, fmt=_format_of(image))
+            self.pixmaps.replace_lossy(d.id, kept, fmt=_format_of(image))
         return pixels
 
     def _decode(self, d: m.ImageDescriptor, p: m.ImagePayload) -> Pixels:

@@ -37,14 +37,14 @@ class PixmapCache:
 
     def put(self, image_id: int, pixels: Pixels, lossy: bool,
             fmt: Format = Format.XRGB) -> None:
-        """Keep ``pixels``, which compositing reads as ``fmt``."""
+        """Keep ``pixels``, which compositing reads as ``fmt``. The cache keeps the array
+        itself, not a copy: the caller hands over pixels that nothing changes later."""
         self.remove(image_id)
         size = pixels.shape[0] * pixels.shape[1]
         if self._pixels + size > self.limit:
             raise ProtocolError(f"the server caches more than the {self.limit // 2} pixels "
                                 f"this client announced")
-        # A copy: the pixels may be a view of a surface that later draws change.
-        self._entries[image_id] = _Entry(pixels.copy(), lossy, fmt)
+        self._entries[image_id] = _Entry(pixels, lossy, fmt)
         self._pixels += size
 
     def replace_lossy(self, image_id: int, pixels: Pixels, fmt: Format = Format.XRGB) -> None:
