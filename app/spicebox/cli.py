@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import tomli_w
+import uvloop
 
 from .audio.devices import AudioDevice, AudioDevices
 from .config.settings import COMPRESSIONS, INPUT_SOURCES, Config, parse_resolution
@@ -331,7 +332,7 @@ def _target(text: str, config: Config) -> Target:
         if not profile.proxmox_url:
             return profile.target()
         from .config.proxmox import resolve  # noqa: PLC0415 - its HTTPS client only then
-        return asyncio.run(resolve(profile))
+        return uvloop.run(resolve(profile))
     try:
         return parse_target(text)
     except ConfigError as exc:
@@ -346,7 +347,7 @@ def _connect(args: argparse.Namespace) -> int:
     presenter = _presenter(args, config, target.title or f"spicebox - {target.describe()}")
     with contextlib.closing(presenter):
         session = _session(args, config, target, presenter)
-        asyncio.run(_serve(session, args))
+        uvloop.run(_serve(session, args))
     return EXIT_OK
 
 
@@ -393,7 +394,7 @@ def _run(args: argparse.Namespace) -> int:
     _check_outputs(args)
     store = _store(args)
     if _config_or_defaults(store).default_profile is not None:
-        asyncio.run(_network(NETWORK_WAIT_SECONDS))
+        uvloop.run(_network(NETWORK_WAIT_SECONDS))
     delay = RETRY_FIRST_SECONDS
     good: Config | None = None
     presenter: Presenter | None = None
@@ -461,9 +462,9 @@ def _run(args: argparse.Namespace) -> int:
             started = time.monotonic()
             try:
                 profile = config.profile()
-                target = asyncio.run(resolve(profile))
+                target = uvloop.run(resolve(profile))
                 session = _session(args, config, target, shown)
-                changed = asyncio.run(_serve(session, args, functools.partial(
+                changed = uvloop.run(_serve(session, args, functools.partial(
                     _profile_changed, store, config.default_profile, profile)))
             except (CannotConnect, ProtocolError, TlsVerificationFailed, ConfigError) as exc:
                 problem = str(exc)
@@ -557,7 +558,7 @@ def _show(args: argparse.Namespace, store: ConfigStore, config: Config, presente
                 app.finish(CONNECT)
                 return
             before = now
-    return asyncio.run(serve())
+    return uvloop.run(serve())
 
 
 def _provisioned_bytes(store: ConfigStore) -> bytes | None:

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .audio.devices import AudioDevices
 from .audio.microphone import Microphone
@@ -245,8 +245,9 @@ class Session:
         if channel is self.main:
             peer = writer.get_extra_info("peername")
             self._server_address = peer[0] if peer else None
-        transport = writer.transport
-        assert isinstance(transport, asyncio.Transport)  # TCP, or TLS over it: both read
+        # TCP, or TLS over it: both read and write. uvloop's transports do both without
+        # deriving from asyncio.Transport.
+        transport = cast(asyncio.Transport, writer.transport)
         conn = ChannelConnection(channel, transport, self._on_event)
         self._connections[key] = conn
         try:

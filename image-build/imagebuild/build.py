@@ -53,6 +53,7 @@ BUILD_PACKAGES = ("initramfs-tools",)
 # The client's dependencies as binary wheels for the target. python-evdev ships none: the
 # virtualenv sees Debian's python3-evdev (plan.BASE_PACKAGES) instead.
 WHEELS = ("numpy", "lz4", "cryptography", "pygame-ce", "dbus-fast", "tomli-w", "pyusb",
+          "uvloop",
           # pyalsaaudio's build backend (pip builds it in an isolated environment)
           "setuptools", "wheel")
 # pyalsaaudio ships no wheels either, and Debian 12's (0.8) cannot record on its Python:

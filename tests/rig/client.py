@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import TypeVar
 
 import numpy as np
+import uvloop
 
 from spicebox import sdl_loader
 from spicebox.audio.devices import AudioDevices
@@ -45,7 +46,7 @@ class ClientThread:
             return Session(target, password, presenter(), policy, ca_file, host_subject,
                            recorder, audio=audio)
         self._make_session = make_session
-        self._loop = asyncio.new_event_loop()
+        self._loop = uvloop.new_event_loop()  # as the client runs
         self._done: Future[None] = Future()
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
