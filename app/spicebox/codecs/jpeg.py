@@ -20,7 +20,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -43,11 +43,13 @@ def _load_libturbojpeg() -> Any:
         raise ImportError(f"libturbojpeg is missing ({exc}): install the libturbojpeg0 "
                           f"package") from None
     p, i, ul = ctypes.c_void_p, ctypes.c_int, ctypes.c_ulong
-    ip = ctypes.POINTER(ctypes.c_int)
+    # The JPEG goes in as bytes, which c_char_p passes as they are: ctypes takes no pointer
+    # to the read-only memory a received message is.
+    jpeg = ctypes.c_char_p
     lib.tjInitDecompress.argtypes, lib.tjInitDecompress.restype = [], p
-    lib.tjDecompressHeader3.argtypes = [p, p, ul, ip, ip, ip, ip]
+    lib.tjDecompressHeader3.argtypes = [p, jpeg, ul, p, p, p, p]
     lib.tjDecompressHeader3.restype = i
-    lib.tjDecompress2.argtypes = [p, p, ul, p, i, i, i, i, i]
+    lib.tjDecompress2.argtypes = [p, jpeg, ul, p, i, i, i, i, i]
     lib.tjDecompress2.restype = i
     lib.tjGetErrorStr2.argtypes, lib.tjGetErrorStr2.restype = [p], ctypes.c_char_p
     lib.tjGetErrorCode.argtypes, lib.tjGetErrorCode.restype = [p], i
@@ -56,39 +58,68 @@ def _load_libturbojpeg() -> Any:
 
 
 _lib = _load_libturbojpeg()
+
+
+class _Decompressor:
+    """A TurboJPEG handle, with the four ints its header call fills in: made once, as a
+    video frame's header is read many times a second."""
+
+    def __init__(self) -> None:
+        self.handle = _lib.tjInitDecompress()
+        if not self.handle:
+            raise MemoryError("TurboJPEG could not start a decompressor")
+        self.header = (ctypes.c_int * 4)()  # width, height, subsampling, colour space
+        first = ctypes.addressof(self.header)
+        self.header_addresses = [first + 4 * i for i in range(4)]
+
+    def size(self, jpeg: bytes) -> tuple[int, int]:
+        if _lib.tjDecompressHeader3(self.handle, jpeg, len(jpeg),
+                                    *self.header_addresses) != 0:
+            raise self.failed()
+        return self.header[0], self.header[1]
+
+    def decode(self, jpeg: bytes, target: int, width: int, height: int, pitch: int,
+               flags: int) -> None:
+        if _lib.tjDecompress2(self.handle, jpeg, len(jpeg), target, width, pitch, height,
+                              _TJPF_BGRX, flags) != 0:
+            warning = _lib.tjGetErrorCode(self.handle) == _TJERR_WARNING
+            error = self.failed()
+            if not warning:  # a warning (a frame cut short, say) still leaves a picture
+                raise error
+
+    def failed(self) -> ProtocolError:
+        """The error of a failed call. The handle goes with it: after some errors
+        libjpeg-turbo 2.1 misreads the next, good JPEG ("Unsupported marker type")."""
+        message = (_lib.tjGetErrorStr2(self.handle) or b"unknown error").decode(
+            errors="replace")
+        _local.decompressor = None
+        _lib.tjDestroy(self.handle)
+        return ProtocolError(f"corrupt JPEG: {message}")
+
+
 _local = threading.local()  # a TurboJPEG handle serves one thread at a time
 
 
-def _handle() -> int:
-    handle = getattr(_local, "handle", None)
-    if handle is None:
-        handle = _local.handle = _lib.tjInitDecompress()
-        if not handle:
-            raise MemoryError("TurboJPEG could not start a decompressor")
-    return int(handle)
-
-
-def _failed(handle: int) -> ProtocolError:
-    """The error of a failed call. The handle goes with it: after some errors libjpeg-
-    turbo 2.1 misreads the next, good JPEG ("Unsupported marker type")."""
-    message = (_lib.tjGetErrorStr2(handle) or b"unknown error").decode(errors="replace")
-    _local.handle = None
-    _lib.tjDestroy(handle)
-    return ProtocolError(f"corrupt JPEG: {message}")
+def _decompressor() -> _Decompressor:
+    decompressor: _Decompressor | None = getattr(_local, "decompressor", None)
+    if decompressor is None:
+        decompressor = _local.decompressor = _Decompressor()
+    return decompressor
 
 
 def jpeg_size(data: memoryview) -> tuple[int, int]:
     """(width, height) from the frame header, read before anything is allocated."""
-    jpeg = _open(data)
-    return jpeg.width, jpeg.height
+    return _decompressor().size(bytes(data))
 
 
 def decode_jpeg(data: memoryview, max_pixels: int, fast: bool = False) -> Pixels:
-    jpeg = _open(data)
-    if not 0 < jpeg.width * jpeg.height <= max_pixels:
-        raise ProtocolError(f"JPEG of {jpeg.width}x{jpeg.height} is out of range")
-    pixels: Pixels = np.empty((jpeg.height, jpeg.width), np.uint32)
-    _decode(jpeg, pixels.ctypes.data, jpeg.width * 4, _flags(fast, bottom_up=False))
+    jpeg, decompressor = bytes(data), _decompressor()
+    width, height = decompressor.size(jpeg)
+    if not 0 < width * height <= max_pixels:
+        raise ProtocolError(f"JPEG of {width}x{height} is out of range")
+    pixels: Pixels = np.empty((height, width), np.uint32)
+    decompressor.decode(jpeg, pixels.ctypes.data, width, height, width * 4,
+                        _flags(fast, bottom_up=False))
     return pixels
 
 
@@ -103,47 +134,14 @@ def decode_jpeg_into(data: memoryview, surface: Pixels, left: int, top: int, wid
     if width <= 0 or height <= 0 or left < 0 or top < 0 or left + width > columns \
             or top + height > rows:
         return False
-    jpeg = _open(data)
-    if (jpeg.width, jpeg.height) != (width, height):
+    jpeg, decompressor = bytes(data), _decompressor()
+    if decompressor.size(jpeg) != (width, height):
         return False
     start = surface.ctypes.data + (top * columns + left) * 4
-    _decode(jpeg, start, columns * 4, _flags(fast, bottom_up))
+    decompressor.decode(jpeg, start, width, height, columns * 4, _flags(fast, bottom_up))
     return True
-
-
-class _Opened(NamedTuple):
-    """A JPEG whose header is read: one handle and one buffer address serve both calls.
-    ``held`` is the bytes as an array, alive across the calls: ctypes takes no pointer to
-    read-only memory, which the received messages are."""
-
-    handle: int
-    held: np.ndarray
-    address: int
-    width: int
-    height: int
-
-
-def _open(data: memoryview) -> _Opened:
-    handle = _handle()
-    held = np.frombuffer(data, np.uint8)
-    address = held.ctypes.data
-    width, height, subsampling, colorspace = (ctypes.c_int() for _ in range(4))
-    if _lib.tjDecompressHeader3(handle, address, len(held), ctypes.byref(width),
-                                ctypes.byref(height), ctypes.byref(subsampling),
-                                ctypes.byref(colorspace)) != 0:
-        raise _failed(handle)
-    return _Opened(handle, held, address, width.value, height.value)
 
 
 def _flags(fast: bool, bottom_up: bool) -> int:
     return ((_TJFLAG_FASTDCT | _TJFLAG_FASTUPSAMPLE) if fast else 0) \
         | (_TJFLAG_BOTTOMUP if bottom_up else 0)
-
-
-def _decode(jpeg: _Opened, target: int, pitch: int, flags: int) -> None:
-    if _lib.tjDecompress2(jpeg.handle, jpeg.address, len(jpeg.held), target, jpeg.width,
-                          pitch, jpeg.height, _TJPF_BGRX, flags) != 0:
-        warning = _lib.tjGetErrorCode(jpeg.handle) == _TJERR_WARNING
-        error = _failed(jpeg.handle)
-        if not warning:  # a warning (a frame cut short, say) still leaves a picture
-            raise error
