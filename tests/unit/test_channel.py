@@ -144,13 +144,19 @@ def test_refused_streams_never_reach_the_canvas() -> None:
     display = DisplayChannel(0, 1, "", DecodingPolicy(video_codecs=frozenset()))
     display.initiate()
     display.receive_data(link_reply() + link_result())
-    create = m.StreamCreate(0, 3, 0, 1, 0, 8, 8, 8, 8, m.Rect(0, 0, 8, 8), m.Clip(0))
-    data = m.StreamData(m.StreamDataHeader(3, 0), memoryview(b"jpeg"))
-    assert display.receive_data(frame(create) + frame(data)) == []
+    stream = [
+        m.StreamCreate(0, 3, 0, 1, 0, 8, 8, 8, 8, m.Rect(0, 0, 8, 8), m.Clip(0)),
+        m.StreamData(m.StreamDataHeader(3, 0), memoryview(b"jpeg")),
+        m.StreamClip(3, m.Clip(0)),
+        m.StreamDataSized(m.StreamDataHeader(3, 0), 8, 8, m.Rect(0, 0, 8, 8),
+                          memoryview(b"jpeg")),
+    ]
+    sent_bytes = b"".join(frame(msg) for msg in stream)
+    assert display.receive_data(sent_bytes) == []
     accepting = DisplayChannel(0, 1, "", DecodingPolicy())
     accepting.initiate()
     accepting.receive_data(link_reply() + link_result())
-    assert accepting.receive_data(frame(create) + frame(data)) == [create, data]
+    assert accepting.receive_data(sent_bytes) == stream
 
 
 @pytest.mark.parametrize(("memory", "cache_mib", "glz_mib"), [

@@ -20,6 +20,7 @@ _DRAWINGS = frozenset({
     m.DrawInvers, m.DrawRop3, m.DrawStroke, m.DrawText, m.DrawTransparent,
     m.DrawAlphaBlend, m.DrawComposite, m.CopyBits,
 })
+_FRAMES = (m.StreamData, m.StreamDataSized)  # many a second: checked next
 
 
 class DisplayChannel(Channel):
@@ -49,8 +50,11 @@ class DisplayChannel(Channel):
     def handle(self, msg: Message) -> list[ChannelEvent]:
         if type(msg) in _DRAWINGS:
             return [msg]
+        if isinstance(msg, _FRAMES):
+            self._account(msg.base)
+            return [msg] if self._plays(msg.base.id) else []
         if isinstance(msg, m.StreamActivateReport):
-            if self._stream_codecs.get(msg.stream_id) not in self.policy.video_codecs:
+            if not self._plays(msg.stream_id):
                 # A report of zero frames and UINT32_MAX drops is spice-server's documented
                 # "client cannot play this stream": it stops streaming and sends the region
                 # as ordinary images.
@@ -68,12 +72,14 @@ class DisplayChannel(Channel):
         elif isinstance(msg, m.StreamDestroyAll):
             self._stream_codecs.clear()
             self._reporters.clear()
-        elif isinstance(msg, m.StreamData | m.StreamDataSized):
-            self._account(msg.base)
-        stream = _stream_id(msg)
-        if stream is not None and self._stream_codecs.get(stream) not in self.policy.video_codecs:
-            return []  # a refused stream never reaches the canvas
+        if isinstance(msg, m.StreamCreate | m.StreamClip) and not self._plays(msg.id):
+            return []
         return super().handle(msg)
+
+    def _plays(self, stream_id: int) -> bool:
+        """Whether the stream is one the client plays: a refused stream never reaches the
+        canvas."""
+        return self._stream_codecs.get(stream_id) in self.policy.video_codecs
 
     def _account(self, frame: m.StreamDataHeader) -> None:
         reporter, now = self._reporters.get(frame.id), self.clock.now()
@@ -82,11 +88,3 @@ class DisplayChannel(Channel):
             if report is not None:
                 self.send(report)
                 self.stream_reports_sent += 1
-
-
-def _stream_id(msg: Message) -> int | None:
-    if isinstance(msg, m.StreamCreate | m.StreamClip):
-        return msg.id
-    if isinstance(msg, m.StreamData | m.StreamDataSized):
-        return msg.base.id
-    return None
