@@ -31,3 +31,15 @@ def test_heads_off_the_surface_or_empty_fall_back_to_the_whole_surface() -> None
     c = two_head_canvas((m.Head(0, 0, 4096, 768, 0, 0, 0), m.Head(1, 9, 10, 10, 0, 0, 0),
                          m.Head(2, 0, 0, 0, 0, 0, 0)))
     assert [mon.area for mon in c.monitor_list()] == [Box(0, 0, 2048, 768)]
+
+
+def test_the_monitors_follow_the_layout_and_the_primary_surface() -> None:
+    c = two_head_canvas((m.Head(0, 0, 1024, 768, 0, 0, 0), m.Head(1, 0, 1024, 768, 1024, 0, 0)))
+    assert len(c.monitor_list()) == 2
+    c.apply(m.MonitorsConfig(1, 4, (m.Head(0, 0, 2048, 768, 0, 0, 0),)))
+    assert [mon.area for mon in c.monitor_list()] == [Box(0, 0, 2048, 768)]
+    c.apply(m.SurfaceCreate(0, 800, 600, 32, SurfaceFlags.PRIMARY))  # the head is off it now
+    assert [(mon.surface, mon.area) for mon in c.monitor_list()] == [(c.primary,
+                                                                      Box(0, 0, 800, 600))]
+    c.apply(m.SurfaceDestroy(0))
+    assert c.monitor_list() == ()

@@ -97,6 +97,7 @@ class Canvas:
         self.streams: dict[int, _Stream] = {}
         self.stream_frames = 0  # diagnostics: video frames drawn
         self.messages: Counter[type[Message]] = Counter()  # diagnostics: every message applied
+        self._monitor_list: tuple[Monitor, ...] | None = None  # found again when None
 
     def apply(self, msg: Message) -> Box | None:
         """Execute one message; return the damaged box on the primary surface, if any."""
@@ -121,14 +122,14 @@ class Canvas:
                           bool(msg.flags & SurfaceFlags.PRIMARY))
         self.surfaces[msg.surface_id] = surface
         if surface.primary:
-            self.primary = surface
+            self.primary, self._monitor_list = surface, None
             return surface.bounds
         return None
 
     def _surface_destroy(self, msg: m.SurfaceDestroy) -> Box | None:
         surface = self.surfaces.pop(msg.surface_id, None)
         if surface is not None and surface is self.primary:
-            self.primary = None
+            self.primary, self._monitor_list = None, None
         return None
 
     def _mode(self, msg: m.DisplayMode) -> Box | None:
@@ -163,22 +164,28 @@ class Canvas:
         return None
 
     def _monitors_config(self, msg: m.MonitorsConfig) -> Box | None:
-        self.monitors = msg.heads
+        self.monitors, self._monitor_list = msg.heads, None
         return self.primary.bounds if self.primary else None
 
-    def monitor_list(self) -> list[Monitor]:
+    def monitor_list(self) -> tuple[Monitor, ...]:
         """The heads shown from this channel's primary surface, by head id; the whole
-        surface when the server sent no usable layout."""
+        surface when the server sent no usable layout. The session asks at every frame:
+        they are found again only when the primary surface or the layout has changed."""
+        if self._monitor_list is None:
+            self._monitor_list = self._find_monitors()
+        return self._monitor_list
+
+    def _find_monitors(self) -> tuple[Monitor, ...]:
         primary = self.primary
         if primary is None:
-            return []
+            return ()
         areas = []
         for head in sorted(self.monitors, key=lambda h: h.id):
             area = Box(head.x, head.y, head.x + head.width, head.y + head.height)
             if head.surface_id == primary.id and area.intersect(primary.bounds) == area \
                     and not area.empty:
                 areas.append(area)
-        return [Monitor(primary, a) for a in areas or [primary.bounds]]
+        return tuple(Monitor(primary, a) for a in areas or [primary.bounds])
 
     # --- draw operations --------------------------------------------------------------
 
