@@ -24,7 +24,19 @@ from spicebox.spice.constants import (
 )
 from spicebox.spice.errors import ProtocolError
 from spicebox.spice.framing import Framer
-from spicebox.spice.wire import Array, Blob, Prim, Ptr, Rest, all_messages, decode, encode
+from spicebox.spice.wire import (
+    U32,
+    Array,
+    Blob,
+    Prim,
+    Ptr,
+    Rest,
+    all_messages,
+    codec_of,
+    decode,
+    encode,
+    wire_struct,
+)
 
 RECT = m.Rect(1, 2, 30, 40)
 BITMAP_IMAGE = m.Image(m.ImageDescriptor(7, ImageType.BITMAP, 0, 2, 2),
@@ -102,6 +114,16 @@ def test_flag_tests_on_the_drawing_path_give_plain_ints() -> None:
 def test_structures_compare_and_hash_by_value() -> None:
     assert m.Rect(1, 2, 3, 4) == m.Rect(1, 2, 3, 4) != m.Rect(1, 2, 3, 5)
     assert len({m.Rect(1, 2, 3, 4), m.Rect(1, 2, 3, 4), m.Point(1, 2)}) == 2
+
+
+@wire_struct
+class _Extended(m.Point):  # x and y are declared by Point, in another module
+    z: U32
+
+
+def test_a_structure_that_inherits_fields_is_refused() -> None:
+    with pytest.raises(TypeError, match="declares its fields itself"):
+        codec_of(_Extended)
 
 
 def test_draw_copy_pointer_layout() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import struct
+import sys
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
@@ -252,7 +253,13 @@ class StructCodec(Codec[T]):
         self.steps = steps
         self.min_size = sum(arg[0].size if kind == "prims" else
                             0 if kind == "counted" else arg.min_size for kind, arg in steps)
-        self.read = _ReaderSource(cls).compile()  # type: ignore[method-assign,assignment]
+
+    def read(self, r: Reader) -> T:
+        # The reader is written at the first read, and takes this method's place. Most
+        # structures are never read on their own: the client's messages are only
+        # written, and a nested structure is read inline by the reader that holds it.
+        self.read = _ReaderSource(self.cls).compile()  # type: ignore[method-assign,assignment]
+        return self.read(r)
 
     def write(self, w: Writer, value: T) -> None:
         values = [getattr(value, name) for name in self.field_names]
@@ -391,10 +398,25 @@ _codecs: dict[Any, Codec[Any]] = {}
 
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
-    """A structure's annotations, evaluated once: evaluating them is most of the cost of
-    building a codec, and a nested structure's reader is written out in each reader that
-    holds it."""
-    return typing.get_type_hints(cls, include_extras=True)
+    """A structure's field annotations, evaluated once: evaluating them is most of the
+    cost of building a codec, and a nested structure's reader is written out in each
+    reader that holds it."""
+    own = vars(cls).get("__annotations__", {})
+    hints = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in own:  # its text would be evaluated in the wrong module
+            raise TypeError(f"{cls.__name__}.{f.name}: a wire structure declares its "
+                            f"fields itself")
+        hints[f.name] = _annotation(cls.__module__, f.type) if isinstance(f.type, str) \
+            else f.type
+    return hints
+
+
+@functools.cache
+def _annotation(module: str, text: str) -> Any:
+    """An annotation, as its module's text: a few dozen distinct texts (``U32``, ``Rect``)
+    serve all the structures, and each is compiled once."""
+    return eval(text, vars(sys.modules[module]))
 
 
 def codec_of(cls: Any) -> Codec[Any]:
