@@ -30,7 +30,9 @@ WORKLOAD = ("text 60", "scroll 7", "text 20", "render", "animate start", "sleep 
             "animate stop", "scene 0", "text 30")
 MODE = "1920x1080"  # the screen; the scene draws in its top-left 1024x768
 SETTLE_SECONDS = 3.0  # after the script, for the client to draw what is still queued
-ROUNDS = 3  # measured runs of each client; one run's CPU time varies by a fifth
+# Measured runs of each client: one run's CPU time varies by a fifth, and the machine
+# drifts by a tenth from hour to hour.
+ROUNDS = 5
 
 
 @dataclass
@@ -116,18 +118,22 @@ def main() -> int:
         recording = Path(tmp) / "display.rec"
         run_client(guest, [*spicebox, "--record", str(recording)], display)
         messages = frames(recording)
-        # Taking turns, so that whatever else the machine does falls on both alike.
-        ours, theirs = [], []
-        for _ in range(ROUNDS):
-            ours.append(run_client(guest, spicebox, display))
-            theirs.append(run_client(guest, [viewer], display))
+        print(f"desktop workload ({messages} display messages), client CPU:", flush=True)
+        # Taking turns, so that whatever else the machine does falls on both alike, and
+        # going first in every other round.
+        ours: list[Run] = []
+        theirs: list[Run] = []
+        for i in range(ROUNDS):
+            turns = [(ours, spicebox), (theirs, [viewer])]
+            for runs, command in turns if i % 2 == 0 else turns[::-1]:
+                runs.append(run_client(guest, command, display))
+            print(f"  round {i + 1}: spicebox {ours[-1].cpu_seconds:.3f} s, remote-viewer "
+                  f"{theirs[-1].cpu_seconds:.3f} s over the script", flush=True)
     our_cpu = sum(run.cpu_seconds for run in ours) / ROUNDS
     their_cpu = sum(run.cpu_seconds for run in theirs) / ROUNDS
     per_100 = 100 / max(messages, 1)
-    print(f"desktop workload ({messages} display messages), client CPU per 100 messages, "
-          f"mean of {ROUNDS} runs each:")
-    print(f"  spicebox {our_cpu * per_100:6.3f} s, remote-viewer {their_cpu * per_100:6.3f} s: "
-          f"ratio {our_cpu / max(their_cpu, 1e-9):5.2f}x")
+    print(f"  per 100 messages, mean of {ROUNDS} runs each: spicebox {our_cpu * per_100:.3f} s, "
+          f"remote-viewer {their_cpu * per_100:.3f} s: ratio {our_cpu / max(their_cpu, 1e-9):.2f}x")
     print(f"  peak RSS: spicebox {max(run.peak_rss_mib for run in ours):.1f} MiB, "
           f"remote-viewer {max(run.peak_rss_mib for run in theirs):.1f} MiB "
           f"({MODE} guest screen)")
