@@ -217,6 +217,10 @@ def _root_filesystem(plan: Plan, wheels: Path, root: Path, release: dict[str, An
         # directory pip builds it in, so a second build gives the same bytes.
         'chroot "$1" env CFLAGS=-g0 /opt/spicebox/bin/pip install -q --no-cache-dir '
         '--no-index --find-links /tmp/wheels --use-pep517 spicebox && '
+        # Some wheels ship their libraries with debug information (uvloop's: 13.6 MB,
+        # 1.6 MB without), which a device has no use for. The compiler brought strip.
+        'chroot "$1" find /opt/spicebox -name "*.so*" -type f -exec strip --strip-debug '
+        '{} + && '
         'rm -rf "$1/tmp/wheels" && '
         f'chroot "$1" apt-get purge -q -y --autoremove {" ".join(COMPILE_PACKAGES)}')
     _run(["mmdebstrap", "--mode=root", "--variant=minbase",

@@ -83,6 +83,11 @@ def test_the_root_holds_the_client_and_the_firmware(built: Path, tmp_path: Path)
     listing = (built / "rootfs.list").read_text()
     assert "/alsaaudio.cpython-311-" in listing
     assert "gcc" not in manifest["packages"] and "python3-dev" not in manifest["packages"]
+    # The wheels' libraries, without the debug information some ship with.
+    uvloop = next(line.rsplit(" ", 1)[1] for line in listing.splitlines()
+                  if "/uvloop/loop.cpython-311-" in line)
+    size = int(debugfs(root, f"stat {uvloop}").split("Size: ", 1)[1].split()[0])
+    assert size < 4 << 20, f"{uvloop} is {size} bytes: not stripped"
     assert len((built / "rootfs.list").read_text().splitlines()) > 10000
     # SSH: there, off until provisioning turns it on, and without host keys to share.
     assert manifest["packages"]["openssh-server"] and "/usr/sbin/sshd" in listing
