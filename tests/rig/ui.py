@@ -3,10 +3,10 @@ screen taps on the on-screen keyboard; and looks at what it draws."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import numpy as np
+import uvloop
 from evdev import ecodes as e
 
 from spicebox.canvas.surface import Surface
@@ -127,7 +127,7 @@ class UiDriver:
                 except Exception as exc:  # as the runner hands it over
                     result = exc
                 self.app.deliver(job, result)
-        asyncio.run(run())
+        uvloop.run(run())  # as the client runs them
 
     def render(self) -> np.ndarray:
         width, height = self.app.size
